@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+// parseFlags parses flags that may stand before, between or after the
+// positional arguments (scanwatch replay a.pcap --format table), which Go's
+// flag package alone stops at.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// commonFlags are shared by replay and run.
+type commonFlags struct {
+	rules    string
+	format   string
+	ignore   string
+	logLevel string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.rules, "rules", "seed", "rule set: "+strings.Join(detector.RuleSets, ", "))
+	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines) or table")
+	fs.StringVar(&c.ignore, "ignore-sources", detector.SeedIgnored.String(), "CIDRs whose sources are never counted; 'none' watches every source")
+	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+}
+
+func (c *commonFlags) validate() (detector.Config, error) {
+	var cfg detector.Config
+	if c.format != "json" && c.format != "table" {
+		return cfg, usageError{fmt.Errorf("--format %q: use json or table", c.format)}
+	}
+	if !slices.Contains(detector.RuleSets, c.rules) {
+		return cfg, usageError{fmt.Errorf("--rules %q: choose one of %s", c.rules, strings.Join(detector.RuleSets, ", "))}
+	}
+	ign, err := detector.ParsePrefixes(c.ignore)
+	if err != nil {
+		return cfg, usageError{fmt.Errorf("--ignore-sources: %w", err)}
+	}
+	cfg.Ignore = ign
+	return cfg, nil
+}
+
+func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("--log.level %q: use debug, info, warn or error", c.logLevel)}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: scanwatch %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+// alertWriter prints alerts as they come (JSON Lines) or as one aligned
+// table at the end (a table cannot be aligned before its widest row).
+type alertWriter interface {
+	Write(detector.Alert) error
+	Close() error
+}
+
+func newAlertWriter(format string, w io.Writer) alertWriter {
+	if format == "table" {
+		return &tableWriter{w: w}
+	}
+	return &jsonWriter{enc: json.NewEncoder(w)}
+}
+
+type jsonWriter struct{ enc *json.Encoder }
+
+func (j *jsonWriter) Write(a detector.Alert) error { return j.enc.Encode(a) }
+func (j *jsonWriter) Close() error                 { return nil }
+
+type tableWriter struct {
+	w    io.Writer
+	rows []detector.Alert
+}
+
+func (t *tableWriter) Write(a detector.Alert) error {
+	t.rows = append(t.rows, a)
+	return nil
+}
+
+// Close prints the starting rule's own columns, so the table reads like the
+// LogScale result it replaces.
+func (t *tableWriter) Close() error {
+	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "@timestamp\tRemoteAddressIP4\tTotalConns\tUniqueDestPorts\tTechniqueLabel")
+	for _, a := range t.rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", a.Timestamp.UTC().Format(time.RFC3339Nano), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
+	}
+	return tw.Flush()
+}

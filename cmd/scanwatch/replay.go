@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/sensor"
+)
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("replay", "replay [flags] FILE...", stderr)
+	c.register(fs)
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, err := c.validate()
+	if err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return usageError{errors.New("no capture file given: scanwatch replay FILE.pcap")}
+	}
+	rules, err := detector.New(c.rules, cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	out := newAlertWriter(c.format, stdout)
+	var failed []error
+	for _, name := range files {
+		err := replayFile(ctx, name, rules, out, stderr, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failed = append(failed, err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("writing alerts: %w", err)
+	}
+	if ctx.Err() != nil {
+		return nil // interrupted: what was read has been reported
+	}
+	return errors.Join(failed...)
+}
+
+// replayFile judges one file on its own, as the LogScale query judges its
+// search range: the rules are flushed at the end of every file. Alerts for the
+// readable part of a damaged file are written before its error is returned.
+func replayFile(ctx context.Context, name string, rules detector.Rules, out alertWriter, stderr io.Writer, log *slog.Logger) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return inputError{fmt.Errorf("%s: %w", name, explainOpen(err))}
+	}
+	defer f.Close()
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		if fi.IsDir() {
+			return inputError{fmt.Errorf("%s is a directory: name capture files, e.g. %s/*.pcap", name, name)}
+		}
+		size = fi.Size()
+	}
+	cr := &countingReader{r: f}
+	bar := newProgress(stderr, filepath.Base(name), size)
+	stats, rerr := sensor.Replay(ctx, cr, rules.Observe, func(int64) { bar.update(cr.n) })
+	bar.done()
+	for _, a := range rules.Flush() {
+		a.Input = name
+		if err := out.Write(a); err != nil {
+			return fmt.Errorf("writing alerts: %w", err)
+		}
+	}
+	for _, w := range stats.Warnings() {
+		log.Warn(w, "file", name)
+	}
+	log.Debug("replayed", "file", name, "packets", stats.Decode.Packets, "tcp", stats.Decode.TCP, "udp", stats.Decode.UDP, "events", stats.Events)
+	switch {
+	case rerr == nil:
+		return nil
+	case errors.Is(rerr, sensor.ErrTruncated) || errors.Is(rerr, sensor.ErrCorrupt):
+		return inputError{fmt.Errorf("%s: %w; alerts above cover the %d packets before the damage", name, rerr, stats.Decode.Packets)}
+	}
+	return inputError{fmt.Errorf("%s: %w", name, rerr)}
+}
+
+func explainOpen(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("no such file: check the path")
+	case errors.Is(err, os.ErrPermission):
+		return errors.New("permission denied: make the file readable or run as its owner")
+	}
+	return err
+}
+
+// countingReader tells the progress bar how far into the file we are,
+// compressed or not.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

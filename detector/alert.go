@@ -1,0 +1,44 @@
+package detector
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Labels of the starting rule. Dashboards key on these strings; keep them.
+const (
+	LabelFullNetworkScan = "T1595 - FullNetworkScan"
+	LabelPortScan        = "T1595 - PortScan"
+	LabelIPSweep         = "T1595 - IPSweep"
+)
+
+// Alert is one source judged to be scanning. Its JSON form is the output
+// schema documented in README.md; add fields, never rename them.
+type Alert struct {
+	Timestamp       time.Time  `json:"timestamp"` // the source's last counted SYN
+	Source          netip.Addr `json:"source"`
+	Label           string     `json:"label"`
+	Technique       string     `json:"technique"`
+	TotalConns      uint64     `json:"total_conns"`
+	UniqueDestPorts int        `json:"unique_dest_ports"`
+	UniqueDestHosts int        `json:"unique_dest_hosts"`
+	FirstSeen       time.Time  `json:"first_seen"`
+	LastSeen        time.Time  `json:"last_seen"`
+	Rules           string     `json:"rules"`
+	Input           string     `json:"input,omitempty"`
+}
+
+// SortAlerts orders alerts by time, then source, so output is reproducible.
+func SortAlerts(a []Alert) {
+	slices.SortFunc(a, func(x, y Alert) int {
+		if c := x.Timestamp.Compare(y.Timestamp); c != 0 {
+			return c
+		}
+		if c := x.Source.Compare(y.Source); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Label, y.Label)
+	})
+}

@@ -1,0 +1,139 @@
+package detector
+
+// Exact distinct-value sets sized for the common case: most sources touch one
+// or two ports and hosts, so values start inline and only scanners pay for a
+// growing set. Exactness matters because the starting rule's thresholds are
+// exact counts that users compare with their LogScale results.
+
+const inlinePorts = 4
+
+// portSet is an exact set of 16-bit ports: inline, then a sorted slice, then
+// an 8 KiB bitmap once the slice would cost more than the bitmap.
+type portSet struct {
+	inline [inlinePorts]uint16
+	n      uint32
+	sorted []uint16
+	bits   *[1024]uint64
+}
+
+const portSliceMax = 2048 // 4 KiB of uint16s; past this the bitmap is smaller per port
+
+func (s *portSet) Len() int { return int(s.n) }
+
+// Add inserts p and reports whether it was new.
+func (s *portSet) Add(p uint16) bool {
+	switch {
+	case s.bits != nil:
+		w, b := p>>6, uint64(1)<<(p&63)
+		if s.bits[w]&b != 0 {
+			return false
+		}
+		s.bits[w] |= b
+	case s.sorted != nil:
+		i, found := searchU16(s.sorted, p)
+		if found {
+			return false
+		}
+		if len(s.sorted) >= portSliceMax {
+			s.toBitmap()
+			return s.Add(p)
+		}
+		s.sorted = append(s.sorted, 0)
+		copy(s.sorted[i+1:], s.sorted[i:])
+		s.sorted[i] = p
+	default:
+		for _, q := range s.inline[:s.n] {
+			if q == p {
+				return false
+			}
+		}
+		if s.n < inlinePorts {
+			s.inline[s.n] = p
+			break
+		}
+		s.sorted = make([]uint16, 0, 2*inlinePorts)
+		for _, q := range s.inline {
+			i, _ := searchU16(s.sorted, q)
+			s.sorted = append(s.sorted, 0)
+			copy(s.sorted[i+1:], s.sorted[i:])
+			s.sorted[i] = q
+		}
+		return s.Add(p)
+	}
+	s.n++
+	return true
+}
+
+func (s *portSet) toBitmap() {
+	s.bits = new([1024]uint64)
+	for _, q := range s.sorted {
+		s.bits[q>>6] |= 1 << (q & 63)
+	}
+	s.sorted = nil
+}
+
+// Each calls f for every port in the set, in no promised order.
+func (s *portSet) Each(f func(uint16)) {
+	switch {
+	case s.bits != nil:
+		for w, word := range s.bits {
+			for b := 0; word != 0; b++ {
+				if word&1 != 0 {
+					f(uint16(w<<6 | b))
+				}
+				word >>= 1
+			}
+		}
+	case s.sorted != nil:
+		for _, p := range s.sorted {
+			f(p)
+		}
+	default:
+		for _, p := range s.inline[:s.n] {
+			f(p)
+		}
+	}
+}
+
+func searchU16(a []uint16, v uint16) (int, bool) {
+	lo, hi := 0, len(a)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if a[m] < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(a) && a[lo] == v
+}
+
+// hostSet is an exact set of addresses (as 16-byte arrays): one inline, then
+// a map. Sweeps of a /16 grow the map; everyone else stays inline.
+type hostSet struct {
+	first [16]byte
+	n     uint32
+	more  map[[16]byte]struct{}
+}
+
+func (s *hostSet) Len() int { return int(s.n) }
+
+// Add inserts h and reports whether it was new.
+func (s *hostSet) Add(h [16]byte) bool {
+	if s.n == 0 {
+		s.first, s.n = h, 1
+		return true
+	}
+	if h == s.first {
+		return false
+	}
+	if s.more == nil {
+		s.more = make(map[[16]byte]struct{}, 4)
+	}
+	if _, ok := s.more[h]; ok {
+		return false
+	}
+	s.more[h] = struct{}{}
+	s.n++
+	return true
+}

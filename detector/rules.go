@@ -1,0 +1,30 @@
+package detector
+
+import "fmt"
+
+// Rules is a rule set: events in, alerts out. Implementations are not safe
+// for concurrent use; the sensor feeds them from one goroutine.
+type Rules interface {
+	// Observe accounts one event.
+	Observe(ev *Event)
+	// Flush ends the input and returns the alerts it holds. Replay calls it
+	// once per file, as the LogScale query runs once over its search range.
+	Flush() []Alert
+}
+
+// RuleSets names the rule sets a user can pick with --rules.
+var RuleSets = []string{"seed"}
+
+// Config is what every rule set is built from.
+type Config struct {
+	Ignore PrefixSet // sources skipped entirely
+}
+
+// New builds the named rule set.
+func New(name string, cfg Config) (Rules, error) {
+	switch name {
+	case "seed":
+		return NewSeed(cfg), nil
+	}
+	return nil, fmt.Errorf("unknown rule set %q: choose one of %v", name, RuleSets)
+}

@@ -1,0 +1,120 @@
+// Package sensor turns packets into detector events, from a capture file
+// (replay) or from the XDP program on a network card (live). Both paths
+// produce the same detector.Event, so the rules cannot tell them apart.
+package sensor
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Record is one captured frame. Data is only valid until the next call to
+// Next: readers hand out slices of their own buffer to avoid a copy per packet.
+type Record struct {
+	Data     []byte
+	Nanos    int64  // capture time, Unix nanoseconds
+	LinkType uint32 // LINKTYPE_* of the interface the frame came from
+}
+
+// CaptureReader yields records until io.EOF.
+type CaptureReader interface {
+	Next() (Record, error)
+	// Offset is how many bytes of the (decompressed) stream were consumed.
+	Offset() int64
+}
+
+// maxRecord is the largest frame any real capture holds: libpcap's own cap
+// (MAXIMUM_SNAPLEN). A larger length means a corrupt or hostile file, and we
+// must not allocate for it.
+const maxRecord = 262144
+
+// readBufSize must exceed maxRecord plus a block header, so a whole record
+// can be peeked without a copy.
+const readBufSize = 1 << 20
+
+// ErrTruncated marks a capture that ends inside a record; everything before
+// the cut was read.
+var ErrTruncated = errors.New("capture file is truncated")
+
+// ErrCorrupt marks a capture whose framing cannot be trusted past some point.
+var ErrCorrupt = errors.New("capture file is corrupt")
+
+// OpenCapture detects the format by its magic number, not by the file name:
+// classic pcap (either byte order, µs or ns), pcapng, and either of them
+// gzip-compressed.
+func OpenCapture(r io.Reader) (CaptureReader, error) {
+	br := bufio.NewReaderSize(r, readBufSize)
+	magic, err := br.Peek(4)
+	if len(magic) < 2 {
+		if err == io.EOF || err == nil {
+			return nil, errors.New("file is empty: expected a pcap or pcapng capture")
+		}
+		return nil, err
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip header is damaged: %w", err)
+		}
+		return openUncompressed(bufio.NewReaderSize(zr, readBufSize), true)
+	}
+	return openUncompressed(br, false)
+}
+
+func openUncompressed(br *bufio.Reader, gz bool) (CaptureReader, error) {
+	magic, _ := br.Peek(4)
+	what := "file"
+	if gz {
+		what = "gzip stream"
+	}
+	if len(magic) == 0 {
+		return nil, fmt.Errorf("%s is empty: expected a pcap or pcapng capture", what)
+	}
+	if len(magic) < 4 {
+		return nil, fmt.Errorf("%s is only %d bytes: too short for a capture header", what, len(magic))
+	}
+	switch binary.LittleEndian.Uint32(magic) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		return newPcapReader(br)
+	case 0x0a0d0d0a:
+		return newNgReader(br)
+	}
+	return nil, fmt.Errorf("%s is not a capture (magic %#08x): scanwatch reads pcap and pcapng, optionally gzip-compressed; convert other formats with editcap -F pcapng", what, binary.BigEndian.Uint32(magic))
+}
+
+// countingPeek wraps the Peek+Discard pattern both readers use and keeps the
+// stream offset for error messages.
+type countingPeek struct {
+	br  *bufio.Reader
+	off int64
+}
+
+// peek returns n bytes without consuming them. A short read at the end of
+// the stream is reported as io.ErrUnexpectedEOF (or io.EOF if nothing was
+// left at all).
+func (c *countingPeek) peek(n int) ([]byte, error) {
+	b, err := c.br.Peek(n)
+	if len(b) == n {
+		return b, nil
+	}
+	if len(b) == 0 && (err == io.EOF || err == nil) {
+		return nil, io.EOF
+	}
+	if err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return b, io.ErrUnexpectedEOF
+	}
+	return b, err
+}
+
+func (c *countingPeek) discard(n int) error {
+	d, err := c.br.Discard(n)
+	c.off += int64(d)
+	if d < n && err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

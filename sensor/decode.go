@@ -1,0 +1,161 @@
+package sensor
+
+import (
+	"net/netip"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+// DecodeStats counts what the decoder saw. Malformed packets are skipped and
+// counted, never fatal: one bad frame must not cost the alerts of the rest.
+type DecodeStats struct {
+	Packets     uint64 // frames offered
+	TCP         uint64
+	UDP         uint64
+	NotIP       uint64 // ARP, LLDP, ICMP-only, fragments after the first, ...
+	Malformed   uint64 // headers that contradict themselves or are cut short
+	Unsupported uint64 // frames of a link type we do not decode
+}
+
+// Decoder turns frames into events with gopacket's DecodingLayerParser over
+// preallocated layers: no allocation per packet, unlike gopacket.NewPacket.
+type Decoder struct {
+	eth   layers.Ethernet
+	dot1q layers.Dot1Q
+	sll   layers.LinuxSLL
+	sll2  linuxSLL2
+	loop  layers.Loopback
+	ip4   layers.IPv4
+	ip6   layers.IPv6
+	ext   layers.IPv6ExtensionSkipper
+	tcp   layers.TCP
+	udp   layers.UDP
+
+	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+
+	Stats DecodeStats
+}
+
+// NewDecoder returns a decoder for every supported link type.
+func NewDecoder() *Decoder {
+	d := &Decoder{parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}, decoded: make([]gopacket.LayerType, 0, 12)}
+	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layerTypeSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
+		p := gopacket.NewDecodingLayerParser(first, &d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.udp)
+		// Anything past what we decode (ICMP, application data) ends the
+		// walk quietly; an error then means a broken header.
+		p.IgnoreUnsupported = true
+		d.parsers[first] = p
+	}
+	return d
+}
+
+func (d *Decoder) firstLayer(link uint32, data []byte) gopacket.LayerType {
+	switch link {
+	case LinkEthernet:
+		return layers.LayerTypeEthernet
+	case LinkSLL:
+		return layers.LayerTypeLinuxSLL
+	case LinkSLL2:
+		return layerTypeSLL2
+	case LinkNull, LinkLoop:
+		return layers.LayerTypeLoopback
+	case LinkIPv4:
+		return layers.LayerTypeIPv4
+	case LinkIPv6:
+		return layers.LayerTypeIPv6
+	case LinkRaw:
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return layers.LayerTypeIPv6
+		}
+		return layers.LayerTypeIPv4
+	}
+	return gopacket.LayerTypeZero
+}
+
+// Decode fills ev from one frame and reports whether it is a TCP or UDP
+// packet over IP. nanos is the capture time.
+func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Event) bool {
+	d.Stats.Packets++
+	p := d.parsers[d.firstLayer(link, data)]
+	if p == nil {
+		d.Stats.Unsupported++
+		return false
+	}
+	err := p.DecodeLayers(data, &d.decoded)
+	var ipv gopacket.LayerType
+	var transport gopacket.LayerType
+	for _, t := range d.decoded {
+		switch t {
+		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+			// The innermost IP header (tunnels) describes the transport.
+			ipv = t
+		case layers.LayerTypeTCP, layers.LayerTypeUDP:
+			transport = t
+		}
+	}
+	if err != nil {
+		// The layers before the error were decoded, but a packet whose
+		// headers contradict themselves is not evidence of anything.
+		d.Stats.Malformed++
+		return false
+	}
+	if ipv == 0 || transport == 0 {
+		d.Stats.NotIP++
+		return false
+	}
+	*ev = detector.Event{}
+	ev.Time = timeFromNanos(nanos)
+	if ipv == layers.LayerTypeIPv4 {
+		ev.Src = netip.AddrFrom4([4]byte(d.ip4.SrcIP.To4()))
+		ev.Dst = netip.AddrFrom4([4]byte(d.ip4.DstIP.To4()))
+		ev.TTL, ev.IPID = d.ip4.TTL, d.ip4.Id
+	} else {
+		ev.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP.To16())).Unmap()
+		ev.Dst = netip.AddrFrom16([16]byte(d.ip6.DstIP.To16())).Unmap()
+		ev.TTL = d.ip6.HopLimit
+	}
+	if transport == layers.LayerTypeUDP {
+		d.Stats.UDP++
+		ev.Kind = detector.KindUDP
+		ev.SrcPort, ev.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+		return true
+	}
+	d.Stats.TCP++
+	t := &d.tcp
+	ev.SrcPort, ev.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
+	ev.Flags = tcpFlags(t)
+	ev.Kind = detector.ClassifyTCP(ev.Flags)
+	ev.Window = t.Window
+	ev.MSSOnly = mssOnly(t.Options)
+	return true
+}
+
+func tcpFlags(t *layers.TCP) uint8 {
+	var f uint8
+	for i, set := range [8]bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR} {
+		if set {
+			f |= 1 << i
+		}
+	}
+	return f
+}
+
+// mssOnly reports options that are exactly one MSS (padding aside): the
+// mark of nmap's raw SYN probes, which real stacks never send.
+func mssOnly(opts []layers.TCPOption) bool {
+	mss := 0
+	for _, o := range opts {
+		switch o.OptionType {
+		case layers.TCPOptionKindNop, layers.TCPOptionKindEndList:
+		case layers.TCPOptionKindMSS:
+			mss++
+		default:
+			return false
+		}
+	}
+	return mss == 1
+}

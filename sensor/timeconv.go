@@ -1,0 +1,5 @@
+package sensor
+
+import "time"
+
+func timeFromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
