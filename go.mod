@@ -6,6 +6,7 @@ require github.com/google/gopacket v1.1.19
 
 require (
 	github.com/cilium/ebpf v0.22.0 // indirect
+	golang.org/x/net v0.48.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
 

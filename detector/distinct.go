@@ -12,6 +12,10 @@ const inlinePorts = 4
 type portSet struct {
 	inline [inlinePorts]uint16
 	n      uint32
+	more   *portOverflow // nil for the common few-ports source: 8 bytes, not 32
+}
+
+type portOverflow struct {
 	sorted []uint16
 	bits   *[1024]uint64
 }
@@ -22,25 +26,25 @@ func (s *portSet) Len() int { return int(s.n) }
 
 // Add inserts p and reports whether it was new.
 func (s *portSet) Add(p uint16) bool {
-	switch {
-	case s.bits != nil:
+	switch o := s.more; {
+	case o != nil && o.bits != nil:
 		w, b := p>>6, uint64(1)<<(p&63)
-		if s.bits[w]&b != 0 {
+		if o.bits[w]&b != 0 {
 			return false
 		}
-		s.bits[w] |= b
-	case s.sorted != nil:
-		i, found := searchU16(s.sorted, p)
+		o.bits[w] |= b
+	case o != nil:
+		i, found := searchU16(o.sorted, p)
 		if found {
 			return false
 		}
-		if len(s.sorted) >= portSliceMax {
-			s.toBitmap()
+		if len(o.sorted) >= portSliceMax {
+			o.toBitmap()
 			return s.Add(p)
 		}
-		s.sorted = append(s.sorted, 0)
-		copy(s.sorted[i+1:], s.sorted[i:])
-		s.sorted[i] = p
+		o.sorted = append(o.sorted, 0)
+		copy(o.sorted[i+1:], o.sorted[i:])
+		o.sorted[i] = p
 	default:
 		for _, q := range s.inline[:s.n] {
 			if q == p {
@@ -51,32 +55,33 @@ func (s *portSet) Add(p uint16) bool {
 			s.inline[s.n] = p
 			break
 		}
-		s.sorted = make([]uint16, 0, 2*inlinePorts)
+		o = &portOverflow{sorted: make([]uint16, 0, 4*inlinePorts)}
 		for _, q := range s.inline {
-			i, _ := searchU16(s.sorted, q)
-			s.sorted = append(s.sorted, 0)
-			copy(s.sorted[i+1:], s.sorted[i:])
-			s.sorted[i] = q
+			i, _ := searchU16(o.sorted, q)
+			o.sorted = append(o.sorted, 0)
+			copy(o.sorted[i+1:], o.sorted[i:])
+			o.sorted[i] = q
 		}
+		s.more = o
 		return s.Add(p)
 	}
 	s.n++
 	return true
 }
 
-func (s *portSet) toBitmap() {
-	s.bits = new([1024]uint64)
-	for _, q := range s.sorted {
-		s.bits[q>>6] |= 1 << (q & 63)
+func (o *portOverflow) toBitmap() {
+	o.bits = new([1024]uint64)
+	for _, q := range o.sorted {
+		o.bits[q>>6] |= 1 << (q & 63)
 	}
-	s.sorted = nil
+	o.sorted = nil
 }
 
 // Each calls f for every port in the set, in no promised order.
 func (s *portSet) Each(f func(uint16)) {
-	switch {
-	case s.bits != nil:
-		for w, word := range s.bits {
+	switch o := s.more; {
+	case o != nil && o.bits != nil:
+		for w, word := range o.bits {
 			for b := 0; word != 0; b++ {
 				if word&1 != 0 {
 					f(uint16(w<<6 | b))
@@ -84,8 +89,8 @@ func (s *portSet) Each(f func(uint16)) {
 				word >>= 1
 			}
 		}
-	case s.sorted != nil:
-		for _, p := range s.sorted {
+	case o != nil:
+		for _, p := range o.sorted {
 			f(p)
 		}
 	default:

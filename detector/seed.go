@@ -39,7 +39,7 @@ type seedSource struct {
 // over the whole input.
 type Seed struct {
 	cfg     Config
-	sources map[netip.Addr]*seedSource
+	sources *sourceTable[seedSource]
 
 	// Scanners send runs of packets; remembering the last source skips most
 	// map lookups on the hot path.
@@ -49,7 +49,7 @@ type Seed struct {
 
 // NewSeed returns the starting rule.
 func NewSeed(cfg Config) *Seed {
-	return &Seed{cfg: cfg, sources: make(map[netip.Addr]*seedSource)}
+	return &Seed{cfg: cfg, sources: newSourceTable[seedSource]()}
 }
 
 func (s *Seed) Observe(ev *Event) {
@@ -58,13 +58,13 @@ func (s *Seed) Observe(ev *Event) {
 	}
 	st := s.lastSrc
 	if st == nil || ev.Src != s.lastAddr {
-		st = s.sources[ev.Src]
+		st = s.sources.get(ev.Src)
 		if st == nil {
 			if s.cfg.Ignore.Contains(ev.Src) {
 				return
 			}
-			st = &seedSource{first: ev.Time.UnixNano()}
-			s.sources[ev.Src] = st
+			st = s.sources.add(ev.Src)
+			st.first = ev.Time.UnixNano()
 		}
 		s.lastAddr, s.lastSrc = ev.Src, st
 	}
@@ -80,10 +80,10 @@ func (s *Seed) Observe(ev *Event) {
 // over, so the next input is judged on its own.
 func (s *Seed) Flush() []Alert {
 	var out []Alert
-	for addr, st := range s.sources {
+	s.sources.each(func(addr netip.Addr, st *seedSource) {
 		label := SeedLabel(st.conns, st.ports.Len())
 		if label == "" {
-			continue
+			return
 		}
 		out = append(out, Alert{
 			Timestamp:       time.Unix(0, st.last).UTC(),
@@ -97,9 +97,9 @@ func (s *Seed) Flush() []Alert {
 			LastSeen:        time.Unix(0, st.last).UTC(),
 			Rules:           "seed",
 		})
-	}
+	})
 	SortAlerts(out)
-	clear(s.sources)
+	s.sources.reset()
 	s.lastSrc = nil
 	return out
 }

@@ -42,8 +42,7 @@ func (s *ReplayStats) Warnings() []string {
 // timestamps are the only clock. On a truncated or corrupt file the packets
 // before the damage have been emitted when the error (ErrTruncated or
 // ErrCorrupt) comes back, so the caller can still report on them.
-func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progress func(bytes int64)) (ReplayStats, error) {
-	var st ReplayStats
+func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progress func(bytes int64)) (st ReplayStats, err error) {
 	cr, err := OpenCapture(r)
 	if err != nil {
 		return st, err

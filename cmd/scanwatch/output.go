@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/scanwatch/scanwatch/detector"
 )
@@ -45,7 +44,7 @@ func (t *tableWriter) Close() error {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "@timestamp\tRemoteAddressIP4\tTotalConns\tUniqueDestPorts\tTechniqueLabel")
 	for _, a := range t.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", a.Timestamp.UTC().Format(time.RFC3339Nano), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
 	}
 	return tw.Flush()
 }

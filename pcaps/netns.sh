@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# Two network namespaces joined by a veth pair, for real scanners against a
+# real target. Sourced by capture.sh and the Makefile's lab target.
+#
+# Network rule: every address here is a documentation range, assigned inside
+# namespaces this script creates; nothing is routed anywhere else.
+#   scanner  198.51.100.10/24, 192.0.2.0/24 (extra clients), 2001:db8:1::10/64
+#   target   203.0.113.10/24 and, for sweeps, all of 203.0.113.0/24 on lo;
+#            2001:db8:2::10/64
+
+LAB_ID=${LAB_ID:-sw$$}
+NS_SCAN=${LAB_ID}-scan
+NS_TGT=${LAB_ID}-tgt
+VETH_SCAN=${LAB_ID}s    # interface names are limited to 15 characters
+VETH_TGT=${LAB_ID}t
+SCAN_IP=198.51.100.10
+TGT_IP=203.0.113.10
+SCAN_IP6=2001:db8:1::10
+TGT_IP6=2001:db8:2::10
+
+lab_up() {
+	lab_down
+	ip netns add "$NS_SCAN"
+	ip netns add "$NS_TGT"
+	ip link add "$VETH_SCAN" netns "$NS_SCAN" type veth peer name "$VETH_TGT" netns "$NS_TGT"
+	local ns
+	for ns in "$NS_SCAN" "$NS_TGT"; do
+		ip -n "$ns" link set lo up
+		# No IPv6 duplicate-address wait: addresses are usable at once.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	done
+	ip -n "$NS_SCAN" link set "$VETH_SCAN" up
+	ip -n "$NS_TGT" link set "$VETH_TGT" up
+	ip -n "$NS_SCAN" addr add "$SCAN_IP/24" dev "$VETH_SCAN"
+	ip -n "$NS_SCAN" addr add "$SCAN_IP6/64" dev "$VETH_SCAN" nodad
+	ip -n "$NS_SCAN" route add 203.0.113.0/24 dev "$VETH_SCAN"
+	ip -n "$NS_SCAN" route add 2001:db8:2::/64 dev "$VETH_SCAN"
+	ip -n "$NS_TGT" addr add "$TGT_IP/24" dev "$VETH_TGT"
+	ip -n "$NS_TGT" addr add "$TGT_IP6/64" dev "$VETH_TGT" nodad
+	ip -n "$NS_TGT" route add 198.51.100.0/24 dev "$VETH_TGT"
+	ip -n "$NS_TGT" route add 192.0.2.0/24 dev "$VETH_TGT"
+	ip -n "$NS_TGT" route add 2001:db8:1::/64 dev "$VETH_TGT"
+	# The target owns the whole /24, so a sweep finds 256 live hosts.
+	ip -n "$NS_TGT" route add local 203.0.113.0/24 dev lo
+	# Sweeps answer from 256 addresses; keep the kernel from rate-limiting RSTs.
+	ip netns exec "$NS_TGT" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.tcp_syncookies=0
+}
+
+lab_down() {
+	ip netns del "$NS_SCAN" 2>/dev/null || true
+	ip netns del "$NS_TGT" 2>/dev/null || true
+	return 0
+}
+
+# lab_mac NS IFACE prints an interface's MAC, which masscan and zmap need
+# as their "router" because they write Ethernet frames themselves.
+lab_mac() {
+	ip -n "$1" -br link show "$2" | awk '{print $3}'
+}
