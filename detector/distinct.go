@@ -20,7 +20,9 @@ type portOverflow struct {
 	bits   *[1024]uint64
 }
 
-const portSliceMax = 2048 // 4 KiB of uint16s; past this the bitmap is smaller per port
+// portSliceMax bounds the sorted slice: a source past it is a scanner, and
+// the bitmap's constant-time insert beats a binary search and a memmove.
+const portSliceMax = 256
 
 func (s *portSet) Len() int { return int(s.n) }
 

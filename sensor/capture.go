@@ -4,7 +4,6 @@
 package sensor
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -47,74 +46,43 @@ var ErrCorrupt = errors.New("capture file is corrupt")
 // classic pcap (either byte order, µs or ns), pcapng, and either of them
 // gzip-compressed.
 func OpenCapture(r io.Reader) (CaptureReader, error) {
-	br := bufio.NewReaderSize(r, readBufSize)
-	magic, err := br.Peek(4)
-	if len(magic) < 2 {
-		if err == io.EOF || err == nil {
+	src := newByteSource(r)
+	magic, err := src.peek(2)
+	if err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, errors.New("file is empty: expected a pcap or pcapng capture")
 		}
 		return nil, err
 	}
 	if magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		zr, err := gzip.NewReader(src)
 		if err != nil {
 			return nil, fmt.Errorf("gzip header is damaged: %w", err)
 		}
-		return openUncompressed(bufio.NewReaderSize(zr, readBufSize), true)
+		return openUncompressed(newByteSource(zr), true)
 	}
-	return openUncompressed(br, false)
+	return openUncompressed(src, false)
 }
 
-func openUncompressed(br *bufio.Reader, gz bool) (CaptureReader, error) {
-	magic, _ := br.Peek(4)
+func openUncompressed(src *byteSource, gz bool) (CaptureReader, error) {
+	magic, err := src.peek(4)
 	what := "file"
 	if gz {
 		what = "gzip stream"
 	}
-	if len(magic) == 0 {
+	switch {
+	case err == io.EOF:
 		return nil, fmt.Errorf("%s is empty: expected a pcap or pcapng capture", what)
-	}
-	if len(magic) < 4 {
+	case err == io.ErrUnexpectedEOF:
 		return nil, fmt.Errorf("%s is only %d bytes: too short for a capture header", what, len(magic))
+	case err != nil:
+		return nil, err
 	}
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		return newPcapReader(br)
+		return newPcapReader(src)
 	case 0x0a0d0d0a:
-		return newNgReader(br)
+		return newNgReader(src)
 	}
 	return nil, fmt.Errorf("%s is not a capture (magic %#08x): scanwatch reads pcap and pcapng, optionally gzip-compressed; convert other formats with editcap -F pcapng", what, binary.BigEndian.Uint32(magic))
-}
-
-// countingPeek wraps the Peek+Discard pattern both readers use and keeps the
-// stream offset for error messages.
-type countingPeek struct {
-	br  *bufio.Reader
-	off int64
-}
-
-// peek returns n bytes without consuming them. A short read at the end of
-// the stream is reported as io.ErrUnexpectedEOF (or io.EOF if nothing was
-// left at all).
-func (c *countingPeek) peek(n int) ([]byte, error) {
-	b, err := c.br.Peek(n)
-	if len(b) == n {
-		return b, nil
-	}
-	if len(b) == 0 && (err == io.EOF || err == nil) {
-		return nil, io.EOF
-	}
-	if err == nil || err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-		return b, io.ErrUnexpectedEOF
-	}
-	return b, err
-}
-
-func (c *countingPeek) discard(n int) error {
-	d, err := c.br.Discard(n)
-	c.off += int64(d)
-	if d < n && err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }

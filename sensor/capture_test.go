@@ -297,4 +297,3 @@ func FuzzCaptureReader(f *testing.F) {
 		}
 	})
 }
-

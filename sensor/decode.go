@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"net"
 	"net/netip"
 
 	"github.com/google/gopacket"
@@ -37,6 +38,11 @@ type Decoder struct {
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
 
+	// A file has one link type (pcapng: a few), so the parser of the last
+	// frame is the likely one for the next.
+	lastLink   uint32
+	lastParser *gopacket.DecodingLayerParser
+
 	Stats DecodeStats
 }
 
@@ -44,10 +50,16 @@ type Decoder struct {
 func NewDecoder() *Decoder {
 	d := &Decoder{parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}, decoded: make([]gopacket.LayerType, 0, 12)}
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layerTypeSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
-		p := gopacket.NewDecodingLayerParser(first, &d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.udp)
+		p := gopacket.NewDecodingLayerParser(first)
 		// Anything past what we decode (ICMP, application data) ends the
 		// walk quietly; an error then means a broken header.
 		p.IgnoreUnsupported = true
+		// A slice indexed by layer type instead of the default map: the
+		// lookup per layer was a seventh of the replay's time.
+		p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.udp} {
+			p.AddDecodingLayer(l)
+		}
 		d.parsers[first] = p
 	}
 	return d
@@ -80,7 +92,11 @@ func (d *Decoder) firstLayer(link uint32, data []byte) gopacket.LayerType {
 // packet over IP. nanos is the capture time.
 func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Event) bool {
 	d.Stats.Packets++
-	p := d.parsers[d.firstLayer(link, data)]
+	p := d.lastParser
+	if link != d.lastLink || p == nil || link == LinkRaw {
+		p = d.parsers[d.firstLayer(link, data)]
+		d.lastLink, d.lastParser = link, p
+	}
 	if p == nil {
 		d.Stats.Unsupported++
 		return false
@@ -110,8 +126,8 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	*ev = detector.Event{}
 	ev.Time = timeFromNanos(nanos)
 	if ipv == layers.LayerTypeIPv4 {
-		ev.Src = netip.AddrFrom4([4]byte(d.ip4.SrcIP.To4()))
-		ev.Dst = netip.AddrFrom4([4]byte(d.ip4.DstIP.To4()))
+		ev.Src = addr4(d.ip4.SrcIP)
+		ev.Dst = addr4(d.ip4.DstIP)
 		ev.TTL, ev.IPID = d.ip4.TTL, d.ip4.Id
 	} else {
 		ev.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP.To16())).Unmap()
@@ -127,21 +143,11 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	d.Stats.TCP++
 	t := &d.tcp
 	ev.SrcPort, ev.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
-	ev.Flags = tcpFlags(t)
+	ev.Flags = t.Contents[13] // gopacket keeps the header it decoded
 	ev.Kind = detector.ClassifyTCP(ev.Flags)
 	ev.Window = t.Window
 	ev.MSSOnly = mssOnly(t.Options)
 	return true
-}
-
-func tcpFlags(t *layers.TCP) uint8 {
-	var f uint8
-	for i, set := range [8]bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR} {
-		if set {
-			f |= 1 << i
-		}
-	}
-	return f
 }
 
 // mssOnly reports options that are exactly one MSS (padding aside): the
@@ -158,4 +164,11 @@ func mssOnly(opts []layers.TCPOption) bool {
 		}
 	}
 	return mss == 1
+}
+
+func addr4(ip []byte) netip.Addr {
+	if v4 := net.IP(ip).To4(); v4 != nil {
+		return netip.AddrFrom4([4]byte(v4))
+	}
+	return netip.Addr{}
 }

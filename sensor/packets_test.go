@@ -159,9 +159,9 @@ func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 // withSLL prefixes an IP packet with a Linux cooked v1 header.
 func withSLL(ip []byte, v6 bool) []byte {
 	h := make([]byte, 16)
-	binary.BigEndian.PutUint16(h[0:], 0)  // packet type: to us
-	binary.BigEndian.PutUint16(h[2:], 1)  // ARPHRD_ETHER
-	binary.BigEndian.PutUint16(h[4:], 6)  // address length
+	binary.BigEndian.PutUint16(h[0:], 0) // packet type: to us
+	binary.BigEndian.PutUint16(h[2:], 1) // ARPHRD_ETHER
+	binary.BigEndian.PutUint16(h[4:], 6) // address length
 	copy(h[6:], macScan)
 	binary.BigEndian.PutUint16(h[14:], etherType(v6))
 	return append(h, ip...)

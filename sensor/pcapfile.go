@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -12,7 +11,7 @@ import (
 // (LINKTYPE_LINUX_SLL2 = 276 reads as 20), allocates whatever snap length a
 // hostile header claims, and its errors do not say where a file broke.
 type pcapReader struct {
-	c        countingPeek
+	src      *byteSource
 	order    binary.ByteOrder
 	nanoRes  bool
 	snaplen  uint32
@@ -24,9 +23,9 @@ type pcapReader struct {
 	OverSnaplen int
 }
 
-func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
-	r := &pcapReader{c: countingPeek{br: br}}
-	h, err := r.c.peek(24)
+func newPcapReader(src *byteSource) (*pcapReader, error) {
+	r := &pcapReader{src: src}
+	h, err := r.src.peek(24)
 	if err != nil {
 		return nil, fmt.Errorf("pcap file header is cut short (%d of 24 bytes): the file is truncated", len(h))
 	}
@@ -50,29 +49,36 @@ func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
 	if err := checkLinkType(r.linkType); err != nil {
 		return nil, err
 	}
-	return r, r.c.discard(24)
+	r.src.discard(24)
+	return r, nil
 }
 
-func (r *pcapReader) Offset() int64 { return r.c.off }
+func (r *pcapReader) Offset() int64 { return r.src.off }
 
 func (r *pcapReader) Next() (Record, error) {
-	h, err := r.c.peek(16)
+	h, err := r.src.peek(16)
 	if err == io.EOF {
 		return Record{}, io.EOF
 	}
 	if err != nil {
 		return Record{}, r.cut(err, "record header")
 	}
-	sec, frac := r.order.Uint32(h), r.order.Uint32(h[4:])
-	caplen := r.order.Uint32(h[8:])
+	// Little-endian files are the common case; the interface call of
+	// binary.ByteOrder costs more than the rest of this function.
+	var sec, frac, caplen uint32
+	if r.order == binary.ByteOrder(binary.LittleEndian) {
+		sec, frac, caplen = binary.LittleEndian.Uint32(h), binary.LittleEndian.Uint32(h[4:]), binary.LittleEndian.Uint32(h[8:])
+	} else {
+		sec, frac, caplen = binary.BigEndian.Uint32(h), binary.BigEndian.Uint32(h[4:]), binary.BigEndian.Uint32(h[8:])
+	}
 	if caplen > maxRecord {
 		return Record{}, fmt.Errorf("%w: record %d at byte %d claims %d captured bytes, more than any capture holds (%d); the file is damaged from here on",
-			ErrCorrupt, r.n+1, r.c.off, caplen, maxRecord)
+			ErrCorrupt, r.n+1, r.src.off, caplen, maxRecord)
 	}
 	if caplen > r.snaplen {
 		r.OverSnaplen++
 	}
-	b, err := r.c.peek(16 + int(caplen))
+	b, err := r.src.peek(16 + int(caplen))
 	if err != nil {
 		return Record{}, r.cut(err, "record")
 	}
@@ -83,16 +89,14 @@ func (r *pcapReader) Next() (Record, error) {
 	rec := Record{Data: b[16:], Nanos: int64(sec)*1e9 + nanos, LinkType: r.linkType}
 	// Discarding after the peek keeps rec.Data valid until the next call:
 	// bufio only moves its buffer on the next read.
-	if err := r.c.discard(16 + int(caplen)); err != nil {
-		return Record{}, r.cut(err, "record")
-	}
+	r.src.discard(16 + int(caplen))
 	r.n++
 	return rec, nil
 }
 
 func (r *pcapReader) cut(err error, what string) error {
 	if err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%w: it ends inside %s %d at byte %d (after %d complete records)", ErrTruncated, what, r.n+1, r.c.off, r.n)
+		return fmt.Errorf("%w: it ends inside %s %d at byte %d (after %d complete records)", ErrTruncated, what, r.n+1, r.src.off, r.n)
 	}
-	return fmt.Errorf("reading %s %d at byte %d: %w", what, r.n+1, r.c.off, err)
+	return fmt.Errorf("reading %s %d at byte %d: %w", what, r.n+1, r.src.off, err)
 }

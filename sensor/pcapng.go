@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -33,7 +32,7 @@ type ngInterfaceInfo struct {
 // ngReader reads pcapng: several sections, several interfaces with their own
 // link types and timestamp resolutions. See pcapReader for why not pcapgo.
 type ngReader struct {
-	c      countingPeek
+	src    *byteSource
 	order  binary.ByteOrder
 	ifaces []ngInterfaceInfo
 	n      int   // packet records read
@@ -45,8 +44,8 @@ type ngReader struct {
 	UnsupportedLink    uint32
 }
 
-func newNgReader(br *bufio.Reader) (*ngReader, error) {
-	r := &ngReader{c: countingPeek{br: br}}
+func newNgReader(src *byteSource) (*ngReader, error) {
+	r := &ngReader{src: src}
 	// The first section header decides whether this is pcapng at all; later
 	// ones go through Next.
 	if err := r.section(); err != nil {
@@ -55,11 +54,11 @@ func newNgReader(br *bufio.Reader) (*ngReader, error) {
 	return r, nil
 }
 
-func (r *ngReader) Offset() int64 { return r.c.off }
+func (r *ngReader) Offset() int64 { return r.src.off }
 
 // section reads a Section Header Block at the current offset.
 func (r *ngReader) section() error {
-	h, err := r.c.peek(12)
+	h, err := r.src.peek(12)
 	if err != nil {
 		return r.cut(err, "section header")
 	}
@@ -69,14 +68,19 @@ func (r *ngReader) section() error {
 	case 0x4d3c2b1a:
 		r.order = binary.BigEndian
 	default:
-		return fmt.Errorf("%w: pcapng section header at byte %d has no byte-order magic", ErrCorrupt, r.c.off)
+		return fmt.Errorf("%w: pcapng section header at byte %d has no byte-order magic", ErrCorrupt, r.src.off)
 	}
 	size, err := r.blockSize(h, ngSectionHeader)
 	if err != nil {
 		return err
 	}
+	// The whole block must be there, or a later read starts mid-block.
+	if _, err := r.src.peek(size); err != nil {
+		return r.cut(err, "section header")
+	}
 	r.ifaces = r.ifaces[:0]
-	return r.c.discard(size)
+	r.src.discard(size)
+	return nil
 }
 
 // blockSize validates a block's total length.
@@ -88,14 +92,14 @@ func (r *ngReader) blockSize(h []byte, typ uint32) (int, error) {
 	}
 	if size < 12 || size%4 != 0 || size > limit {
 		return 0, fmt.Errorf("%w: pcapng block of type %#x at byte %d has length %d (must be a multiple of 4 between 12 and %d); the file is damaged from here on",
-			ErrCorrupt, typ, r.c.off, size, limit)
+			ErrCorrupt, typ, r.src.off, size, limit)
 	}
 	return int(size), nil
 }
 
 func (r *ngReader) Next() (Record, error) {
 	for {
-		h, err := r.c.peek(8)
+		h, err := r.src.peek(8)
 		if err == io.EOF {
 			return Record{}, io.EOF
 		}
@@ -118,12 +122,12 @@ func (r *ngReader) Next() (Record, error) {
 		switch typ {
 		case ngInterface, ngEnhancedPacket, ngSimplePacket, ngObsoletePacket:
 		default:
-			if err := r.c.discard(size); err != nil {
+			if err := r.skip(size); err != nil {
 				return Record{}, r.cut(err, "block")
 			}
 			continue
 		}
-		b, err := r.c.peek(size)
+		b, err := r.src.peek(size)
 		if err != nil {
 			return Record{}, r.cut(err, "block")
 		}
@@ -132,9 +136,7 @@ func (r *ngReader) Next() (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		if err := r.c.discard(size); err != nil {
-			return Record{}, r.cut(err, "block")
-		}
+		r.src.discard(size)
 		if ok {
 			r.n++
 			return rec, nil
@@ -147,7 +149,7 @@ func (r *ngReader) Next() (Record, error) {
 // from an interface we cannot decode).
 func (r *ngReader) decodeBlock(typ uint32, body []byte) (rec Record, ok bool, err error) {
 	short := func() (Record, bool, error) {
-		return Record{}, false, fmt.Errorf("%w: pcapng block of type %#x at byte %d is too short for its own fields", ErrCorrupt, typ, r.c.off)
+		return Record{}, false, fmt.Errorf("%w: pcapng block of type %#x at byte %d is too short for its own fields", ErrCorrupt, typ, r.src.off)
 	}
 	var iface uint32
 	var tsHigh, tsLow, caplen uint32
@@ -186,10 +188,10 @@ func (r *ngReader) decodeBlock(typ uint32, body []byte) (rec Record, ok bool, er
 		caplen = min(caplen, uint32(len(data)))
 	}
 	if int(iface) >= len(r.ifaces) {
-		return Record{}, false, fmt.Errorf("%w: packet %d at byte %d names interface %d, but the section describes only %d", ErrCorrupt, r.n+1, r.c.off, iface, len(r.ifaces))
+		return Record{}, false, fmt.Errorf("%w: packet %d at byte %d names interface %d, but the section describes only %d", ErrCorrupt, r.n+1, r.src.off, iface, len(r.ifaces))
 	}
 	if caplen > uint32(len(data)) {
-		return Record{}, false, fmt.Errorf("%w: packet %d at byte %d claims %d captured bytes in a block with room for %d", ErrCorrupt, r.n+1, r.c.off, caplen, len(data))
+		return Record{}, false, fmt.Errorf("%w: packet %d at byte %d claims %d captured bytes in a block with room for %d", ErrCorrupt, r.n+1, r.src.off, caplen, len(data))
 	}
 	info := &r.ifaces[iface]
 	if !info.supported {
@@ -246,7 +248,20 @@ var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e1
 
 func (r *ngReader) cut(err error, what string) error {
 	if err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%w: it ends inside a pcapng %s at byte %d (after %d complete packets)", ErrTruncated, what, r.c.off, r.n)
+		return fmt.Errorf("%w: it ends inside a pcapng %s at byte %d (after %d complete packets)", ErrTruncated, what, r.src.off, r.n)
 	}
-	return fmt.Errorf("reading pcapng %s at byte %d: %w", what, r.c.off, err)
+	return fmt.Errorf("reading pcapng %s at byte %d: %w", what, r.src.off, err)
+}
+
+// skip consumes a block we do not read, which may be larger than the buffer.
+func (r *ngReader) skip(size int) error {
+	for size > 0 {
+		n := min(size, readBufSize)
+		if _, err := r.src.peek(n); err != nil {
+			return err
+		}
+		r.src.discard(n)
+		size -= n
+	}
+	return nil
 }

@@ -16,9 +16,10 @@ type alertWriter interface {
 	Close() error
 }
 
-func newAlertWriter(format string, w io.Writer) alertWriter {
+// withInput adds an Input column to the table, for replays of several files.
+func newAlertWriter(format string, w io.Writer, withInput bool) alertWriter {
 	if format == "table" {
-		return &tableWriter{w: w}
+		return &tableWriter{w: w, withInput: withInput}
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }
@@ -29,8 +30,9 @@ func (j *jsonWriter) Write(a detector.Alert) error { return j.enc.Encode(a) }
 func (j *jsonWriter) Close() error                 { return nil }
 
 type tableWriter struct {
-	w    io.Writer
-	rows []detector.Alert
+	w         io.Writer
+	rows      []detector.Alert
+	withInput bool
 }
 
 func (t *tableWriter) Write(a detector.Alert) error {
@@ -39,12 +41,20 @@ func (t *tableWriter) Write(a detector.Alert) error {
 }
 
 // Close prints the starting rule's own columns, so the table reads like the
-// LogScale result it replaces.
+// LogScale result it replaces; Input, when present, comes last.
 func (t *tableWriter) Close() error {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "@timestamp\tRemoteAddressIP4\tTotalConns\tUniqueDestPorts\tTechniqueLabel")
+	head := "@timestamp\tRemoteAddressIP4\tTotalConns\tUniqueDestPorts\tTechniqueLabel"
+	if t.withInput {
+		head += "\tInput"
+	}
+	fmt.Fprintln(tw, head)
 	for _, a := range t.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s", a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
+		if t.withInput {
+			fmt.Fprintf(tw, "\t%s", a.Input)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

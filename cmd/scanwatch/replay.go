@@ -41,7 +41,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{err}
 	}
-	out := newAlertWriter(c.format, stdout)
+	out := newAlertWriter(c.format, stdout, len(files) > 1)
 	var failed []error
 	for _, name := range files {
 		err := replayFile(ctx, name, rules, out, stderr, log)

@@ -1,0 +1,18 @@
+# Reads 'go test -bench' output and prints the median pkts/s of each
+# benchmark and the ratios the README reports.
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 1; i <= NF; i++) if ($i == "pkts/s") { v[name, ++n[name]] = $(i-1) }
+}
+function median(name,   a, k, i, j, t) {
+	k = n[name]
+	for (i = 1; i <= k; i++) a[i] = v[name, i]
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+END {
+	r = median("BenchmarkReplay"); t = median("BenchmarkTcpdumpFilter"); g = median("BenchmarkReplayNewPacket")
+	printf "\nmedian packets/s: scanwatch replay %.2fM, tcpdump SYN filter %.2fM, gopacket.NewPacket %.2fM\n", r/1e6, t/1e6, g/1e6
+	if (t > 0) printf "scanwatch / tcpdump     = %.2fx (goal >= 0.7)\n", r/t
+	if (g > 0) printf "scanwatch / NewPacket   = %.2fx (goal >= 3)\n", r/g
+}

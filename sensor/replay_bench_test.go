@@ -1,0 +1,159 @@
+package sensor
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+// The replay benchmarks share one generated capture of benchPackets SYNs
+// (1,000 sources x 1,000 ports, nmap-like headers) so their packets/s can be
+// compared as ratios from one run: make bench.
+const benchPackets = 1_000_000
+
+var (
+	benchOnce sync.Once
+	benchFile string
+	benchErr  error
+)
+
+func benchCapture(b *testing.B) string {
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "scanwatch-bench")
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchFile = filepath.Join(dir, "syn-1m.pcap")
+		benchErr = writeSynCapture(b, benchFile, benchPackets)
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchFile
+}
+
+// writeSynCapture patches addresses and ports into one serialized template
+// rather than serializing a million packets.
+func writeSynCapture(tb testing.TB, path string, n int) error {
+	tmpl := buildEth(tb, pktOpts{flags: "S", dport: 1, window: 1024, ttl: 50, tcpOpts: mssOpt})
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr, 0xa1b2c3d4)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 65535)
+	binary.LittleEndian.PutUint32(hdr[20:], LinkEthernet)
+	w.Write(hdr)
+	rec := make([]byte, 16+len(tmpl))
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint32(rec, uint32(1_780_000_000+i/100_000))
+		binary.LittleEndian.PutUint32(rec[4:], uint32(i%100_000)*10)
+		binary.LittleEndian.PutUint32(rec[8:], uint32(len(tmpl)))
+		binary.LittleEndian.PutUint32(rec[12:], uint32(len(tmpl)))
+		p := rec[16:]
+		copy(p, tmpl)
+		src := i / 1000
+		p[14+12+2], p[14+12+3] = byte(src>>8), byte(src) // source 198.51.x.y
+		binary.BigEndian.PutUint16(p[14+20+2:], uint16(i%1000+1))
+		w.Write(rec)
+	}
+	return w.Flush()
+}
+
+// BenchmarkReplay is scanwatch's replay: read, decode, run the starting rule.
+func BenchmarkReplay(b *testing.B) {
+	path := benchCapture(b)
+	b.ResetTimer()
+	var pkts uint64
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rules := detector.NewSeed(detector.Config{Ignore: detector.SeedIgnored})
+		st, err := Replay(context.Background(), f, rules.Observe, nil)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rules.Flush()) != 1000 {
+			b.Fatal("want one alert per source")
+		}
+		pkts += st.Decode.Packets
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkReplayNewPacket is the baseline the decoder is measured against:
+// the same file through gopacket.NewPacket, the convenient per-packet API.
+func BenchmarkReplayNewPacket(b *testing.B) {
+	path := benchCapture(b)
+	b.ResetTimer()
+	var pkts uint64
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cr, err := OpenCapture(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rules := detector.NewSeed(detector.Config{Ignore: detector.SeedIgnored})
+		var ev detector.Event
+		for {
+			rec, err := cr.Next()
+			if err != nil {
+				break
+			}
+			pkts++
+			p := gopacket.NewPacket(rec.Data, layers.LinkTypeEthernet, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
+			tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			ip, _ := p.NetworkLayer().(*layers.IPv4)
+			if tcp == nil || ip == nil || !tcp.SYN || tcp.ACK {
+				continue
+			}
+			ev = detector.Event{Time: timeFromNanos(rec.Nanos), Kind: detector.KindSYN, DstPort: uint16(tcp.DstPort)}
+			ev.Src, ev.Dst = addr4(ip.SrcIP), addr4(ip.DstIP)
+			rules.Observe(&ev)
+		}
+		f.Close()
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkTcpdumpFilter times tcpdump reading the same file through the
+// SYN filter, the yardstick the issue sets (filter only, no analysis).
+func BenchmarkTcpdumpFilter(b *testing.B) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		b.Skip("tcpdump not installed")
+	}
+	path := benchCapture(b)
+	b.ResetTimer()
+	var pkts uint64
+	for b.Loop() {
+		cmd := exec.Command(tcpdump, "-nn", "-r", path, "-w", "/dev/null", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+		pkts += benchPackets
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
