@@ -2,12 +2,12 @@ module github.com/scanwatch/scanwatch
 
 go 1.26.8
 
-require github.com/google/gopacket v1.1.19
-
 require (
-	github.com/cilium/ebpf v0.22.0 // indirect
-	golang.org/x/net v0.48.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	github.com/cilium/ebpf v0.22.0
+	github.com/google/gopacket v1.1.19
+	golang.org/x/sys v0.48.0
 )
+
+require golang.org/x/net v0.48.0 // indirect
 
 tool github.com/cilium/ebpf/cmd/bpf2go

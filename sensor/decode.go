@@ -146,24 +146,16 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	ev.Flags = t.Contents[13] // gopacket keeps the header it decoded
 	ev.Kind = detector.ClassifyTCP(ev.Flags)
 	ev.Window = t.Window
-	ev.MSSOnly = mssOnly(t.Options)
+	ev.MSSOnly = mssOnly(t)
 	return true
 }
 
-// mssOnly reports options that are exactly one MSS (padding aside): the
-// mark of nmap's raw SYN probes, which real stacks never send.
-func mssOnly(opts []layers.TCPOption) bool {
-	mss := 0
-	for _, o := range opts {
-		switch o.OptionType {
-		case layers.TCPOptionKindNop, layers.TCPOptionKindEndList:
-		case layers.TCPOptionKindMSS:
-			mss++
-		default:
-			return false
-		}
-	}
-	return mss == 1
+// mssOnly reports TCP options that are exactly one 4-byte MSS option: the
+// mark of nmap's raw SYN probes, which real stacks never send alone. The
+// XDP program applies the same test, so live and replay agree.
+func mssOnly(t *layers.TCP) bool {
+	h := t.Contents
+	return len(h) == 24 && h[20] == byte(layers.TCPOptionKindMSS) && h[21] == 4
 }
 
 func addr4(ip []byte) netip.Addr {

@@ -1,0 +1,30 @@
+package sensor
+
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"github.com/scanwatch/scanwatch/bpf"
+)
+
+const recordSize = int(unsafe.Sizeof(bpf.ScanwatchEvent{}))
+
+// decodeRecord parses a ring record. Field by field rather than through
+// binary.Read, which reflects and allocates per record.
+func decodeRecord(b []byte) (bpf.ScanwatchEvent, bool) {
+	var r bpf.ScanwatchEvent
+	if len(b) < recordSize {
+		return r, false
+	}
+	le := binary.LittleEndian
+	copy(r.Saddr[:], b[0:16])
+	copy(r.Daddr[:], b[16:32])
+	r.TsNs = le.Uint64(b[32:])
+	r.Count = le.Uint64(b[40:])
+	r.Sport = le.Uint16(b[48:])
+	r.Dport = le.Uint16(b[50:])
+	r.Window = le.Uint16(b[52:])
+	r.IpId = le.Uint16(b[54:])
+	r.Ttl, r.Flags, r.MssOnly, r.IsNew = b[56], b[57], b[58], b[59]
+	return r, true
+}

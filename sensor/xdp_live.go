@@ -1,0 +1,279 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/scanwatch/scanwatch/bpf"
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+// XDP attach modes for --xdp-mode.
+const (
+	ModeAuto    = "auto"    // native, falling back to generic
+	ModeNative  = "native"  // in the driver: fastest, needs driver support
+	ModeGeneric = "generic" // after the driver (SKB): works everywhere, slower
+)
+
+// LiveConfig says where and how to attach.
+type LiveConfig struct {
+	Iface   string
+	Mode    string // ModeAuto, ModeNative or ModeGeneric
+	Promisc bool   // for span/mirror ports: see frames not addressed to us
+	Program ProgramConfig
+	// SweepInterval is how often the flow map is read to make counts exact
+	// between ring records; 0 means one second.
+	SweepInterval time.Duration
+	Log           *slog.Logger
+}
+
+// Live is the XDP sensor attached to one interface.
+type Live struct {
+	Objs    *Objects
+	Mode    string // the mode actually attached
+	Ifindex int
+
+	cfg     LiveConfig
+	link    link.Link
+	rd      *ringbuf.Reader
+	promisc int // AF_PACKET socket holding promiscuous mode, or -1
+	tracker *flowTracker
+
+	mu      sync.Mutex // serialises emit and the tracker
+	emitted uint64     // SYNs handed to the detector
+}
+
+// Attach loads the program and attaches it to cfg.Iface through a bpf_link,
+// so the program detaches when the process exits, however it exits.
+func Attach(cfg LiveConfig) (l *Live, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Second
+	}
+	ifc, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("no network interface %q here: list them with 'ip link' (inside the right network namespace)", cfg.Iface)
+	}
+	objs, err := LoadProgram(cfg.Program)
+	if err != nil {
+		return nil, err
+	}
+	l = &Live{Objs: objs, Ifindex: ifc.Index, cfg: cfg, promisc: -1, tracker: newFlowTracker(newKernelClock())}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if err := l.attach(); err != nil {
+		return nil, err
+	}
+	if l.rd, err = ringbuf.NewReader(objs.Events); err != nil {
+		return nil, fmt.Errorf("opening the ring buffer: %w", err)
+	}
+	if cfg.Promisc {
+		if err := l.setPromisc(); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *Live) attach() error {
+	modes := map[string][]link.XDPAttachFlags{
+		ModeAuto:    {link.XDPDriverMode, link.XDPGenericMode},
+		ModeNative:  {link.XDPDriverMode},
+		ModeGeneric: {link.XDPGenericMode},
+	}
+	names := map[link.XDPAttachFlags]string{link.XDPDriverMode: ModeNative, link.XDPGenericMode: ModeGeneric}
+	mode := l.cfg.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	tries, ok := modes[mode]
+	if !ok {
+		return fmt.Errorf("unknown XDP mode %q: use auto, native or generic", mode)
+	}
+	var errs []error
+	for _, flags := range tries {
+		lk, err := link.AttachXDP(link.XDPOptions{Program: l.Objs.ScanwatchXdp, Interface: l.Ifindex, Flags: flags})
+		if err == nil {
+			l.link, l.Mode = lk, names[flags]
+			l.cfg.Log.Info("XDP program attached", "iface", l.cfg.Iface, "mode", l.Mode)
+			return nil
+		}
+		l.cfg.Log.Debug("XDP attach failed", "mode", names[flags], "err", err)
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			return errPrivileges(err)
+		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
+			other := ModeGeneric
+			if flags == link.XDPGenericMode {
+				other = ModeNative
+			}
+			return fmt.Errorf("another XDP program is already attached to %s in %s mode: detach it (ip link set dev %s xdp off) or try --xdp-mode %s", l.cfg.Iface, names[flags], l.cfg.Iface, other)
+		}
+		errs = append(errs, fmt.Errorf("%s mode: %w", names[flags], err))
+	}
+	return fmt.Errorf("attaching XDP to %s failed: %w", l.cfg.Iface, errors.Join(errs...))
+}
+
+// setPromisc joins the interface's promiscuous mode through an AF_PACKET
+// membership, which the kernel drops when the socket closes: a crash cannot
+// leave the card promiscuous. The socket itself receives nothing.
+func (l *Live) setPromisc() error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("--promisc needs CAP_NET_RAW (or root): %w", err)
+	}
+	mreq := unix.PacketMreq{Ifindex: int32(l.Ifindex), Type: unix.PACKET_MR_PROMISC}
+	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("setting %s promiscuous: %w", l.cfg.Iface, err)
+	}
+	l.promisc = fd
+	return nil
+}
+
+// Run hands every counted SYN to emit (never concurrently) until ctx ends,
+// then sweeps the flow map once more so the counts are complete, and
+// returns. emit gets a reused event and must copy what it keeps.
+func (l *Live) Run(ctx context.Context, emit func(*detector.Event)) error {
+	readerDone := make(chan error, 1)
+	go func() { readerDone <- l.readLoop(emit) }()
+
+	tick := time.NewTicker(l.cfg.SweepInterval)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-readerDone:
+			runErr = err
+			readerDone = nil
+			break loop
+		case <-tick.C:
+			if err := l.Sweep(emit); err != nil {
+				l.cfg.Log.Warn("flow sweep failed", "err", err)
+			}
+		}
+	}
+	// Drain what the ring holds, then the final sweep makes counts exact.
+	if readerDone != nil {
+		_ = l.rd.Flush()
+		l.waitFlushed()
+		l.rd.Close()
+		if err := <-readerDone; err != nil {
+			runErr = err
+		}
+	}
+	if err := l.Sweep(emit); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// waitFlushed gives the reader a moment to consume what Flush released.
+func (l *Live) waitFlushed() {
+	for i := 0; i < 100 && l.rd.AvailableBytes() > 0; i++ {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (l *Live) readLoop(emit func(*detector.Event)) error {
+	var rec ringbuf.Record
+	var ev detector.Event
+	for {
+		err := l.rd.ReadInto(&rec)
+		switch {
+		case errors.Is(err, ringbuf.ErrClosed):
+			return nil
+		case errors.Is(err, ringbuf.ErrFlushed):
+			continue
+		case err != nil:
+			return fmt.Errorf("reading the ring buffer: %w", err)
+		}
+		r, ok := decodeRecord(rec.RawSample)
+		if !ok {
+			continue
+		}
+		l.mu.Lock()
+		if l.tracker.fromRecord(&r, &ev) {
+			l.emitted += uint64(ev.Count)
+			emit(&ev)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Sweep reads the whole flow map and hands on the SYNs that no record has
+// reported yet (repeats below the report interval, records lost to a full
+// ring). Callers other than Run must not call it concurrently with Run.
+func (l *Live) Sweep(emit func(*detector.Event)) error {
+	const batch = 4096
+	keys := make([]bpf.ScanwatchFlowKey, batch)
+	vals := make([]bpf.ScanwatchFlowValue, batch)
+	var cursor ebpf.MapBatchCursor
+	var ev detector.Event
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tracker.beginSweep()
+	for {
+		n, err := l.Objs.Flows.BatchLookup(&cursor, keys, vals, nil)
+		for i := 0; i < n; i++ {
+			if l.tracker.fromSweep(&keys[i], &vals[i], &ev) {
+				l.emitted += uint64(ev.Count)
+				emit(&ev)
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("sweeping the flow map: %w", err)
+		}
+	}
+	l.tracker.endSweep()
+	return nil
+}
+
+// Emitted is how many SYNs have reached the detector.
+func (l *Live) Emitted() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.emitted
+}
+
+// Close detaches the program and frees everything, in reverse order.
+func (l *Live) Close() error {
+	var errs []error
+	if l.promisc >= 0 {
+		errs = append(errs, unix.Close(l.promisc))
+		l.promisc = -1
+	}
+	if l.rd != nil {
+		errs = append(errs, l.rd.Close())
+	}
+	if l.link != nil {
+		errs = append(errs, l.link.Close())
+	}
+	if l.Objs != nil {
+		errs = append(errs, l.Objs.Close())
+	}
+	return errors.Join(errs...)
+}
+

@@ -1,0 +1,89 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/scanwatch/scanwatch/bpf"
+)
+
+// ProgramConfig is the XDP program's volatile const config.
+type ProgramConfig struct {
+	// ReportEvery: a known flow sends its cumulative SYN count every
+	// ReportEvery SYNs. A power of two; 0 means the default, 128.
+	ReportEvery uint32
+	// BenchFreshKeys makes every packet a new flow. Benchmarks only.
+	BenchFreshKeys bool
+}
+
+// DefaultReportEvery keeps a single-port flood under 0.01 ring records per
+// SYN (1/128) while repeated SYNs of a scan still reach user space quickly;
+// the periodic map sweep makes counts exact in between.
+const DefaultReportEvery = 128
+
+// Objects are the loaded program and maps.
+type Objects struct {
+	bpf.ScanwatchObjects
+}
+
+// LoadProgram loads the XDP program with cfg, without attaching it.
+// Verifier errors come back in full (%+v prints the verifier log).
+func LoadProgram(cfg ProgramConfig) (*Objects, error) {
+	if cfg.ReportEvery == 0 {
+		cfg.ReportEvery = DefaultReportEvery
+	}
+	if cfg.ReportEvery&(cfg.ReportEvery-1) != 0 {
+		return nil, fmt.Errorf("report interval %d is not a power of two", cfg.ReportEvery)
+	}
+	if err := checkKernel(); err != nil {
+		return nil, err
+	}
+	// Needed on kernels before 5.11, harmless after.
+	_ = rlimit.RemoveMemlock()
+	spec, err := bpf.LoadScanwatch()
+	if err != nil {
+		return nil, err
+	}
+	fresh := uint32(0)
+	if cfg.BenchFreshKeys {
+		fresh = 1
+	}
+	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, BenchFreshKeys: fresh}); err != nil {
+		return nil, fmt.Errorf("setting the program's config: %w", err)
+	}
+	var objs Objects
+	if err := spec.LoadAndAssign(&objs.ScanwatchObjects, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("the kernel's verifier rejected the XDP program (please report this with the log below): %+v", ve)
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return nil, errPrivileges(err)
+		}
+		return nil, fmt.Errorf("loading the XDP program: %w", err)
+	}
+	return &objs, nil
+}
+
+func errPrivileges(err error) error {
+	return fmt.Errorf("not allowed to load or attach BPF programs (%v): run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (e.g. setcap cap_bpf,cap_net_admin,cap_perfmon+ep scanwatch)", err)
+}
+
+// checkKernel names what is missing in terms a user can act on.
+func checkKernel() error {
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return errors.New("this kernel has no BPF ring buffers: scanwatch run needs Linux 5.8 or later (replay works on any kernel)")
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return errPrivileges(err)
+		}
+		return fmt.Errorf("probing the kernel for BPF ring buffers: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package sensor
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/scanwatch/scanwatch/bpf"
+)
+
+const xdpPass = 2
+
+// progHarness is the real XDP program, loaded but not attached, driven by
+// BPF_PROG_TEST_RUN with crafted packets.
+type progHarness struct {
+	t    *testing.T
+	objs *Objects
+	rd   *ringbuf.Reader
+}
+
+func newProgHarness(t *testing.T, cfg ProgramConfig) *progHarness {
+	t.Helper()
+	requirePrivileged(t)
+	objs, err := LoadProgram(cfg)
+	if err != nil {
+		t.Fatalf("%+v", err)
+	}
+	rd, err := ringbuf.NewReader(objs.Events)
+	if err != nil {
+		objs.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Close(); objs.Close() })
+	return &progHarness{t: t, objs: objs, rd: rd}
+}
+
+func (h *progHarness) run(frame []byte) {
+	h.t.Helper()
+	ret, err := h.objs.ScanwatchXdp.Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		h.t.Fatalf("test run: %v", err)
+	}
+	if ret != xdpPass {
+		h.t.Fatalf("program returned %d; it must always return XDP_PASS (%d)", ret, xdpPass)
+	}
+}
+
+// records drains the ring without blocking.
+func (h *progHarness) records() []bpf.ScanwatchEvent {
+	var out []bpf.ScanwatchEvent
+	var rec ringbuf.Record
+	for h.rd.AvailableBytes() > 0 {
+		if err := h.rd.ReadInto(&rec); err != nil {
+			h.t.Fatal(err)
+		}
+		r, ok := decodeRecord(rec.RawSample)
+		if !ok {
+			h.t.Fatalf("short record: %d bytes", len(rec.RawSample))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (h *progHarness) counters() Counters {
+	h.t.Helper()
+	c, err := h.objs.ReadCounters()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+func TestPrivilegedXDPProgramClassifies(t *testing.T) {
+	syn := pktOpts{flags: "S", dport: 22, window: 1024, ttl: 41, id: 54321, tcpOpts: mssOpt}
+	with := func(f func(*pktOpts)) pktOpts { o := syn; f(&o); return o }
+	eth := buildEth(t, syn)
+	tests := []struct {
+		name    string
+		frame   []byte
+		counter int // the one class counter that must be 1
+		records int
+	}{
+		{"SYN v4", eth, CntSYN, 1},
+		{"SYN v6", buildEth(t, with(func(o *pktOpts) { o.v6 = true })), CntSYN, 1},
+		{"SYN-ACK", buildEth(t, with(func(o *pktOpts) { o.flags = "SA" })), CntOtherTCP, 0},
+		{"ACK", buildEth(t, with(func(o *pktOpts) { o.flags = "A" })), CntOtherTCP, 0},
+		{"RST", buildEth(t, with(func(o *pktOpts) { o.flags = "R" })), CntOtherTCP, 0},
+		{"UDP", buildEth(t, with(func(o *pktOpts) { o.udp = true })), CntUDP, 0},
+		{"802.1Q SYN", buildEth(t, with(func(o *pktOpts) { o.vlans = []uint16{943} })), CntSYN, 1},
+		{"QinQ SYN", buildEth(t, with(func(o *pktOpts) { o.vlans = []uint16{100, 200} })), CntSYN, 1},
+		{"IPv4 options SYN", buildEth(t, with(func(o *pktOpts) { o.ipOpts = true })), CntSYN, 1},
+		{"IPv6 extension headers SYN", buildEth(t, with(func(o *pktOpts) { o.v6 = true; o.ext6 = true })), CntSYN, 1},
+		{"runt: Ethernet header only", eth[:14], CntParseError, 0},
+		{"truncated IPv4", eth[:14+12], CntParseError, 0},
+		{"truncated TCP", eth[:14+20+10], CntParseError, 0},
+		{"truncated IPv6", buildEth(t, with(func(o *pktOpts) { o.v6 = true }))[:14+30], CntParseError, 0},
+		{"IPv4 later fragment", buildEth(t, with(func(o *pktOpts) { o.fragment = true })), CntNonTCP, 0},
+		{"ARP", append(append(append([]byte{}, macTgt...), macScan...), 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1), CntNonTCP, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newProgHarness(t, ProgramConfig{})
+			h.run(tc.frame)
+			c := h.counters()
+			if c.Values[CntPackets] != 1 || c.Actions[xdpPass] != 1 {
+				t.Errorf("packets %d, XDP_PASS %d; want 1 and 1", c.Values[CntPackets], c.Actions[xdpPass])
+			}
+			for i := CntSYN; i <= CntParseError; i++ {
+				want := uint64(0)
+				if i == tc.counter {
+					want = 1
+				}
+				if c.Values[i] != want {
+					t.Errorf("counter %s = %d, want %d", CounterNames[i], c.Values[i], want)
+				}
+			}
+			recs := h.records()
+			if len(recs) != tc.records || c.Values[CntRingbufEvents] != uint64(tc.records) {
+				t.Errorf("%d records (counter %d), want %d", len(recs), c.Values[CntRingbufEvents], tc.records)
+			}
+		})
+	}
+}
+
+func TestPrivilegedXDPRecordFields(t *testing.T) {
+	h := newProgHarness(t, ProgramConfig{})
+	h.run(buildEth(t, pktOpts{flags: "S", dport: 22, window: 1024, ttl: 41, id: 54321, tcpOpts: mssOpt, vlans: []uint16{7}}))
+	h.run(buildEth(t, pktOpts{v6: true, flags: "S", dport: 443, window: 64240, ttl: 64, tcpOpts: linuxOpts}))
+	recs := h.records()
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	r := recs[0]
+	if addrFrom16(r.Saddr) != netip.MustParseAddr("198.51.100.10") || addrFrom16(r.Daddr) != netip.MustParseAddr("203.0.113.10") ||
+		r.Dport != 22 || r.Sport != 40000 || r.Window != 1024 || r.Ttl != 41 || r.IpId != 54321 || r.MssOnly != 1 ||
+		r.IsNew != 1 || r.Count != 1 || r.Flags != 0x02 || r.TsNs == 0 {
+		t.Errorf("v4 record: %+v", r)
+	}
+	r = recs[1]
+	if addrFrom16(r.Saddr) != netip.MustParseAddr("2001:db8:1::10") || addrFrom16(r.Daddr) != netip.MustParseAddr("2001:db8:2::10") ||
+		r.Dport != 443 || r.Window != 64240 || r.Ttl != 64 || r.IpId != 0 || r.MssOnly != 0 || r.IsNew != 1 {
+		t.Errorf("v6 record: %+v", r)
+	}
+}
+
+func TestPrivilegedXDPAggregatesRepeats(t *testing.T) {
+	// 1000 identical SYNs: one new-flow record plus one per 128, and the
+	// map holds the exact count.
+	h := newProgHarness(t, ProgramConfig{})
+	frame := buildEth(t, pktOpts{flags: "S", dport: 80, tcpOpts: mssOpt})
+	for i := 0; i < 1000; i++ {
+		h.run(frame)
+	}
+	recs := h.records()
+	if len(recs) != 1+1000/128 {
+		t.Fatalf("%d records for 1000 repeats, want %d", len(recs), 1+1000/128)
+	}
+	for i, r := range recs[1:] {
+		if r.IsNew != 0 || r.Count != uint64(128*(i+1)) {
+			t.Fatalf("record %d: new=%d count=%d, want cumulative %d", i+1, r.IsNew, r.Count, 128*(i+1))
+		}
+	}
+	var n int
+	var k bpf.ScanwatchFlowKey
+	var v bpf.ScanwatchFlowValue
+	it := h.objs.Flows.Iterate()
+	for it.Next(&k, &v) {
+		n++
+		if v.Count != 1000 {
+			t.Fatalf("flow count %d, want 1000", v.Count)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d flows, want 1", n)
+	}
+	if c := h.counters(); c.Values[CntSYN] != 1000 || c.Values[CntFlowsNew] != 1 {
+		t.Fatalf("syn %d flows_new %d", c.Values[CntSYN], c.Values[CntFlowsNew])
+	}
+}
+
+func TestPrivilegedXDPReportInterval(t *testing.T) {
+	if _, err := LoadProgram(ProgramConfig{ReportEvery: 100}); err == nil {
+		t.Fatal("a report interval that is not a power of two must be refused")
+	}
+	h := newProgHarness(t, ProgramConfig{ReportEvery: 4})
+	frame := buildEth(t, pktOpts{flags: "S", dport: 80})
+	for i := 0; i < 9; i++ {
+		h.run(frame)
+	}
+	if n := len(h.records()); n != 3 { // new, 4, 8
+		t.Fatalf("%d records, want 3", n)
+	}
+}
