@@ -14,6 +14,15 @@ const (
 	LabelIPSweep         = "T1595 - IPSweep"
 )
 
+// Alert statuses: live rules alert as a threshold is crossed ("new"), again
+// when the label escalates, and close an episode with the final counts.
+// Replay judges a whole file at once, so its alerts are "final".
+const (
+	StatusNew       = "new"
+	StatusEscalated = "escalated"
+	StatusFinal     = "final"
+)
+
 // Alert is one source judged to be scanning. Its JSON form is the output
 // schema documented in README.md; add fields, never rename them.
 type Alert struct {
@@ -27,6 +36,7 @@ type Alert struct {
 	FirstSeen       time.Time  `json:"first_seen"`
 	LastSeen        time.Time  `json:"last_seen"`
 	Rules           string     `json:"rules"`
+	Status          string     `json:"status"` // StatusNew, StatusEscalated or StatusFinal
 	Input           string     `json:"input,omitempty"`
 }
 

@@ -1,6 +1,9 @@
 package detector
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Rules is a rule set: events in, alerts out. Implementations are not safe
 // for concurrent use; the sensor feeds them from one goroutine.
@@ -18,12 +21,21 @@ var RuleSets = []string{"seed"}
 // Config is what every rule set is built from.
 type Config struct {
 	Ignore PrefixSet // sources skipped entirely
+	// Window > 0 judges a sliding window of that length and alerts as soon
+	// as a threshold is crossed (live); 0 judges the whole input at Flush
+	// (replay, like the LogScale query over its search range).
+	Window time.Duration
+	// OnAlert receives alerts as they happen (windowed rules only).
+	OnAlert func(Alert)
 }
 
 // New builds the named rule set.
 func New(name string, cfg Config) (Rules, error) {
 	switch name {
 	case "seed":
+		if cfg.Window > 0 {
+			return NewSeedWindow(cfg), nil
+		}
 		return NewSeed(cfg), nil
 	}
 	return nil, fmt.Errorf("unknown rule set %q: choose one of %v", name, RuleSets)

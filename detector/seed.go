@@ -96,6 +96,7 @@ func (s *Seed) Flush() []Alert {
 			FirstSeen:       time.Unix(0, st.first).UTC(),
 			LastSeen:        time.Unix(0, st.last).UTC(),
 			Rules:           "seed",
+			Status:          StatusFinal,
 		})
 	})
 	SortAlerts(out)
