@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PCAPS    := $(sort $(wildcard pcaps/*.pcap))
 
-.PHONY: all build demo test test-short bench fuzz generate lint captures clean
+.PHONY: all build demo test test-short bench fuzz generate lab captures clean
 
 all: build
 
@@ -36,6 +36,14 @@ bench:
 fuzz:
 	$(GO) test ./sensor -run '^$$' -fuzz FuzzDecode -fuzztime 60s
 	$(GO) test ./sensor -run '^$$' -fuzz FuzzCaptureReader -fuzztime 60s
+
+# Regenerates the BPF object and its Go bindings (clang, llvm, libbpf-dev).
+generate:
+	$(GO) generate ./bpf
+
+# A live demo in namespaces: scanwatch run against a real nmap scan (root).
+lab: build
+	lab/lab.sh
 
 # Re-creates the shipped captures with real tools (root; see pcaps/README.md).
 captures:

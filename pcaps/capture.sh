@@ -10,8 +10,8 @@
 # script starts is ended by its PID.
 set -euo pipefail
 cd "$(dirname "$0")"
-# shellcheck source=pcaps/netns.sh
-source ./netns.sh
+# shellcheck source=lab/netns.sh
+source ../lab/netns.sh
 
 OUT=${OUT:-.}
 PIDS=()

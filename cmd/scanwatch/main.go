@@ -18,6 +18,7 @@ var version = "dev"
 const usage = `scanwatch detects inbound active scanning (MITRE ATT&CK T1595).
 
 Usage:
+  scanwatch run --iface IFACE [flags] watch an interface live through XDP (root)
   scanwatch replay [flags] FILE...   judge capture files (pcap, pcapng, gzip)
   scanwatch version                  print the version
 
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "replay":
 		return runReplay(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runLive(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "scanwatch %s\n", version)
 		return nil

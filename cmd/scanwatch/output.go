@@ -58,3 +58,32 @@ func (t *tableWriter) Close() error {
 	}
 	return tw.Flush()
 }
+
+// newStreamWriter is for live output: a table cannot wait for its widest
+// row, so its columns have fixed widths wide enough for IPv6 sources.
+func newStreamWriter(format string, w io.Writer) alertWriter {
+	if format == "table" {
+		return &streamTable{w: w}
+	}
+	return &jsonWriter{enc: json.NewEncoder(w)}
+}
+
+type streamTable struct {
+	w      io.Writer
+	header bool
+}
+
+const streamRow = "%-27s  %-39s  %10v  %15v  %-23s  %s\n"
+
+func (s *streamTable) Write(a detector.Alert) error {
+	if !s.header {
+		s.header = true
+		if _, err := fmt.Fprintf(s.w, streamRow, "@timestamp", "RemoteAddressIP4", "TotalConns", "UniqueDestPorts", "TechniqueLabel", "Status"); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(s.w, streamRow, a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label, a.Status)
+	return err
+}
+
+func (s *streamTable) Close() error { return nil }

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Two network namespaces joined by a veth pair, for real scanners against a
-# real target. Sourced by capture.sh and the Makefile's lab target.
+# real target. Sourced by pcaps/capture.sh and lab/lab.sh.
 #
 # Network rule: every address here is a documentation range, assigned inside
 # namespaces this script creates; nothing is routed anywhere else.

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/metrics"
+	"github.com/scanwatch/scanwatch/sensor"
+)
+
+type runFlags struct {
+	commonFlags
+	iface       string
+	window      time.Duration
+	xdpMode     string
+	promisc     bool
+	listenAddr  string
+	metricsPath string
+}
+
+func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f runFlags
+	fs := newFlagSet("run", "run --iface IFACE [flags]", stderr)
+	f.register(fs)
+	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
+	fs.DurationVar(&f.window, "window", 5*time.Minute, "sliding window the rule is judged over")
+	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
+	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
+	fs.StringVar(&f.listenAddr, "web.listen-address", ":9595", "address for /metrics; empty disables it")
+	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, err := f.validate()
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usageError{fmt.Errorf("unexpected argument %q: scanwatch run takes flags only (did you mean replay?)", pos[0])}
+	case f.iface == "":
+		fs.Usage()
+		return usageError{errors.New("--iface is required: the interface to watch, e.g. --iface eth0")}
+	case f.window < time.Second:
+		return usageError{fmt.Errorf("--window %v: use at least 1s", f.window)}
+	case f.xdpMode != sensor.ModeAuto && f.xdpMode != sensor.ModeNative && f.xdpMode != sensor.ModeGeneric:
+		return usageError{fmt.Errorf("--xdp-mode %q: use auto, native or generic", f.xdpMode)}
+	}
+	log, err := f.logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Log: log})
+	if err != nil {
+		return err
+	}
+	defer live.Close()
+
+	m := metrics.New(version, func() (metrics.KernelCounters, error) { return kernelCounters(live.Objs) })
+	if f.listenAddr != "" {
+		if err := m.Serve(ctx, f.listenAddr, f.metricsPath, log); err != nil {
+			return usageError{err}
+		}
+	}
+	out := newStreamWriter(f.format, stdout)
+	var writeErr error
+	cfg.Window = f.window
+	cfg.OnAlert = func(a detector.Alert) {
+		m.Alerts.WithLabelValues(a.Label).Inc()
+		if err := out.Write(a); err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
+	rules, err := detector.New(f.rules, cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
+	runErr := live.Run(ctx, func(ev *detector.Event) {
+		m.Events.Add(float64(ev.Packets()))
+		rules.Observe(ev)
+	})
+	// Stopped by a signal (or the reader failed): close every episode with
+	// its final counts, then detach (deferred).
+	for _, a := range rules.Flush() {
+		cfg.OnAlert(a)
+	}
+	if err := out.Close(); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	if c, err := live.Objs.ReadCounters(); err == nil {
+		log.Info("stopped", "packets", c.Values[sensor.CntPackets], "syn", c.Values[sensor.CntSYN],
+			"ringbuf_events", c.Values[sensor.CntRingbufEvents], "ringbuf_drops", c.Values[sensor.CntRingbufDrops], "syn_to_detector", live.Emitted())
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if writeErr != nil {
+		return fmt.Errorf("writing alerts: %w", writeErr)
+	}
+	return nil
+}
+
+func kernelCounters(o *sensor.Objects) (metrics.KernelCounters, error) {
+	c, err := o.ReadCounters()
+	if err != nil {
+		return metrics.KernelCounters{}, err
+	}
+	v := c.Values
+	return metrics.KernelCounters{
+		Packets: v[sensor.CntPackets], SYN: v[sensor.CntSYN], OtherTCP: v[sensor.CntOtherTCP], UDP: v[sensor.CntUDP],
+		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], FlowsNew: v[sensor.CntFlowsNew],
+		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
+	}, nil
+}

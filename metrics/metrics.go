@@ -1,0 +1,104 @@
+// Package metrics exports scanwatch's state to Prometheus: kernel counters
+// read at scrape time, alert totals by label, build information. Metrics
+// never carry a source address: per-source detail goes into alerts, so
+// cardinality stays bounded whatever the traffic.
+package metrics
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const namespace = "scanwatch"
+
+// KernelCounters is what the XDP program counts; ok is false when the
+// counters cannot be read (the scrape then reports an error).
+type KernelCounters struct {
+	Packets, SYN, OtherTCP, UDP, NonTCP, ParseErrors uint64
+	FlowsNew, RingbufEvents, RingbufDrops            uint64
+	Actions                                          [5]uint64
+}
+
+// Metrics holds the registry and the metrics scanwatch updates itself.
+type Metrics struct {
+	Registry *prometheus.Registry
+	Alerts   *prometheus.CounterVec
+	Events   prometheus.Counter
+}
+
+// New builds the registry. kernel may be nil (replay has no kernel side).
+func New(version string, kernel func() (KernelCounters, error)) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		Alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "alerts_total",
+			Help: "Alerts raised, by label (technique and kind of scan).",
+		}, []string{"label"}),
+		Events: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "detector_syn_events_total",
+			Help: "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.",
+		}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help: "A metric with a constant '1' value labelled by version and Go version.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(m.Alerts, m.Events, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if kernel != nil {
+		reg.MustRegister(&kernelCollector{read: kernel})
+	}
+	return m
+}
+
+var (
+	descPackets    = desc("packets_total", "Frames the XDP program saw.")
+	descSYN        = desc("syn_packets_total", "TCP SYN-without-ACK packets counted in the kernel.")
+	descOtherTCP   = desc("other_tcp_packets_total", "TCP packets other than SYN-without-ACK.")
+	descUDP        = desc("udp_packets_total", "UDP packets.")
+	descNonTCP     = desc("other_packets_total", "Frames that are not TCP or UDP over IP, or later IP fragments.")
+	descParse      = desc("parse_errors_total", "Frames whose headers were cut short or inconsistent.")
+	descFlows      = desc("flows_new_total", "(source, destination, port) SYN flows first seen by the kernel.")
+	descRingEvents = desc("ringbuf_events_total", "Records sent from the kernel through the ring buffer.")
+	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.")
+	descActions    = prometheus.NewDesc(namespace+"_xdp_actions_total", "XDP verdicts returned, by action.", []string{"action"}, nil)
+	actionNames    = [5]string{"aborted", "drop", "pass", "tx", "redirect"}
+)
+
+func desc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(namespace+"_"+name, help, nil, nil)
+}
+
+// kernelCollector reads the per-CPU counters at scrape time, as
+// cloudflare/ebpf_exporter does: no polling loop, always current.
+type kernelCollector struct {
+	read func() (KernelCounters, error)
+}
+
+func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descFlows, descRingEvents, descRingDrops, descActions} {
+		ch <- d
+	}
+}
+
+func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
+	k, err := c.read()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descPackets, err)
+		return
+	}
+	for _, v := range []struct {
+		d *prometheus.Desc
+		n uint64
+	}{{descPackets, k.Packets}, {descSYN, k.SYN}, {descOtherTCP, k.OtherTCP}, {descUDP, k.UDP}, {descNonTCP, k.NonTCP},
+		{descParse, k.ParseErrors}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}} {
+		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
+	}
+	for i, n := range k.Actions {
+		ch <- prometheus.MustNewConstMetric(descActions, prometheus.CounterValue, float64(n), actionNames[i])
+	}
+}
