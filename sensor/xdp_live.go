@@ -276,4 +276,3 @@ func (l *Live) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
