@@ -16,6 +16,7 @@ import (
 type ScanwatchConfig struct {
 	_              structs.HostLayout
 	ReportEvery    uint32
+	WakeupBytes    uint32
 	BenchFreshKeys uint32
 }
 

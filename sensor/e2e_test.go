@@ -143,9 +143,11 @@ func TestPrivilegedE2E(t *testing.T) {
 			defer cancel()
 			cmd := tc.run(ctx, t, r.lab)
 			out, err := cmd.CombinedOutput()
-			// masscan is ended by its deadline when it hangs; anything
-			// else failing is a broken test bench.
-			if err != nil && !strings.HasPrefix(tc.name, "masscan") {
+			// masscan is ended by its deadline when it hangs, and hping3
+			// exits 1 when it misses the replies (its own summary is
+			// unreliable: the wire is counted instead). Anything else
+			// failing is a broken test bench.
+			if err != nil && !strings.HasPrefix(tc.name, "masscan") && !(strings.HasPrefix(tc.name, "hping3") && strings.Contains(string(out), "packets transmitted")) {
 				t.Fatalf("%s: %v\n%s", cmd, err, out)
 			}
 			time.Sleep(500 * time.Millisecond) // replies and retransmissions
@@ -195,4 +197,3 @@ func TestPrivilegedE2E(t *testing.T) {
 		})
 	}
 }
-

@@ -35,6 +35,10 @@ type LiveConfig struct {
 	// SweepInterval is how often the flow map is read to make counts exact
 	// between ring records; 0 means one second.
 	SweepInterval time.Duration
+	// FlushInterval bounds how long a record waits in the ring when the
+	// kernel does not wake the reader (see ProgramConfig.WakeupBytes);
+	// 0 means 100 ms.
+	FlushInterval time.Duration
 	Log           *slog.Logger
 }
 
@@ -56,12 +60,15 @@ type Live struct {
 
 // Attach loads the program and attaches it to cfg.Iface through a bpf_link,
 // so the program detaches when the process exits, however it exits.
-func Attach(cfg LiveConfig) (l *Live, err error) {
+func Attach(cfg LiveConfig) (_ *Live, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Second
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = 100 * time.Millisecond
 	}
 	ifc, err := net.InterfaceByName(cfg.Iface)
 	if err != nil {
@@ -71,7 +78,7 @@ func Attach(cfg LiveConfig) (l *Live, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l = &Live{Objs: objs, Ifindex: ifc.Index, cfg: cfg, promisc: -1, tracker: newFlowTracker(newKernelClock())}
+	l := &Live{Objs: objs, Ifindex: ifc.Index, cfg: cfg, promisc: -1, tracker: newFlowTracker(newKernelClock())}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -123,7 +130,7 @@ func (l *Live) attach() error {
 			if flags == link.XDPGenericMode {
 				other = ModeNative
 			}
-			return fmt.Errorf("another XDP program is already attached to %s in %s mode: detach it (ip link set dev %s xdp off) or try --xdp-mode %s", l.cfg.Iface, names[flags], l.cfg.Iface, other)
+			return fmt.Errorf("another XDP program is already attached to %s (%s mode): if it is another scanwatch, stop that one; otherwise detach it (ip link set dev %s xdp off) or try --xdp-mode %s", l.cfg.Iface, names[flags], l.cfg.Iface, other)
 		}
 		errs = append(errs, fmt.Errorf("%s mode: %w", names[flags], err))
 	}
@@ -156,6 +163,8 @@ func (l *Live) Run(ctx context.Context, emit func(*detector.Event)) error {
 
 	tick := time.NewTicker(l.cfg.SweepInterval)
 	defer tick.Stop()
+	flush := time.NewTicker(l.cfg.FlushInterval)
+	defer flush.Stop()
 	var runErr error
 loop:
 	for {
@@ -166,6 +175,10 @@ loop:
 			runErr = err
 			readerDone = nil
 			break loop
+		case <-flush.C:
+			if l.rd.AvailableBytes() > 0 {
+				_ = l.rd.Flush()
+			}
 		case <-tick.C:
 			if err := l.Sweep(emit); err != nil {
 				l.cfg.Log.Warn("flow sweep failed", "err", err)

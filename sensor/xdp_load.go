@@ -17,9 +17,17 @@ type ProgramConfig struct {
 	// ReportEvery: a known flow sends its cumulative SYN count every
 	// ReportEvery SYNs. A power of two; 0 means the default, 128.
 	ReportEvery uint32
+	// WakeupBytes: the kernel wakes the ring reader once this much data
+	// waits; below it, the reader's FlushInterval timer collects records.
+	// 0 means the default, 64 KiB.
+	WakeupBytes uint32
 	// BenchFreshKeys makes every packet a new flow. Benchmarks only.
 	BenchFreshKeys bool
 }
+
+// DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
+// hundred times a second at most, instead of once per record.
+const DefaultWakeupBytes = 64 << 10
 
 // DefaultReportEvery keeps a single-port flood under 0.01 ring records per
 // SYN (1/128) while repeated SYNs of a scan still reach user space quickly;
@@ -37,6 +45,9 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if cfg.ReportEvery == 0 {
 		cfg.ReportEvery = DefaultReportEvery
 	}
+	if cfg.WakeupBytes == 0 {
+		cfg.WakeupBytes = DefaultWakeupBytes
+	}
 	if cfg.ReportEvery&(cfg.ReportEvery-1) != 0 {
 		return nil, fmt.Errorf("report interval %d is not a power of two", cfg.ReportEvery)
 	}
@@ -53,7 +64,7 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if cfg.BenchFreshKeys {
 		fresh = 1
 	}
-	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, BenchFreshKeys: fresh}); err != nil {
+	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, BenchFreshKeys: fresh}); err != nil {
 		return nil, fmt.Errorf("setting the program's config: %w", err)
 	}
 	var objs Objects

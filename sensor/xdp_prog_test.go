@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -47,12 +48,24 @@ func (h *progHarness) run(frame []byte) {
 	}
 }
 
-// records drains the ring without blocking.
+// records drains the ring without blocking. The program submits without
+// waking the reader (below its wakeup threshold), so a Flush releases what
+// is pending, as the live reader's timer does.
 func (h *progHarness) records() []bpf.ScanwatchEvent {
 	var out []bpf.ScanwatchEvent
 	var rec ringbuf.Record
-	for h.rd.AvailableBytes() > 0 {
-		if err := h.rd.ReadInto(&rec); err != nil {
+	if h.rd.AvailableBytes() == 0 {
+		return nil
+	}
+	if err := h.rd.Flush(); err != nil {
+		h.t.Fatal(err)
+	}
+	for {
+		err := h.rd.ReadInto(&rec)
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			return out
+		}
+		if err != nil {
 			h.t.Fatal(err)
 		}
 		r, ok := decodeRecord(rec.RawSample)
@@ -61,7 +74,6 @@ func (h *progHarness) records() []bpf.ScanwatchEvent {
 		}
 		out = append(out, r)
 	}
-	return out
 }
 
 func (h *progHarness) counters() Counters {
