@@ -28,9 +28,11 @@ test-short:
 	$(GO) test -short ./...
 
 # Throughput as ratios from one run: scanwatch replay vs tcpdump's SYN
-# filter vs a gopacket.NewPacket decode, on one generated 1M-SYN capture.
+# filter vs a gopacket.NewPacket decode, on one generated 1M-SYN capture;
+# then the XDP program's cost per packet through BPF_PROG_TEST_RUN (root).
 bench:
 	$(GO) test ./sensor -run '^$$' -bench 'Replay|Tcpdump' -benchtime 3x -count 5 | tee /tmp/scanwatch-bench.txt
+	$(GO) test ./sensor -run '^$$' -bench 'XDP' -benchtime 3x -count 3 | tee -a /tmp/scanwatch-bench.txt
 	@awk -f bench/ratios.awk /tmp/scanwatch-bench.txt
 
 fuzz:

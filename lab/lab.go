@@ -111,6 +111,24 @@ func (l *Lab) XDPAttached(t testing.TB) bool {
 	return bytes.Contains(out, []byte("prog/xdp")) || bytes.Contains(out, []byte(" xdp"))
 }
 
+// Promiscuity returns the target veth's promiscuity count.
+func (l *Lab) Promiscuity(t testing.TB) int {
+	out, err := exec.Command("ip", "-n", l.NSTgt, "-d", "link", "show", l.VethTgt).Output()
+	if err != nil {
+		t.Fatalf("ip link show: %v", err)
+	}
+	f := strings.Fields(string(out))
+	for i := range f[:len(f)-1] {
+		if f[i] == "promiscuity" {
+			var n int
+			fmt.Sscan(f[i+1], &n)
+			return n
+		}
+	}
+	t.Fatalf("no promiscuity in %q", out)
+	return 0
+}
+
 // InTargetNS runs fn on an OS thread moved into the target namespace:
 // attaching XDP resolves the interface in the caller's namespace. The
 // bpf_link outlives the thread's stay there.

@@ -175,9 +175,12 @@ func TestPrivilegedRunDetachesWhenKilled(t *testing.T) {
 	requireRoot(t)
 	bin := buildBinary(t)
 	l := lab.New(t)
-	d := startDaemon(t, l, bin)
+	d := startDaemon(t, l, bin, "--promisc")
 	if !l.XDPAttached(t) {
 		t.Fatal("not attached")
+	}
+	if p := l.Promiscuity(t); p != 1 {
+		t.Fatalf("--promisc: promiscuity %d, want 1", p)
 	}
 	d.cmd.Process.Signal(unix.SIGKILL)
 	d.cmd.Wait()
@@ -188,6 +191,10 @@ func TestPrivilegedRunDetachesWhenKilled(t *testing.T) {
 			t.Fatal("XDP program left attached after SIGKILL")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Promiscuous mode was held by a socket, which died with the process.
+	if p := l.Promiscuity(t); p != 0 {
+		t.Fatalf("promiscuity %d after SIGKILL, want 0", p)
 	}
 }
 
