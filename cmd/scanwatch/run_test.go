@@ -244,4 +244,3 @@ func TestPrivilegedRunErrors(t *testing.T) {
 		}
 	})
 }
-
