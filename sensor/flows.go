@@ -35,13 +35,15 @@ func newFlowTracker(clock kernelClock) *flowTracker {
 }
 
 // advance records that the flow instance (key, firstNs) has reached count
-// and returns how many SYNs are new.
+// and returns how many SYNs are new. It marks the flow as alive in the
+// current sweep generation.
 func (t *flowTracker) advance(key flowKey, firstNs, count uint64) uint64 {
 	s := t.seen[key]
 	if s == nil {
 		s = &flowSeen{firstNs: firstNs}
 		t.seen[key] = s
 	}
+	s.swept = t.gen
 	if s.firstNs != firstNs {
 		// The kernel evicted the flow and created it again: its count
 		// restarted. (A late record of the old instance is older.)
@@ -66,6 +68,9 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 	first := r.TsNs
 	if r.IsNew == 0 {
 		if s := t.seen[key]; s != nil {
+			if r.TsNs < s.firstNs {
+				return false // from an instance evicted before this one
+			}
 			first = s.firstNs
 		} else {
 			// Its new-flow record was lost (ring full); the sweep
@@ -74,15 +79,10 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 		}
 	}
 	d := t.advance(key, first, r.Count)
-	t.seen[key].swept = t.gen
 	if d == 0 {
 		return false
 	}
-	*ev = detector.Event{
-		Time: t.clock.wall(r.TsNs), Src: addrFrom16(r.Saddr), Dst: addrFrom16(r.Daddr),
-		SrcPort: r.Sport, DstPort: r.Dport, Kind: detector.KindSYN, Flags: r.Flags,
-		TTL: r.Ttl, IPID: r.IpId, Window: r.Window, MSSOnly: r.MssOnly != 0, Count: uint32(min(d, 1<<32-1)),
-	}
+	t.synEvent(ev, &key, r.TsNs, synHeader{r.Sport, r.Window, r.IpId, r.Ttl, r.Flags, r.MssOnly}, d)
 	return true
 }
 
@@ -90,16 +90,27 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 func (t *flowTracker) fromSweep(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowValue, ev *detector.Event) bool {
 	key := flowKey{src: k.Saddr, dst: k.Daddr, dport: k.Dport}
 	d := t.advance(key, v.FirstNs, v.Count)
-	t.seen[key].swept = t.gen
 	if d == 0 {
 		return false
 	}
-	*ev = detector.Event{
-		Time: t.clock.wall(v.LastNs), Src: addrFrom16(k.Saddr), Dst: addrFrom16(k.Daddr),
-		SrcPort: v.Sport, DstPort: k.Dport, Kind: detector.KindSYN, Flags: v.Flags,
-		TTL: v.Ttl, IPID: v.IpId, Window: v.Window, MSSOnly: v.MssOnly != 0, Count: uint32(min(d, 1<<32-1)),
-	}
+	t.synEvent(ev, &key, v.LastNs, synHeader{v.Sport, v.Window, v.IpId, v.Ttl, v.Flags, v.MssOnly}, d)
 	return true
+}
+
+// synHeader is what records and map entries keep of a flow's SYN: the
+// header fields that tell scanner tools apart.
+type synHeader struct {
+	sport, window, ipID uint16
+	ttl, flags, mssOnly uint8
+}
+
+// synEvent fills ev with d SYNs of flow key, the latest at kernel time ts.
+func (t *flowTracker) synEvent(ev *detector.Event, key *flowKey, ts uint64, h synHeader, d uint64) {
+	*ev = detector.Event{
+		Time: t.clock.wall(ts), Src: addrFrom16(key.src), Dst: addrFrom16(key.dst),
+		SrcPort: h.sport, DstPort: key.dport, Kind: detector.KindSYN, Flags: h.flags,
+		TTL: h.ttl, IPID: h.ipID, Window: h.window, MSSOnly: h.mssOnly != 0, Count: uint32(min(d, 1<<32-1)),
+	}
 }
 
 // beginSweep and endSweep bracket a full pass over the kernel map. Flows
