@@ -68,7 +68,9 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 	first := r.TsNs
 	if r.IsNew == 0 {
 		if s := t.seen[key]; s != nil {
-			if r.TsNs < s.firstNs {
+			// Repeats are stamped with the kernel's coarse clock,
+			// which lags by up to a tick (10 ms at HZ=100).
+			if r.TsNs+coarseClockSlack < s.firstNs {
 				return false // from an instance evicted before this one
 			}
 			first = s.firstNs
@@ -127,5 +129,7 @@ func (t *flowTracker) endSweep() {
 		}
 	}
 }
+
+const coarseClockSlack = 10_000_000 // ns
 
 func addrFrom16(b [16]byte) netip.Addr { return netip.AddrFrom16(b).Unmap() }

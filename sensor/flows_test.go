@@ -34,7 +34,7 @@ func TestFlowTrackerExactlyOnce(t *testing.T) {
 		{"sweep sees the flow before its new-flow record", []step{{sweep: val(100, 3), want: 3}, {record: rec(100, 1, true), want: 0}, {sweep: val(100, 3), want: 0}}},
 		{"new-flow record lost, sweep recovers it", []step{{record: rec(100, 128, false), want: 0}, {sweep: val(100, 130), want: 130}}},
 		{"evicted and created again: count restarts", []step{{record: rec(100, 1, true), want: 1}, {sweep: val(100, 50), want: 49}, {record: rec(900, 1, true), want: 1}, {sweep: val(900, 7), want: 6}}},
-		{"a late record of the old instance adds nothing", []step{{record: rec(900, 1, true), want: 1}, {record: rec(100, 128, false), want: 0}, {sweep: val(100, 200), want: 0}}},
+		{"a late record of the old instance adds nothing", []step{{record: rec(90_000_000, 1, true), want: 1}, {record: rec(100, 128, false), want: 0}, {sweep: val(100, 200), want: 0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
