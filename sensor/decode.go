@@ -32,7 +32,7 @@ type Decoder struct {
 	ip4   layers.IPv4
 	ip6   layers.IPv6
 	ext   layers.IPv6ExtensionSkipper
-	tcp   layers.TCP
+	tcp   tcpHeader
 	udp   layers.UDP
 
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
@@ -142,20 +142,12 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	}
 	d.Stats.TCP++
 	t := &d.tcp
-	ev.SrcPort, ev.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
-	ev.Flags = t.Contents[13] // gopacket keeps the header it decoded
+	ev.SrcPort, ev.DstPort = t.SrcPort, t.DstPort
+	ev.Flags = t.Flags
 	ev.Kind = detector.ClassifyTCP(ev.Flags)
 	ev.Window = t.Window
-	ev.MSSOnly = mssOnly(t)
+	ev.MSSOnly = t.MSSOnly
 	return true
-}
-
-// mssOnly reports TCP options that are exactly one 4-byte MSS option: the
-// mark of nmap's raw SYN probes, which real stacks never send alone. The
-// XDP program applies the same test, so live and replay agree.
-func mssOnly(t *layers.TCP) bool {
-	h := t.Contents
-	return len(h) == 24 && h[20] == byte(layers.TCPOptionKindMSS) && h[21] == 4
 }
 
 func addr4(ip []byte) netip.Addr {
