@@ -45,6 +45,7 @@ struct pkt {
 	__u8 ttl;
 	__u8 flags;
 	__u8 mss_only; // TCP options are exactly one 4-byte MSS option
+	__u8 opt_len;  // bytes of TCP options
 };
 
 struct cursor {
@@ -91,6 +92,7 @@ static __always_inline int parse_l4(struct cursor *c, __u8 proto, struct pkt *p)
 		p->window = bpf_ntohs(th->window);
 		p->flags = ((__u8 *)th)[13];
 		p->mss_only = 0;
+		p->opt_len = hlen - sizeof(*th);
 		if (hlen == 24) {
 			__u8 *opt = (void *)(th + 1);
 			if ((void *)(opt + 2) <= c->end && opt[0] == 2 && opt[1] == 4)
@@ -105,6 +107,7 @@ static __always_inline int parse_l4(struct cursor *c, __u8 proto, struct pkt *p)
 		p->sport = bpf_ntohs(uh->source);
 		p->dport = bpf_ntohs(uh->dest);
 		p->flags = 0;
+		p->opt_len = 0;
 		return PARSE_UDP;
 	}
 	return PARSE_OTHER;

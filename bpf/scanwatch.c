@@ -85,7 +85,8 @@ struct flow_value {
 	__u8 ttl;
 	__u8 flags;
 	__u8 mss_only;
-	__u8 pad[7];
+	__u8 opt_len;
+	__u8 pad[6];
 };
 
 // Sized with headroom: an LRU hash evicts early under pressure. 1<<18 flows
@@ -111,7 +112,8 @@ struct event {
 	__u8 flags;
 	__u8 mss_only;
 	__u8 is_new;   // first SYN of the flow (or first since LRU eviction)
-	__u8 pad[4];
+	__u8 opt_len;  // bytes of TCP options
+	__u8 pad[3];
 };
 
 // Forces struct event into BTF for bpf2go's -type.
@@ -159,6 +161,7 @@ static __always_inline void report(const struct flow_key *key, const struct pkt 
 	e->flags = p->flags;
 	e->mss_only = p->mss_only;
 	e->is_new = is_new;
+	e->opt_len = p->opt_len;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes)
@@ -203,6 +206,7 @@ static __always_inline void on_syn(struct pkt *p)
 		.ttl = p->ttl,
 		.flags = p->flags,
 		.mss_only = p->mss_only,
+		.opt_len = p->opt_len,
 	};
 	// BPF_NOEXIST: if another CPU inserted the flow meanwhile, count on it.
 	if (bpf_map_update_elem(&flows, &key, &nv, BPF_NOEXIST) != 0) {

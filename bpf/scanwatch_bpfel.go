@@ -34,7 +34,8 @@ type ScanwatchEvent struct {
 	Flags   uint8
 	MssOnly uint8
 	IsNew   uint8
-	Pad     [4]uint8
+	OptLen  uint8
+	Pad     [3]uint8
 }
 
 type ScanwatchFlowKey struct {
@@ -56,7 +57,8 @@ type ScanwatchFlowValue struct {
 	Ttl     uint8
 	Flags   uint8
 	MssOnly uint8
-	Pad     [7]uint8
+	OptLen  uint8
+	Pad     [6]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -20,6 +20,7 @@ const (
 const (
 	StatusNew       = "new"
 	StatusEscalated = "escalated"
+	StatusUpdated   = "updated" // counts grew tenfold since the last alert
 	StatusFinal     = "final"
 )
 
@@ -36,8 +37,17 @@ type Alert struct {
 	FirstSeen       time.Time  `json:"first_seen"`
 	LastSeen        time.Time  `json:"last_seen"`
 	Rules           string     `json:"rules"`
-	Status          string     `json:"status"` // StatusNew, StatusEscalated or StatusFinal
+	Status          string     `json:"status"` // StatusNew, StatusEscalated, StatusUpdated or StatusFinal
 	Input           string     `json:"input,omitempty"`
+
+	// The default rule set says more about each episode.
+	AlertID        string       `json:"alert_id,omitempty"`  // stable over an episode's updates
+	ScanType       string       `json:"scan_type,omitempty"` // syn, connect, fin, null, xmas, maimon, ack, udp, mixed
+	DestHost       *netip.Addr  `json:"dest_host,omitempty"` // the target of a vertical scan or flood
+	DestPorts      []uint16     `json:"dest_ports,omitempty"`
+	Window         string       `json:"window,omitempty"` // the window whose thresholds were crossed
+	Tool           string       `json:"tool,omitempty"`   // nmap, masscan or zmap where the fingerprint is clear
+	RelatedSources []netip.Addr `json:"related_sources,omitempty"`
 }
 
 // SortAlerts orders alerts by time, then source, so output is reproducible.

@@ -67,7 +67,8 @@ type Event struct {
 	TTL     uint8
 	IPID    uint16 // 0 for IPv6
 	Window  uint16
-	MSSOnly bool // TCP options are exactly one MSS option
+	MSSOnly bool  // TCP options are exactly one 4-byte MSS option
+	OptLen  uint8 // bytes of TCP options (0: none, as masscan and zmap send)
 
 	// Count is how many packets the event stands for. The XDP sensor folds
 	// repeated SYNs to one (source, destination, port) into a single event

@@ -16,7 +16,7 @@ type Rules interface {
 }
 
 // RuleSets names the rule sets a user can pick with --rules.
-var RuleSets = []string{"seed"}
+var RuleSets = []string{"default", "seed"}
 
 // Config is what every rule set is built from.
 type Config struct {
@@ -27,11 +27,21 @@ type Config struct {
 	Window time.Duration
 	// OnAlert receives alerts as they happen (windowed rules only).
 	OnAlert func(Alert)
+
+	// The default rule set's own settings; zero values take the defaults.
+	LongWindow   time.Duration // low-and-slow tier; default 1 h
+	Thresholds   Thresholds
+	Allow        PrefixSet   // authorised scanners: tracked, never alerted
+	MaxSources   int         // hard cap on sources held; default 100,000
+	OnSuppressed func(Alert) // an allowlisted source's would-be alert
+	OnEvict      func()      // a source dropped to respect MaxSources
 }
 
 // New builds the named rule set.
 func New(name string, cfg Config) (Rules, error) {
 	switch name {
+	case "default":
+		return NewDefault(cfg), nil
 	case "seed":
 		if cfg.Window > 0 {
 			return NewSeedWindow(cfg), nil

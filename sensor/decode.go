@@ -147,6 +147,7 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	ev.Kind = detector.ClassifyTCP(ev.Flags)
 	ev.Window = t.Window
 	ev.MSSOnly = t.MSSOnly
+	ev.OptLen = uint8(len(t.Contents) - 20)
 	return true
 }
 

@@ -84,7 +84,7 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 	if d == 0 {
 		return false
 	}
-	t.synEvent(ev, &key, r.TsNs, synHeader{r.Sport, r.Window, r.IpId, r.Ttl, r.Flags, r.MssOnly}, d)
+	t.synEvent(ev, &key, r.TsNs, synHeader{r.Sport, r.Window, r.IpId, r.Ttl, r.Flags, r.MssOnly, r.OptLen}, d)
 	return true
 }
 
@@ -95,15 +95,15 @@ func (t *flowTracker) fromSweep(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowVal
 	if d == 0 {
 		return false
 	}
-	t.synEvent(ev, &key, v.LastNs, synHeader{v.Sport, v.Window, v.IpId, v.Ttl, v.Flags, v.MssOnly}, d)
+	t.synEvent(ev, &key, v.LastNs, synHeader{v.Sport, v.Window, v.IpId, v.Ttl, v.Flags, v.MssOnly, v.OptLen}, d)
 	return true
 }
 
 // synHeader is what records and map entries keep of a flow's SYN: the
 // header fields that tell scanner tools apart.
 type synHeader struct {
-	sport, window, ipID uint16
-	ttl, flags, mssOnly uint8
+	sport, window, ipID         uint16
+	ttl, flags, mssOnly, optLen uint8
 }
 
 // synEvent fills ev with d SYNs of flow key, the latest at kernel time ts.
@@ -111,7 +111,7 @@ func (t *flowTracker) synEvent(ev *detector.Event, key *flowKey, ts uint64, h sy
 	*ev = detector.Event{
 		Time: t.clock.wall(ts), Src: addrFrom16(key.src), Dst: addrFrom16(key.dst),
 		SrcPort: h.sport, DstPort: key.dport, Kind: detector.KindSYN, Flags: h.flags,
-		TTL: h.ttl, IPID: h.ipID, Window: h.window, MSSOnly: h.mssOnly != 0, Count: uint32(min(d, 1<<32-1)),
+		TTL: h.ttl, IPID: h.ipID, Window: h.window, MSSOnly: h.mssOnly != 0, OptLen: h.optLen, Count: uint32(min(d, 1<<32-1)),
 	}
 }
 

@@ -37,6 +37,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return usageError{errors.New("no capture file given: scanwatch replay FILE.pcap")}
 	}
+	// Replay judges whole files: of an episode's alerts (new, escalated,
+	// updated, final) it prints the final one, with the file's counts.
+	var finals []detector.Alert
+	cfg.OnAlert = func(a detector.Alert) {
+		if a.Status == detector.StatusFinal {
+			finals = append(finals, a)
+		}
+	}
 	rules, err := detector.New(c.rules, cfg)
 	if err != nil {
 		return usageError{err}
@@ -44,7 +52,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := newAlertWriter(c.format, stdout, len(files) > 1)
 	var failed []error
 	for _, name := range files {
-		err := replayFile(ctx, name, rules, out, stderr, log)
+		finals = finals[:0]
+		err := replayFile(ctx, name, rules, func() []detector.Alert {
+			all := append(finals, rules.Flush()...)
+			detector.SortAlerts(all)
+			return all
+		}, out, stderr, log)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -64,7 +77,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // replayFile judges one file on its own, as the LogScale query judges its
 // search range: the rules are flushed at the end of every file. Alerts for the
 // readable part of a damaged file are written before its error is returned.
-func replayFile(ctx context.Context, name string, rules detector.Rules, out alertWriter, stderr io.Writer, log *slog.Logger) error {
+func replayFile(ctx context.Context, name string, rules detector.Rules, flush func() []detector.Alert, out alertWriter, stderr io.Writer, log *slog.Logger) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return inputError{fmt.Errorf("%s: %w", name, explainOpen(err))}
@@ -81,7 +94,7 @@ func replayFile(ctx context.Context, name string, rules detector.Rules, out aler
 	bar := newProgress(stderr, filepath.Base(name), size)
 	stats, rerr := sensor.Replay(ctx, cr, rules.Observe, func(int64) { bar.update(cr.n) })
 	bar.done()
-	for _, a := range rules.Flush() {
+	for _, a := range flush() {
 		a.Input = name
 		if err := out.Write(a); err != nil {
 			return fmt.Errorf("writing alerts: %w", err)

@@ -1,0 +1,424 @@
+package detector
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Default is the default rule set: per source, vertical scans (ports of one
+// host), horizontal sweeps (hosts on one port) and SYN floods, judged over a
+// short and a long sliding window of event time, with handshakes that
+// complete taken as evidence of legitimate use. See README.md for the
+// thresholds and where each comes from.
+type Default struct {
+	cfg    Config
+	th     Thresholds
+	window time.Duration // short
+	long   time.Duration
+	lru    sourceLRU
+	now    int64
+	prune  int64 // next event time to prune at
+
+	// While Flush runs, final alerts are collected for its result instead
+	// of going to OnAlert (the Rules contract: Flush returns them).
+	collect bool
+	flushed []Alert
+}
+
+// NewDefault builds the default rule set. Alerts go to cfg.OnAlert as they
+// happen; Flush closes every open episode.
+func NewDefault(cfg Config) *Default {
+	cfg.Thresholds.fill()
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.LongWindow < cfg.Window {
+		cfg.LongWindow = max(DefaultLongWindow, cfg.Window)
+	}
+	if cfg.MaxSources == 0 {
+		cfg.MaxSources = DefaultMaxSources
+	}
+	return &Default{cfg: cfg, th: cfg.Thresholds, window: cfg.Window, long: cfg.LongWindow,
+		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}}
+}
+
+// SetAllowlist swaps the allowlist without touching any state (SIGHUP).
+func (d *Default) SetAllowlist(p PrefixSet) { d.cfg.Allow = p }
+
+func (d *Default) Observe(ev *Event) {
+	t := ev.Time.UnixNano()
+	d.now = max(d.now, t)
+	if t >= d.prune {
+		d.pruneIdle(t)
+	}
+	probe, isResponse := d.classify(ev)
+	if probe == ProbeNone && !isResponse && ev.Kind != KindOther {
+		return
+	}
+	s := d.lru.byAddr[ev.Src]
+	if s == nil {
+		if probe == ProbeNone || d.cfg.Ignore.Contains(ev.Src) {
+			return
+		}
+		s = &source{addr: ev.Src, first: t, targets: map[[16]byte]*target{}, services: map[uint32]*service{}}
+		d.lru.byAddr[ev.Src] = s
+		if len(d.lru.byAddr) > d.cfg.MaxSources {
+			d.evict()
+		}
+	}
+	d.lru.touch(s)
+	s.last = max(s.last, t)
+	if probe == ProbeNone {
+		if !isResponse {
+			d.completion(s, ev, t)
+		}
+		return
+	}
+	d.probe(s, ev, probe, t)
+}
+
+// classify says whether ev is a probe, or a response to someone else's
+// probe or connection (which is nobody's evidence of scanning).
+func (d *Default) classify(ev *Event) (Probe, bool) {
+	switch ev.Kind {
+	case KindSYN:
+		return ProbeSYN, false
+	case KindUDP:
+		if d.reverseOf(ev, true) {
+			return ProbeNone, true
+		}
+		return ProbeUDP, false
+	case KindOther:
+		if p := stealthProbe(ev.Flags); p != ProbeNone {
+			return p, false
+		}
+		p := ackProbe(ev.Flags)
+		if p == ProbeNone {
+			return ProbeNone, false // data or PSH: at most a completion
+		}
+		if d.reverseOf(ev, false) {
+			return ProbeNone, true
+		}
+		if s := d.lru.byAddr[ev.Src]; s != nil {
+			if tg := s.targets[ev.Dst.As16()]; tg != nil && tg.syn.has(ev.DstPort) {
+				return ProbeNone, false // its own connection: a completion
+			}
+		}
+		return p, false
+	}
+	return ProbeNone, true // SYN-ACK, RST: answers
+}
+
+// reverseOf reports whether ev answers traffic the destination started:
+// the destination sent a SYN (or a UDP datagram) to ev's source port.
+func (d *Default) reverseOf(ev *Event, udp bool) bool {
+	peer := d.lru.byAddr[ev.Dst]
+	if peer == nil {
+		return false
+	}
+	tg := peer.targets[ev.Src.As16()]
+	if tg == nil {
+		return false
+	}
+	if udp {
+		return tg.udp.has(ev.SrcPort)
+	}
+	return tg.syn.has(ev.SrcPort)
+}
+
+// completion records an ACK-bearing packet on a connection the source
+// opened: its handshake completed, so that port and host were not a miss.
+func (d *Default) completion(s *source, ev *Event, t int64) {
+	if ev.Flags&FlagACK == 0 || ev.Flags&(FlagSYN|FlagRST) != 0 {
+		return
+	}
+	host := ev.Dst.As16()
+	tg := s.targets[host]
+	if tg == nil || !tg.syn.has(ev.DstPort) {
+		return
+	}
+	sec, shortFrom := t/1e9, t/1e9-d.windowSec()+1
+	short, long := d.cutoffs(t)
+	if !tg.done.has(ev.DstPort) {
+		s.acks.expire(short)
+		s.acks.add(sec, 1)
+	}
+	tg.done.expire(short, long)
+	tg.done.add(sec, ev.DstPort, shortFrom)
+	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
+		sv.done.expire(short, long)
+		sv.done.add(sec, host, shortFrom)
+	}
+}
+
+func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
+
+// cutoffs are the last seconds outside the short and long windows.
+func (d *Default) cutoffs(t int64) (int64, int64) {
+	sec := t / 1e9
+	return sec - d.windowSec(), sec - max(int64(d.long/time.Second), 1)
+}
+
+func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
+	sec := t / 1e9
+	short, long := d.cutoffs(t)
+	shortFrom := short + 1
+	host := ev.Dst.As16()
+	udp := probe == ProbeUDP
+
+	tg := s.targets[host]
+	if tg == nil {
+		tg = &target{first: t}
+		s.targets[host] = tg
+	}
+	tg.probes |= 1 << probe
+	tg.packets += ev.Packets()
+	if udp {
+		tg.udp.expire(short, long)
+		tg.udp.add(sec, ev.DstPort, shortFrom)
+	} else {
+		tg.tcp.expire(short, long)
+		tg.tcp.add(sec, ev.DstPort, shortFrom)
+		tg.done.expire(short, long)
+	}
+	sk := serviceKey(udp, ev.DstPort)
+	sv := s.services[sk]
+	if sv == nil {
+		sv = &service{first: t}
+		s.services[sk] = sv
+	}
+	sv.probes |= 1 << probe
+	sv.packets += ev.Packets()
+	sv.hosts.expire(short, long)
+	sv.hosts.add(sec, host, shortFrom)
+	sv.done.expire(short, long)
+
+	if probe == ProbeSYN {
+		tg.syn.expire(short, long)
+		tg.syn.add(sec, ev.DstPort, shortFrom)
+		s.fp.add(ev)
+		s.syns.expire(short)
+		s.syns.add(sec, ev.Packets())
+		s.pairs.expire(short)
+		s.pairs.add(sec, pairKey{host, ev.DstPort})
+		s.acks.expire(short)
+		d.judgeFlood(s, ev, t)
+	}
+	d.judgeVertical(s, ev.Dst, tg, udp, t)
+	d.judgeSweep(s, sk, sv, udp, t)
+}
+
+// failed is a tier's count of keys probed minus keys whose handshake
+// completed: Zeek and Snort count failed attempts, so a busy client's
+// successful connections are not scan evidence.
+func failed(probed, done int) int { return max(probed-done, 0) }
+
+func (d *Default) judgeVertical(s *source, dst netip.Addr, tg *target, udp bool, t int64) {
+	set, kind := &tg.tcp, epVertical
+	doneShort, doneLong := tg.done.short(), tg.done.long()
+	if udp {
+		set, kind, doneShort, doneLong = &tg.udp, epVerticalUDP, 0, 0
+	}
+	n, window := failed(set.short(), doneShort), d.window
+	if ln := failed(set.long(), doneLong); n < d.th.PortScanPorts && ln >= d.th.PortScanPorts {
+		n, window = ln, d.long
+	}
+	if n < d.th.PortScanPorts {
+		return
+	}
+	label := LabelPortScan
+	if n >= d.th.FullScanPorts {
+		label = LabelFullNetworkScan
+	}
+	key := episodeKey{kind: kind, host: dst.As16()}
+	scanType := probeType(tg.probes, udp)
+	if !udp && scanType == "syn" && tg.done.long() > 0 {
+		scanType = "connect" // the scanner completed handshakes: nmap -sT
+	}
+	dh := dst
+	a := Alert{
+		Source: s.addr, Label: label, Technique: "T1595", TotalConns: tg.packets,
+		UniqueDestPorts: n, UniqueDestHosts: 1, FirstSeen: time.Unix(0, tg.first).UTC(), LastSeen: time.Unix(0, s.last).UTC(),
+		Rules: "default", ScanType: scanType, DestHost: &dh, DestPorts: samplePorts(set, 64), Window: window.String(), Tool: s.fp.tool(),
+	}
+	if s.eps[key] == nil {
+		a.RelatedSources = d.decoys(s, dst.As16(), tg)
+	} else {
+		a.RelatedSources = s.eps[key].last.RelatedSources
+	}
+	d.report(s, key, a, n, t)
+}
+
+// judgeSweep: distinct hosts that did not complete a handshake on one port.
+// A sweep of several ports is one episode, listing every port that crossed.
+func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int64) {
+	n, _ := d.sweepHosts(sv)
+	if n < d.th.SweepHosts {
+		return
+	}
+	if s.sweeping == nil {
+		s.sweeping = make(map[uint32]struct{})
+	}
+	s.sweeping[sk] = struct{}{}
+	var ports []uint16
+	var packets uint64
+	var probes uint16
+	first, hosts, window := sv.first, 0, d.window
+	for k := range s.sweeping {
+		o := s.services[k]
+		if o == nil || (k>>16 == 1) != udp {
+			continue
+		}
+		on, ow := d.sweepHosts(o)
+		if on < d.th.SweepHosts {
+			continue
+		}
+		ports = append(ports, uint16(k))
+		packets += o.packets
+		probes |= o.probes
+		first = min(first, o.first)
+		if on > hosts {
+			hosts, window = on, ow
+		}
+	}
+	slices.Sort(ports)
+	a := Alert{
+		Source: s.addr, Label: LabelSweep, Technique: "T1595.001", TotalConns: packets,
+		UniqueDestPorts: len(ports), UniqueDestHosts: hosts, FirstSeen: time.Unix(0, first).UTC(), LastSeen: time.Unix(0, s.last).UTC(),
+		Rules: "default", ScanType: probeType(probes, udp), DestPorts: ports, Window: window.String(), Tool: s.fp.tool(),
+	}
+	key := episodeKey{kind: epSweep}
+	if udp {
+		key.port = 1
+	}
+	d.report(s, key, a, hosts, t)
+}
+
+// sweepHosts is a service's count of failed hosts in the short window, or
+// in the long one when only that crosses the threshold.
+func (d *Default) sweepHosts(sv *service) (int, time.Duration) {
+	n := failed(sv.hosts.short(), sv.done.short())
+	if ln := failed(sv.hosts.long(), sv.done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
+		return ln, d.long
+	}
+	return n, d.window
+}
+
+// judgeFlood: many SYNs at a high rate to one or two (host, port) pairs,
+// most never completing, is denial of service (T1499.001), not
+// reconnaissance.
+func (d *Default) judgeFlood(s *source, ev *Event, t int64) {
+	syns := s.syns.total
+	if syns < uint64(d.th.FloodSYNs) || s.pairs.len() > d.th.FloodMaxPairs || s.acks.total*2 >= syns {
+		return
+	}
+	span := float64(t-max(s.first, t-int64(d.window))) / 1e9
+	if float64(syns)/max(span, 1) < d.th.FloodRate {
+		return
+	}
+	var host [16]byte
+	var ports []uint16
+	for k := range s.pairs.last {
+		host = k.host
+		ports = append(ports, k.port)
+	}
+	slices.Sort(ports)
+	dh := netip.AddrFrom16(host).Unmap()
+	a := Alert{
+		Source: s.addr, Label: LabelFlood, Technique: "T1499.001", TotalConns: syns,
+		UniqueDestPorts: len(ports), UniqueDestHosts: 1, FirstSeen: time.Unix(0, s.first).UTC(), LastSeen: time.Unix(0, s.last).UTC(),
+		Rules: "default", ScanType: "syn", DestHost: &dh, DestPorts: ports, Window: d.window.String(), Tool: s.fp.tool(),
+	}
+	d.report(s, episodeKey{kind: epFlood, host: host}, a, int(syns), t)
+}
+
+// probeType names the probes an episode saw.
+func probeType(bits uint16, udp bool) string {
+	if udp {
+		return ProbeUDP.String()
+	}
+	name := ""
+	for p := ProbeSYN; p < ProbeUDP; p++ {
+		if bits&(1<<p) != 0 {
+			if name != "" {
+				return "mixed"
+			}
+			name = p.String()
+		}
+	}
+	return name
+}
+
+// decoys finds nmap -D companions: other sources that began probing the
+// same host within the same two seconds with a similar number of ports.
+func (d *Default) decoys(s *source, host [16]byte, tg *target) []netip.Addr {
+	var out []netip.Addr
+	for o := d.lru.head; o != nil && len(out) < 16; o = o.next {
+		if o == s {
+			continue
+		}
+		ot := o.targets[host]
+		if ot == nil || abs(ot.first-tg.first) > 2e9 {
+			continue
+		}
+		if a, b := ot.tcp.long(), tg.tcp.long(); a*2 < b || b*2 < a {
+			continue
+		}
+		out = append(out, o.addr)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// evict drops the least recently active source.
+func (d *Default) evict() {
+	if s := d.lru.tail; s != nil {
+		d.lru.remove(s)
+		if d.cfg.OnEvict != nil {
+			d.cfg.OnEvict()
+		}
+	}
+}
+
+// pruneIdle closes quiet episodes and forgets state idle for a long
+// window, once per tenth of a short window of event time.
+func (d *Default) pruneIdle(t int64) {
+	d.prune = t + int64(d.window)/10
+	for s := d.lru.tail; s != nil; {
+		prev := s.prev
+		d.closeQuiet(s, t, false)
+		if s.last <= t-int64(d.long) {
+			d.lru.remove(s)
+		} else {
+			for h, tg := range s.targets {
+				if tg.tcp.long()+tg.udp.long() == 0 && tg.first <= t-int64(d.long) {
+					delete(s.targets, h)
+				}
+			}
+		}
+		s = prev
+	}
+}
+
+// Flush closes every open episode with a final alert, returns those, and
+// forgets everything.
+func (d *Default) Flush() []Alert {
+	d.collect, d.flushed = true, nil
+	for s := d.lru.tail; s != nil; s = s.prev {
+		d.closeQuiet(s, d.now, true)
+	}
+	out := d.flushed
+	d.collect, d.flushed = false, nil
+	SortAlerts(out)
+	d.lru = sourceLRU{byAddr: make(map[netip.Addr]*source)}
+	d.now, d.prune = 0, 0
+	return out
+}

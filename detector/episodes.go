@@ -1,0 +1,128 @@
+package detector
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// An episode is one scan by one source, reported under one alert_id: a new
+// alert when it starts, an update when its label escalates or its size grows
+// tenfold, and a final alert once it has been quiet for a whole short window.
+type episodeKind uint8
+
+const (
+	epVertical    episodeKind = iota // ports of one host, TCP
+	epVerticalUDP                    // ports of one host, UDP
+	epSweep                          // hosts on one (protocol, port)
+	epFlood                          // SYNs to one or two (host, port) pairs
+)
+
+type episodeKey struct {
+	kind episodeKind
+	host [16]byte // vertical, flood
+	port uint32   // sweep: serviceKey
+}
+
+type episode struct {
+	id       string
+	label    string
+	alerted  int   // size (ports, hosts or SYNs) at the last alert
+	max      int   // largest size seen
+	lastGrow int64 // event time the size last grew
+	last     Alert // the latest state, for the final alert
+}
+
+func episodeID(src netip.Addr, k episodeKey, first int64) string {
+	h := fnv.New64a()
+	b := src.As16()
+	h.Write(b[:])
+	h.Write([]byte{byte(k.kind)})
+	h.Write(k.host[:])
+	var buf [12]byte
+	binary.BigEndian.PutUint32(buf[:4], k.port)
+	binary.BigEndian.PutUint64(buf[4:], uint64(first))
+	h.Write(buf[:])
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+var defaultRank = map[string]int{LabelSweep: 1, LabelFlood: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
+
+// report feeds the current state of an episode in; it alerts when the
+// episode is new, escalates, or has grown tenfold since its last alert.
+func (d *Default) report(s *source, k episodeKey, a Alert, size int, now int64) {
+	ep := s.eps[k]
+	status := ""
+	switch {
+	case ep == nil:
+		if s.eps == nil {
+			s.eps = make(map[episodeKey]*episode)
+		}
+		ep = &episode{id: episodeID(s.addr, k, now), label: a.Label}
+		s.eps[k] = ep
+		status = StatusNew
+	case defaultRank[a.Label] > defaultRank[ep.label]:
+		status = StatusEscalated
+	case size >= 10*ep.alerted:
+		status = StatusUpdated
+	}
+	if size > ep.max {
+		ep.max, ep.lastGrow = size, now
+	}
+	a.AlertID = ep.id
+	a.Timestamp = time.Unix(0, now).UTC()
+	if defaultRank[a.Label] < defaultRank[ep.label] {
+		a.Label = ep.label // an episode's label never steps down
+	}
+	ep.last = a
+	if status == "" {
+		return
+	}
+	ep.label, ep.alerted = a.Label, size
+	a.Status = status
+	d.send(s, a)
+}
+
+// closeQuiet ends the episodes of s that have not grown for a short
+// window (or all of them, at the end of the input) with a final alert.
+func (d *Default) closeQuiet(s *source, now int64, all bool) {
+	for k, ep := range s.eps {
+		if !all && ep.lastGrow > now-int64(d.window) {
+			continue
+		}
+		a := ep.last
+		a.Status = StatusFinal
+		d.send(s, a)
+		delete(s.eps, k)
+	}
+}
+
+func (d *Default) send(s *source, a Alert) {
+	if d.cfg.Allow.Contains(s.addr) {
+		if d.cfg.OnSuppressed != nil {
+			d.cfg.OnSuppressed(a)
+		}
+		return
+	}
+	if d.collect {
+		d.flushed = append(d.flushed, a)
+		return
+	}
+	if d.cfg.OnAlert != nil {
+		d.cfg.OnAlert(a)
+	}
+}
+
+// samplePorts lists up to max ports in order.
+func samplePorts(set *tieredSet[uint16], max int) []uint16 {
+	out := make([]uint16, 0, min(set.long(), max))
+	set.each(func(p uint16) { out = append(out, p) })
+	slices.Sort(out)
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}

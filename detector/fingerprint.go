@@ -1,0 +1,53 @@
+package detector
+
+// fingerprint tallies the header traits of a source's SYN probes that tell
+// scanner tools apart (nmap's raw SYNs, masscan, zmap).
+type fingerprint struct {
+	syns       uint32
+	nmapLike   uint32 // window 1024/2048/3072/4096 with exactly an MSS option
+	masscan    uint32 // window 1024, no options
+	zmap       uint32 // IP ID 54321, or window 65535 without options
+	firstSport uint16
+	sameSport  uint32 // probes from the first probe's source port
+}
+
+func (f *fingerprint) add(ev *Event) {
+	if f.syns == 0 {
+		f.firstSport = ev.SrcPort
+	}
+	f.syns++
+	if ev.SrcPort == f.firstSport {
+		f.sameSport++
+	}
+	noOpts := ev.OptLen == 0
+	switch ev.Window {
+	case 1024, 2048, 3072, 4096:
+		if ev.MSSOnly {
+			f.nmapLike++
+		}
+	}
+	if ev.Window == 1024 && noOpts {
+		f.masscan++
+	}
+	if ev.IPID == 54321 || (ev.Window == 65535 && noOpts) {
+		f.zmap++
+	}
+}
+
+// tool names the scanner when nine probes in ten carry its mark (and, for
+// nmap, most come from one source port); otherwise "".
+func (f *fingerprint) tool() string {
+	if f.syns < 5 {
+		return ""
+	}
+	most := func(n uint32) bool { return n*10 >= f.syns*9 }
+	switch {
+	case most(f.nmapLike) && f.sameSport*2 >= f.syns:
+		return "nmap"
+	case most(f.masscan):
+		return "masscan"
+	case most(f.zmap):
+		return "zmap"
+	}
+	return ""
+}

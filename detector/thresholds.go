@@ -1,0 +1,59 @@
+package detector
+
+import "time"
+
+// Thresholds of the default rule set; README.md has the table with the
+// reference each comes from.
+type Thresholds struct {
+	PortScanPorts int     // distinct failed ports on one host: PortScan (starting rule: 20)
+	FullScanPorts int     // ... FullNetworkScan (starting rule: 50)
+	SweepHosts    int     // distinct failed hosts on one port: IPSweep (Zeek: 25)
+	FloodSYNs     int     // SYNs in the window to at most FloodMaxPairs (host, port) pairs
+	FloodMaxPairs int     // ... beyond this many pairs it is not one service being flooded
+	FloodRate     float64 // ... at no less than this many SYNs per second
+}
+
+// DefaultThresholds: see README.md, "The default rule set".
+var DefaultThresholds = Thresholds{
+	PortScanPorts: 20,
+	FullScanPorts: 50,
+	SweepHosts:    25,
+	FloodSYNs:     1000,
+	FloodMaxPairs: 2,
+	FloodRate:     100,
+}
+
+// Default windows and caps.
+const (
+	DefaultWindow     = 5 * time.Minute // Zeek's scan epoch
+	DefaultLongWindow = time.Hour       // psad's default timeout
+	DefaultMaxSources = 100_000
+)
+
+// Labels and techniques beyond the starting rule's.
+const (
+	LabelSweep = "T1595.001 - IPSweep"
+	LabelFlood = "T1499.001 - SYNFlood"
+)
+
+func (t *Thresholds) fill() {
+	d := DefaultThresholds
+	if t.PortScanPorts == 0 {
+		t.PortScanPorts = d.PortScanPorts
+	}
+	if t.FullScanPorts == 0 {
+		t.FullScanPorts = d.FullScanPorts
+	}
+	if t.SweepHosts == 0 {
+		t.SweepHosts = d.SweepHosts
+	}
+	if t.FloodSYNs == 0 {
+		t.FloodSYNs = d.FloodSYNs
+	}
+	if t.FloodMaxPairs == 0 {
+		t.FloodMaxPairs = d.FloodMaxPairs
+	}
+	if t.FloodRate == 0 {
+		t.FloodRate = d.FloodRate
+	}
+}
