@@ -16,8 +16,11 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/scanwatch
 
 demo: build
-	@echo "Replaying $(words $(PCAPS)) shipped captures with the starting rule (--rules seed):"
+	@echo "Replaying $(words $(PCAPS)) shipped captures (pcaps/README.md says what each is)."
+	@echo; echo "Default rules:"
 	@./$(BIN) replay --format table $(PCAPS)
+	@echo; echo "The starting LogScale rule, exactly (--rules seed):"
+	@./$(BIN) replay --rules seed --format table $(PCAPS)
 
 test:
 	$(GO) vet ./...

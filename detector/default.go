@@ -140,10 +140,10 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	}
 	sec, shortFrom := t/1e9, t/1e9-d.windowSec()+1
 	short, long := d.cutoffs(t)
-	if !tg.done.has(ev.DstPort) {
-		s.acks.expire(short)
-		s.acks.add(sec, 1)
-	}
+	// Every packet of an established connection counts: a flood's source
+	// sends none (it resets or ignores the SYN-ACKs), a busy client many.
+	s.acks.expire(short)
+	s.acks.add(sec, 1)
 	tg.done.expire(short, long)
 	tg.done.add(sec, ev.DstPort, shortFrom)
 	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/scanwatch/scanwatch/detector"
 )
 
 const namespace = "scanwatch"
@@ -25,7 +27,29 @@ type KernelCounters struct {
 type Metrics struct {
 	Registry *prometheus.Registry
 	Alerts   *prometheus.CounterVec
+	Floods   prometheus.Counter
+	Allowed  *prometheus.CounterVec
+	Evicted  prometheus.Counter
 	Events   prometheus.Counter
+}
+
+// Alerted counts an alert: raised (new) or escalated; updates and closing
+// alerts of an episode are not new alerts.
+func (m *Metrics) Alerted(a detector.Alert) {
+	if a.Status != detector.StatusNew && a.Status != detector.StatusEscalated {
+		return
+	}
+	m.Alerts.WithLabelValues(a.Label).Inc()
+	if a.Label == detector.LabelFlood && a.Status == detector.StatusNew {
+		m.Floods.Inc()
+	}
+}
+
+// Suppressed counts an allowlisted source's would-be alert.
+func (m *Metrics) Suppressed(a detector.Alert) {
+	if a.Status == detector.StatusNew || a.Status == detector.StatusEscalated {
+		m.Allowed.WithLabelValues(a.Label).Inc()
+	}
 }
 
 // New builds the registry. kernel may be nil (replay has no kernel side).
@@ -37,6 +61,18 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 			Namespace: namespace, Name: "alerts_total",
 			Help: "Alerts raised, by label (technique and kind of scan).",
 		}, []string{"label"}),
+		Floods: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "synflood_alerts_total",
+			Help: "SYN floods (T1499.001) raised: denial of service, kept apart from scans.",
+		}),
+		Allowed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "allowlisted_alerts_total",
+			Help: "Alerts not raised because the source is on the allowlist, by label.",
+		}, []string{"label"}),
+		Evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sources_evicted_total",
+			Help: "Sources dropped, least recently active first, to respect --max-sources.",
+		}),
 		Events: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "detector_syn_events_total",
 			Help: "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.",
@@ -47,7 +83,7 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 		Help: "A metric with a constant '1' value labelled by version and Go version.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.Alerts, m.Events, buildInfo,
+	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, m.Events, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if kernel != nil {
 		reg.MustRegister(&kernelCollector{read: kernel})

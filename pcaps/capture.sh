@@ -32,7 +32,7 @@ in_tgt() { ip netns exec "$NS_TGT" "$@"; }
 # clients complete their handshakes.
 start_servers() {
 	local port
-	for port in 80 443; do
+	for port in 80 443 22; do
 		# ip netns exec execs the command, so $! is the server's own PID.
 		ip netns exec "$NS_TGT" python3 -m http.server "$port" --bind :: >/dev/null 2>&1 &
 		PIDS+=($!)
@@ -69,6 +69,16 @@ tgt_mac() { lab_mac "$NS_TGT" "$VETH_TGT"; }
 nmap_syn() { capture nmap-syn in_scan timeout 120 nmap -n -Pn -sS -p1-1024 "$TGT_IP"; }
 nmap_connect() { capture nmap-connect in_scan timeout 120 nmap -n -Pn -sT -p1-1024 "$TGT_IP"; }
 nmap_syn6() { capture nmap-syn-ipv6 in_scan timeout 120 nmap -6 -n -Pn -sS -p1-100 "$TGT_IP6"; }
+nmap_fin() { capture nmap-fin in_scan timeout 120 nmap -n -Pn -sF -p1-1024 "$TGT_IP"; }
+nmap_null() { capture nmap-null in_scan timeout 120 nmap -n -Pn -sN -p1-1024 "$TGT_IP"; }
+nmap_xmas() { capture nmap-xmas in_scan timeout 120 nmap -n -Pn -sX -p1-1024 "$TGT_IP"; }
+nmap_ack() { capture nmap-ack in_scan timeout 120 nmap -n -Pn -sA -p1-1024 "$TGT_IP"; }
+nmap_maimon() { capture nmap-maimon in_scan timeout 120 nmap -n -Pn -sM -p1-1024 "$TGT_IP"; }
+nmap_udp() { capture nmap-udp in_scan timeout 120 nmap -n -Pn -sU -p1-100 "$TGT_IP"; }
+# Slow enough that no 60 s window holds 20 ports: 25 ports, one per 3.5 s.
+nmap_slow() { capture nmap-slow in_scan timeout 200 nmap -n -Pn -sS --scan-delay 3.5s --max-retries 0 -p1-25 "$TGT_IP"; }
+# Decoys: every probe also goes out from two spoofed documentation addresses.
+nmap_decoy() { capture nmap-decoy in_scan timeout 120 nmap -n -Pn -sS -D 192.0.2.1,192.0.2.2,ME -p1-100 "$TGT_IP"; }
 
 masscan_sweep() {
 	# masscan never exits once the link is quiet (upstream #144/#558): timeout.
@@ -99,6 +109,33 @@ curl_busy() {
 		done'
 }
 
+curl_busy3() {
+	# One client, 300 complete connections spread over 80, 443 and 22.
+	capture curl-busy3 in_scan timeout 120 bash -c '
+		for i in $(seq 100); do
+			for p in 80 443 22; do curl -s -o /dev/null --max-time 5 http://'"$TGT_IP"':$p/; done
+		done'
+}
+
+health_check() {
+	# A health checker: 30 hosts on 443, every 10 s, three rounds.
+	capture health-check in_scan timeout 120 bash -c '
+		for round in 1 2 3; do
+			for h in $(seq 1 30); do curl -s -o /dev/null --max-time 2 http://203.0.113.$h:443/; done
+			[ $round = 3 ] || sleep 10
+		done'
+}
+
+health_check_down() {
+	# The same checker while the service is down on every host (port 8443,
+	# closed): by its packets a sweep; an allowlist is what silences it.
+	capture health-check-down in_scan timeout 120 bash -c '
+		for round in 1 2 3; do
+			for h in $(seq 1 30); do curl -s -o /dev/null --max-time 2 http://203.0.113.$h:8443/; done
+			[ $round = 3 ] || sleep 10
+		done'
+}
+
 curl_light() {
 	# Five clients in 192.0.2.0/24, a few requests each.
 	local ip
@@ -114,7 +151,8 @@ curl_light() {
 		done'
 }
 
-ALL=(nmap_syn nmap_connect nmap_syn6 masscan_sweep zmap_sweep hping3_flood curl_busy curl_light)
+ALL=(nmap_syn nmap_connect nmap_syn6 nmap_fin nmap_null nmap_xmas nmap_ack nmap_maimon nmap_udp nmap_slow nmap_decoy
+	masscan_sweep zmap_sweep hping3_flood curl_busy curl_busy3 health_check health_check_down curl_light)
 want=("${@:-${ALL[@]}}")
 for job in "${want[@]}"; do
 	job=${job//-/_}

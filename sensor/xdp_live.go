@@ -264,6 +264,14 @@ func (l *Live) Sweep(emit func(*detector.Event)) error {
 	return nil
 }
 
+// Do runs fn under the lock that serialises emit: for touching the
+// detector from outside Run (a SIGHUP reload) while Run feeds it.
+func (l *Live) Do(fn func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fn()
+}
+
 // Emitted is how many SYNs have reached the detector.
 func (l *Live) Emitted() uint64 {
 	l.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/scanwatch/scanwatch/detector"
 )
@@ -38,16 +39,24 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // commonFlags are shared by replay and run.
 type commonFlags struct {
-	rules    string
-	format   string
-	ignore   string
-	logLevel string
+	rules      string
+	format     string
+	ignore     string
+	allowlist  string
+	window     time.Duration
+	longWindow time.Duration
+	maxSources int
+	logLevel   string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.rules, "rules", "seed", "rule set: "+strings.Join(detector.RuleSets, ", "))
+	fs.StringVar(&c.rules, "rules", "default", "rule set: default, or seed (the starting LogScale rule, exactly)")
 	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines) or table")
 	fs.StringVar(&c.ignore, "ignore-sources", detector.SeedIgnored.String(), "CIDRs whose sources are never counted; 'none' watches every source")
+	fs.StringVar(&c.allowlist, "allowlist", "", "file of CIDRs (one per line, # comments) of authorised scanners: counted, never alerted (default rules)")
+	fs.DurationVar(&c.window, "window", detector.DefaultWindow, "sliding window the rules are judged over (replay with --rules seed: the whole file)")
+	fs.DurationVar(&c.longWindow, "long-window", detector.DefaultLongWindow, "second, longer window for low-and-slow scans (default rules)")
+	fs.IntVar(&c.maxSources, "max-sources", detector.DefaultMaxSources, "sources held at most; the least recently active are evicted (default rules)")
 	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 }
 
@@ -64,6 +73,24 @@ func (c *commonFlags) validate() (detector.Config, error) {
 		return cfg, usageError{fmt.Errorf("--ignore-sources: %w", err)}
 	}
 	cfg.Ignore = ign
+	if c.window < time.Second {
+		return cfg, usageError{fmt.Errorf("--window %v: use at least 1s", c.window)}
+	}
+	if c.longWindow < c.window {
+		return cfg, usageError{fmt.Errorf("--long-window %v is shorter than --window %v", c.longWindow, c.window)}
+	}
+	if c.maxSources < 1 {
+		return cfg, usageError{fmt.Errorf("--max-sources %d: use at least 1", c.maxSources)}
+	}
+	cfg.LongWindow, cfg.MaxSources = c.longWindow, c.maxSources
+	if c.rules == "default" {
+		cfg.Window = c.window
+	}
+	if c.allowlist != "" {
+		if cfg.Allow, err = detector.LoadAllowlist(c.allowlist); err != nil {
+			return cfg, usageError{err}
+		}
+	}
 	return cfg, nil
 }
 

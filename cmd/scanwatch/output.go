@@ -16,10 +16,11 @@ type alertWriter interface {
 	Close() error
 }
 
-// withInput adds an Input column to the table, for replays of several files.
-func newAlertWriter(format string, w io.Writer, withInput bool) alertWriter {
+// withInput adds an Input column to the table, for replays of several
+// files; wide adds the default rules' columns.
+func newAlertWriter(format string, w io.Writer, withInput, wide bool) alertWriter {
 	if format == "table" {
-		return &tableWriter{w: w, withInput: withInput}
+		return &tableWriter{w: w, withInput: withInput, wide: wide}
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }
@@ -33,6 +34,7 @@ type tableWriter struct {
 	w         io.Writer
 	rows      []detector.Alert
 	withInput bool
+	wide      bool
 }
 
 func (t *tableWriter) Write(a detector.Alert) error {
@@ -45,12 +47,18 @@ func (t *tableWriter) Write(a detector.Alert) error {
 func (t *tableWriter) Close() error {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
 	head := "@timestamp\tRemoteAddressIP4\tTotalConns\tUniqueDestPorts\tTechniqueLabel"
+	if t.wide {
+		head += "\tUniqueDestHosts\tScanType\tTool"
+	}
 	if t.withInput {
 		head += "\tInput"
 	}
 	fmt.Fprintln(tw, head)
 	for _, a := range t.rows {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s", a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
+		if t.wide {
+			fmt.Fprintf(tw, "\t%d\t%s\t%s", a.UniqueDestHosts, a.ScanType, orDash(a.Tool))
+		}
 		if t.withInput {
 			fmt.Fprintf(tw, "\t%s", a.Input)
 		}
@@ -61,9 +69,9 @@ func (t *tableWriter) Close() error {
 
 // newStreamWriter is for live output: a table cannot wait for its widest
 // row, so its columns have fixed widths wide enough for IPv6 sources.
-func newStreamWriter(format string, w io.Writer) alertWriter {
+func newStreamWriter(format string, w io.Writer, wide bool) alertWriter {
 	if format == "table" {
-		return &streamTable{w: w}
+		return &streamTable{w: w, wide: wide}
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }
@@ -71,19 +79,41 @@ func newStreamWriter(format string, w io.Writer) alertWriter {
 type streamTable struct {
 	w      io.Writer
 	header bool
+	wide   bool // the default rules' extra columns
 }
 
-const streamRow = "%-27s  %-39s  %10v  %15v  %-23s  %s\n"
+const (
+	streamRow     = "%-27s  %-39s  %10v  %15v  %-23s  %s\n"
+	streamRowWide = "%-27s  %-39s  %10v  %15v  %15v  %-23s  %-9s  %-7s  %-9s  %s\n"
+)
 
 func (s *streamTable) Write(a detector.Alert) error {
+	ts := a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z")
+	if s.wide {
+		if !s.header {
+			s.header = true
+			if _, err := fmt.Fprintf(s.w, streamRowWide, "@timestamp", "RemoteAddressIP4", "TotalConns", "UniqueDestPorts", "UniqueDestHosts", "TechniqueLabel", "ScanType", "Tool", "Status", "AlertID"); err != nil {
+				return err
+			}
+		}
+		_, err := fmt.Fprintf(s.w, streamRowWide, ts, a.Source, a.TotalConns, a.UniqueDestPorts, a.UniqueDestHosts, a.Label, a.ScanType, a.Tool, a.Status, a.AlertID)
+		return err
+	}
 	if !s.header {
 		s.header = true
 		if _, err := fmt.Fprintf(s.w, streamRow, "@timestamp", "RemoteAddressIP4", "TotalConns", "UniqueDestPorts", "TechniqueLabel", "Status"); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(s.w, streamRow, a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label, a.Status)
+	_, err := fmt.Fprintf(s.w, streamRow, ts, a.Source, a.TotalConns, a.UniqueDestPorts, a.Label, a.Status)
 	return err
 }
 
 func (s *streamTable) Close() error { return nil }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -49,7 +49,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{err}
 	}
-	out := newAlertWriter(c.format, stdout, len(files) > 1)
+	out := newAlertWriter(c.format, stdout, len(files) > 1, c.rules == "default")
 	var failed []error
 	for _, name := range files {
 		finals = finals[:0]

@@ -13,42 +13,103 @@ import (
 	"testing"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/lab"
 )
 
-// verdict is what the starting rule must say about one source of a capture.
+// verdict is what a rule set must say about one source of a capture.
 type verdict struct {
 	source string
 	label  string
 	conns  uint64
 	ports  int
 	hosts  int
+	// default rules only ("" and nil skip the check)
+	scanType string
+	tool     string
+	related  []string
 }
 
 // Shipped captures (pcaps/README.md says how each was made). Counts were
 // cross-checked with tcpdump's SYN filter; TestShippedCapturesMatchTcpdump
 // repeats that check on every run.
 var shipped = map[string][]verdict{
-	"nmap-syn.pcap":      {{"198.51.100.10", detector.LabelFullNetworkScan, 1024, 1024, 1}},
-	"nmap-connect.pcap":  {{"198.51.100.10", detector.LabelFullNetworkScan, 1024, 1024, 1}},
-	"nmap-syn-ipv6.pcap": {{"2001:db8:1::10", detector.LabelFullNetworkScan, 100, 100, 1}},
-	"masscan-sweep.pcap": {{"198.51.100.10", detector.LabelIPSweep, 768, 3, 256}},
-	"zmap-sweep.pcap":    {{"198.51.100.10", detector.LabelIPSweep, 256, 1, 256}},
-	"hping3-flood.pcap":  {{"198.51.100.10", detector.LabelIPSweep, 3000, 1, 1}},
-	"curl-busy.pcap":     {{"198.51.100.10", detector.LabelIPSweep, 250, 2, 1}},
+	"nmap-syn.pcap":      {{"198.51.100.10", detector.LabelFullNetworkScan, 1024, 1024, 1, "", "", nil}},
+	"nmap-connect.pcap":  {{"198.51.100.10", detector.LabelFullNetworkScan, 1024, 1024, 1, "", "", nil}},
+	"nmap-syn-ipv6.pcap": {{"2001:db8:1::10", detector.LabelFullNetworkScan, 100, 100, 1, "", "", nil}},
+	"masscan-sweep.pcap": {{"198.51.100.10", detector.LabelIPSweep, 768, 3, 256, "", "", nil}},
+	"zmap-sweep.pcap":    {{"198.51.100.10", detector.LabelIPSweep, 256, 1, 256, "", "", nil}},
+	"hping3-flood.pcap":  {{"198.51.100.10", detector.LabelIPSweep, 3000, 1, 1, "", "", nil}},
+	"curl-busy.pcap":     {{"198.51.100.10", detector.LabelIPSweep, 250, 2, 1, "", "", nil}},
 	"curl-light.pcap":    nil,
+	"nmap-fin.pcap":      nil, // no SYNs: invisible to the starting rule
+	"nmap-null.pcap":     nil,
+	"nmap-xmas.pcap":     nil,
+	"nmap-ack.pcap":      nil,
+	"nmap-maimon.pcap":   nil,
+	"nmap-udp.pcap":      nil,
+	"nmap-slow.pcap":     {{lab.ScanIP, detector.LabelPortScan, 27, 25, 1, "", "", nil}},
+	"nmap-decoy.pcap": {
+		{"192.0.2.1", detector.LabelFullNetworkScan, 100, 100, 1, "", "", nil},
+		{"192.0.2.2", detector.LabelFullNetworkScan, 100, 100, 1, "", "", nil},
+		{lab.ScanIP, detector.LabelFullNetworkScan, 100, 100, 1, "", "", nil},
+	},
+	"curl-busy3.pcap":        {{lab.ScanIP, detector.LabelIPSweep, 300, 3, 1, "", "", nil}},
+	"health-check.pcap":      nil,
+	"health-check-down.pcap": nil,
 }
 
 // Third-party captures, with the counts their README measured. Their
 // scanners use private addresses, so they are judged with
 // --ignore-sources none; with the defaults they must stay silent.
 var thirdParty = map[string][]verdict{
-	"nmap-syn-scan_1000ports_chrissanders.pcapng":  {{"172.16.0.8", detector.LabelFullNetworkScan, 1994, 1000, 1}},
-	"nmap-connect-scan_1000ports_evilfingers.pcap": {{"192.168.1.10", detector.LabelFullNetworkScan, 5147, 1000, 1}},
-	"masscan-syn-scan_ports0-1000_esnet.pcap":      {{"172.31.15.102", detector.LabelFullNetworkScan, 1001, 1001, 1}},
-	"nmap-synping-sweep_256hosts_port80_sgr.pcap":  {{"10.0.0.128", detector.LabelIPSweep, 511, 1, 256}},
+	"nmap-syn-scan_1000ports_chrissanders.pcapng":  {{"172.16.0.8", detector.LabelFullNetworkScan, 1994, 1000, 1, "", "", nil}},
+	"nmap-connect-scan_1000ports_evilfingers.pcap": {{"192.168.1.10", detector.LabelFullNetworkScan, 5147, 1000, 1, "", "", nil}},
+	"masscan-syn-scan_ports0-1000_esnet.pcap":      {{"172.31.15.102", detector.LabelFullNetworkScan, 1001, 1001, 1, "", "", nil}},
+	"nmap-synping-sweep_256hosts_port80_sgr.pcap":  {{"10.0.0.128", detector.LabelIPSweep, 511, 1, 256, "", "", nil}},
 	"nmap-fin-scan_1000ports_evilfingers.pcap":     nil, // no SYNs: the starting rule cannot see it
 	"nmap-null-scan_1000ports_evilfingers.pcap":    nil,
 	"nmap-xmas-scan_1000ports_evilfingers.pcap":    nil,
+	"benign_ftp-session_ipv6_zeek.pcap":            nil,
+	"benign_web-browsing_ipv4_chrissanders.pcapng": nil,
+}
+
+// The default rules' verdicts on the same captures: floods and busy
+// clients are told apart from scans, stealth probes count, sweeps are
+// T1595.001 with their ports and hosts.
+var shippedDefault = map[string][]verdict{
+	"nmap-syn.pcap":      {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1024, 1, "syn", "nmap", nil}},
+	"nmap-connect.pcap":  {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1022, 1, "connect", "", nil}},
+	"nmap-syn-ipv6.pcap": {{lab.ScanIP6, detector.LabelFullNetworkScan, 100, 100, 1, "syn", "nmap", nil}},
+	"masscan-sweep.pcap": {{lab.ScanIP, detector.LabelSweep, 768, 3, 256, "syn", "masscan", nil}},
+	"zmap-sweep.pcap":    {{lab.ScanIP, detector.LabelSweep, 256, 1, 256, "syn", "zmap", nil}},
+	"hping3-flood.pcap":  {{lab.ScanIP, detector.LabelFlood, 3000, 1, 1, "syn", "", nil}},
+	"curl-busy.pcap":     nil,
+	"curl-light.pcap":    nil,
+	"nmap-fin.pcap":      {{lab.ScanIP, detector.LabelFullNetworkScan, 1027, 1024, 1, "fin", "", nil}},
+	"nmap-null.pcap":     {{lab.ScanIP, detector.LabelFullNetworkScan, 1027, 1024, 1, "null", "", nil}},
+	"nmap-xmas.pcap":     {{lab.ScanIP, detector.LabelFullNetworkScan, 1027, 1024, 1, "xmas", "", nil}},
+	"nmap-ack.pcap":      {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1024, 1, "ack", "", nil}},
+	"nmap-maimon.pcap":   {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1024, 1, "maimon", "", nil}},
+	"nmap-udp.pcap":      {{lab.ScanIP, detector.LabelFullNetworkScan, 154, 100, 1, "udp", "", nil}},
+	"nmap-slow.pcap":     {{lab.ScanIP, detector.LabelPortScan, 27, 25, 1, "syn", "nmap", nil}},
+	"nmap-decoy.pcap": {
+		{"192.0.2.1", detector.LabelFullNetworkScan, 100, 100, 1, "syn", "nmap", []string{"192.0.2.2", lab.ScanIP}},
+		{"192.0.2.2", detector.LabelFullNetworkScan, 100, 100, 1, "syn", "nmap", []string{"192.0.2.1", lab.ScanIP}},
+		{lab.ScanIP, detector.LabelFullNetworkScan, 100, 100, 1, "syn", "nmap", []string{"192.0.2.1", "192.0.2.2"}},
+	},
+	"curl-busy3.pcap":        nil, // 300 completed connections to 80/443/22
+	"health-check.pcap":      nil, // 30 hosts on 443 every 10 s, all answered
+	"health-check-down.pcap": {{lab.ScanIP, detector.LabelSweep, 90, 1, 30, "syn", "", nil}},
+}
+
+var thirdPartyDefault = map[string][]verdict{
+	"nmap-syn-scan_1000ports_chrissanders.pcapng":  {{"172.16.0.8", detector.LabelFullNetworkScan, 1994, 1000, 1, "syn", "nmap", nil}},
+	"nmap-connect-scan_1000ports_evilfingers.pcap": {{"192.168.1.10", detector.LabelFullNetworkScan, 5147, 997, 1, "connect", "", nil}},
+	"masscan-syn-scan_ports0-1000_esnet.pcap":      {{"172.31.15.102", detector.LabelFullNetworkScan, 1001, 1001, 1, "syn", "masscan", nil}},
+	"nmap-synping-sweep_256hosts_port80_sgr.pcap":  {{"10.0.0.128", detector.LabelSweep, 511, 1, 256, "syn", "nmap", nil}},
+	"nmap-fin-scan_1000ports_evilfingers.pcap":     {{"192.168.1.10", detector.LabelFullNetworkScan, 1000, 1000, 1, "fin", "", nil}},
+	"nmap-null-scan_1000ports_evilfingers.pcap":    {{"192.168.1.10", detector.LabelFullNetworkScan, 1000, 1000, 1, "null", "", nil}},
+	"nmap-xmas-scan_1000ports_evilfingers.pcap":    {{"192.168.1.10", detector.LabelFullNetworkScan, 1000, 1000, 1, "xmas", "", nil}},
 	"benign_ftp-session_ipv6_zeek.pcap":            nil,
 	"benign_web-browsing_ipv4_chrissanders.pcapng": nil,
 }
@@ -72,18 +133,25 @@ func replayJSON(t *testing.T, args ...string) ([]detector.Alert, string, error) 
 	return alerts, errOut.String(), err
 }
 
-func checkVerdicts(t *testing.T, file string, got []detector.Alert, want []verdict) {
+func checkVerdicts(t *testing.T, file, rules string, got []detector.Alert, want []verdict) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("%s: %d alerts %+v, want %d", file, len(got), got, len(want))
+		t.Fatalf("%s (--rules %s): %d alerts %+v, want %d", file, rules, len(got), got, len(want))
 	}
 	for i, w := range want {
 		g := got[i]
 		if g.Source.String() != w.source || g.Label != w.label || g.TotalConns != w.conns || g.UniqueDestPorts != w.ports || g.UniqueDestHosts != w.hosts {
-			t.Errorf("%s: got %s %q TotalConns=%d UniqueDestPorts=%d hosts=%d; want %s %q %d %d %d", file,
+			t.Errorf("%s (--rules %s): got %s %q TotalConns=%d UniqueDestPorts=%d hosts=%d; want %s %q %d %d %d", file, rules,
 				g.Source, g.Label, g.TotalConns, g.UniqueDestPorts, g.UniqueDestHosts, w.source, w.label, w.conns, w.ports, w.hosts)
 		}
-		if g.Input != file || g.Technique != "T1595" || g.Rules != "seed" || g.Timestamp.IsZero() || g.FirstSeen.After(g.LastSeen) {
+		if w.scanType != "" && (g.ScanType != w.scanType || g.Tool != w.tool) {
+			t.Errorf("%s: scan_type %q tool %q, want %q %q", file, g.ScanType, g.Tool, w.scanType, w.tool)
+		}
+		if w.related != nil && fmt.Sprint(g.RelatedSources) != fmt.Sprint(w.related) {
+			t.Errorf("%s: related_sources %v, want %v", file, g.RelatedSources, w.related)
+		}
+		if g.Input != file || g.Rules != rules || g.Status != detector.StatusFinal || g.Timestamp.IsZero() || g.FirstSeen.After(g.LastSeen) ||
+			g.Technique != strings.SplitN(g.Label, " ", 2)[0] {
 			t.Errorf("%s: alert metadata wrong: %+v", file, g)
 		}
 	}
@@ -93,11 +161,16 @@ func TestReplayShippedCaptures(t *testing.T) {
 	for name, want := range shipped {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join("../../pcaps", name)
-			got, stderr, err := replayJSON(t, file)
+			got, stderr, err := replayJSON(t, "--rules", "seed", file)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
 			}
-			checkVerdicts(t, file, got, want)
+			checkVerdicts(t, file, "seed", got, want)
+			got, stderr, err = replayJSON(t, file)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			checkVerdicts(t, file, "default", got, shippedDefault[name])
 		})
 	}
 }
@@ -117,16 +190,23 @@ func TestReplayThirdPartyCaptures(t *testing.T) {
 	for name, want := range thirdParty {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(thirdPartyDir, name)
-			got, stderr, err := replayJSON(t, "--ignore-sources", "none", file)
+			got, stderr, err := replayJSON(t, "--rules", "seed", "--ignore-sources", "none", file)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
 			}
-			checkVerdicts(t, file, got, want)
+			checkVerdicts(t, file, "seed", got, want)
+			got, stderr, err = replayJSON(t, "--ignore-sources", "none", file)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			checkVerdicts(t, file, "default", got, thirdPartyDefault[name])
 			// With the starting rule's own ignore list, lab captures of
 			// private scanners are silent: that is the rule, not a miss.
-			got, _, err = replayJSON(t, file)
-			if err != nil || len(got) != 0 {
-				t.Fatalf("default ignore list: err %v, %d alerts; want silence", err, len(got))
+			for _, rules := range []string{"seed", "default"} {
+				got, _, err = replayJSON(t, "--rules", rules, file)
+				if err != nil || len(got) != 0 {
+					t.Fatalf("--rules %s, default ignore list: err %v, %d alerts; want silence", rules, err, len(got))
+				}
 			}
 		})
 	}
@@ -161,6 +241,20 @@ func TestShippedCapturesMatchTcpdump(t *testing.T) {
 	}
 }
 
+func TestReplayAllowlist(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "scanners.txt")
+	os.WriteFile(list, []byte("# our own health checker\n198.51.100.0/24\n"), 0o644)
+	got, _, err := replayJSON(t, "--allowlist", list, "../../pcaps/health-check-down.pcap", "../../pcaps/nmap-syn.pcap")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("allowlisted sources: err %v, %d alerts %+v; want none", err, len(got), got)
+	}
+	got, _, err = replayJSON(t, "--window", "60s", "../../pcaps/nmap-slow.pcap")
+	if err != nil || len(got) != 1 || got[0].Window != "1h0m0s" {
+		t.Fatalf("a scan slower than 20 ports a minute must be caught by the long window: %v %+v", err, got)
+	}
+}
+
 func TestReplayExitCodesAndMessages(t *testing.T) {
 	dir := t.TempDir()
 	notCapture := filepath.Join(dir, "notes.txt")
@@ -184,7 +278,10 @@ func TestReplayExitCodesAndMessages(t *testing.T) {
 		{"directory", []string{"replay", dir}, 1, "is a directory", 0},
 		{"not a capture", []string{"replay", notCapture}, 1, "not a capture", 0},
 		{"truncated still alerts", []string{"replay", truncated}, 1, "truncated", 1},
+		{"truncated still alerts (seed)", []string{"replay", "--rules", "seed", truncated}, 1, "truncated", 1},
 		{"bad file does not hide good file", []string{"replay", notCapture, "../../pcaps/nmap-syn.pcap"}, 1, "not a capture", 1},
+		{"missing allowlist", []string{"replay", "--allowlist", filepath.Join(dir, "none.txt"), "x.pcap"}, 2, "--allowlist", 0},
+		{"long window shorter than window", []string{"replay", "--window", "10m", "--long-window", "5m", "x.pcap"}, 2, "--long-window", 0},
 		{"unknown command", []string{"scan"}, 2, "unknown command", 0},
 	}
 	for _, tc := range tests {

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/metrics"
@@ -16,7 +19,6 @@ import (
 type runFlags struct {
 	commonFlags
 	iface       string
-	window      time.Duration
 	xdpMode     string
 	promisc     bool
 	listenAddr  string
@@ -28,7 +30,6 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("run", "run --iface IFACE [flags]", stderr)
 	f.register(fs)
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
-	fs.DurationVar(&f.window, "window", 5*time.Minute, "sliding window the rule is judged over")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
 	fs.StringVar(&f.listenAddr, "web.listen-address", ":9595", "address for /metrics; empty disables it")
@@ -50,8 +51,6 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case f.iface == "":
 		fs.Usage()
 		return usageError{errors.New("--iface is required: the interface to watch, e.g. --iface eth0")}
-	case f.window < time.Second:
-		return usageError{fmt.Errorf("--window %v: use at least 1s", f.window)}
 	case f.xdpMode != sensor.ModeAuto && f.xdpMode != sensor.ModeNative && f.xdpMode != sensor.ModeGeneric:
 		return usageError{fmt.Errorf("--xdp-mode %q: use auto, native or generic", f.xdpMode)}
 	}
@@ -72,11 +71,13 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{err}
 		}
 	}
-	out := newStreamWriter(f.format, stdout)
+	out := newStreamWriter(f.format, stdout, f.rules == "default")
 	var writeErr error
 	cfg.Window = f.window
+	cfg.OnSuppressed = m.Suppressed
+	cfg.OnEvict = m.Evicted.Inc
 	cfg.OnAlert = func(a detector.Alert) {
-		m.Alerts.WithLabelValues(a.Label).Inc()
+		m.Alerted(a)
 		if err := out.Write(a); err != nil && writeErr == nil {
 			writeErr = err
 		}
@@ -86,6 +87,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{err}
 	}
 	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
+	stopHUP := reloadOnHUP(ctx, f.allowlist, rules, live, log)
+	defer stopHUP()
 	runErr := live.Run(ctx, func(ev *detector.Event) {
 		m.Events.Add(float64(ev.Packets()))
 		rules.Observe(ev)
@@ -122,4 +125,36 @@ func kernelCounters(o *sensor.Objects) (metrics.KernelCounters, error) {
 		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], FlowsNew: v[sensor.CntFlowsNew],
 		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
 	}, nil
+}
+
+// reloadOnHUP rereads the allowlist on SIGHUP and swaps it in under the
+// sensor's lock, keeping every other piece of state.
+func reloadOnHUP(ctx context.Context, path string, rules detector.Rules, live *sensor.Live, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				al, ok := rules.(interface{ SetAllowlist(detector.PrefixSet) })
+				if path == "" || !ok {
+					log.Info("SIGHUP: no --allowlist to reload")
+					continue
+				}
+				set, err := detector.LoadAllowlist(path)
+				if err != nil {
+					log.Error("SIGHUP: allowlist not reloaded, keeping the old one", "err", err)
+					continue
+				}
+				live.Do(func() { al.SetAllowlist(set) })
+				log.Info("SIGHUP: allowlist reloaded", "file", path, "prefixes", len(set))
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
