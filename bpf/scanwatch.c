@@ -27,6 +27,9 @@ struct config {
 	// space also polls on a short timer. A wakeup per record costs more
 	// than everything else on the new-flow path together.
 	__u32 wakeup_bytes;
+	// Count UDP datagrams as probes (nmap -sU). Costs UDP the same flow
+	// lookup as a SYN; 0 keeps UDP on the counters-only fast path.
+	__u32 udp_probes;
 	// Benchmark only: perturb the flow key per packet so repeated test runs
 	// of one packet take the new-flow path (LRU insert + ring record).
 	__u32 bench_fresh_keys;
@@ -35,6 +38,7 @@ struct config {
 volatile const struct config cfg = {
 	.report_every = 128,
 	.wakeup_bytes = 65536,
+	.udp_probes = 1,
 	.bench_fresh_keys = 0,
 };
 
@@ -46,9 +50,10 @@ enum counter {
 	CNT_UDP,           // UDP
 	CNT_NON_TCP,       // non-IP, or IP carrying neither TCP nor UDP, or later fragments
 	CNT_PARSE_ERROR,   // headers cut short or inconsistent
-	CNT_FLOWS_NEW,     // SYN flows first seen (LRU inserts)
+	CNT_FLOWS_NEW,     // probe flows first seen (LRU inserts)
 	CNT_RINGBUF_EVENTS,// records submitted
 	CNT_RINGBUF_DROPS, // records lost because the ring was full
+	CNT_PROBES,        // FIN, NULL, XMAS and UDP probes (SYNs counted apart)
 	CNT_MAX,
 };
 
@@ -67,12 +72,22 @@ struct {
 	__type(value, __u64);
 } xdp_actions SEC(".maps");
 
+// Probe kinds, numbered as detector.Probe in Go.
+enum probe {
+	PROBE_SYN = 1,
+	PROBE_FIN = 2,
+	PROBE_NULL = 3,
+	PROBE_XMAS = 4,
+	PROBE_UDP = 7,
+};
+
 // IPv4 addresses are stored v4-mapped (::ffff:a.b.c.d) so one key serves both.
 struct flow_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u16 dport;
-	__u16 pad;
+	__u8 probe;
+	__u8 pad;
 };
 
 struct flow_value {
@@ -113,7 +128,8 @@ struct event {
 	__u8 mss_only;
 	__u8 is_new;   // first SYN of the flow (or first since LRU eviction)
 	__u8 opt_len;  // bytes of TCP options
-	__u8 pad[3];
+	__u8 probe;    // enum probe
+	__u8 pad[2];
 };
 
 // Forces struct event into BTF for bpf2go's -type.
@@ -162,6 +178,7 @@ static __always_inline void report(const struct flow_key *key, const struct pkt 
 	e->mss_only = p->mss_only;
 	e->is_new = is_new;
 	e->opt_len = p->opt_len;
+	e->probe = key->probe;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes)
@@ -170,12 +187,13 @@ static __always_inline void report(const struct flow_key *key, const struct pkt 
 	count(CNT_RINGBUF_EVENTS);
 }
 
-static __always_inline void on_syn(struct pkt *p)
+static __always_inline void on_probe(struct pkt *p, __u8 probe)
 {
 	struct flow_key key = {};
 	__builtin_memcpy(key.saddr, p->saddr, 16);
 	__builtin_memcpy(key.daddr, p->daddr, 16);
 	key.dport = p->dport;
+	key.probe = probe;
 	if (cfg.bench_fresh_keys) {
 		// The v4-mapped prefix's first word: 2^32 distinct keys.
 		static __u32 seq;
@@ -219,22 +237,52 @@ static __always_inline void on_syn(struct pkt *p)
 	report(&key, p, now, 1, 1);
 }
 
+// stealth_probe names TCP packets that are probes by their flags alone: no
+// real stack sends a lone FIN, no flags at all, or FIN+PSH+URG without ACK.
+// Anything with ACK, SYN or RST returns 0 at the first test, so ordinary
+// traffic pays one comparison.
+static __always_inline __u8 stealth_probe(__u8 flags)
+{
+	if (flags & (TH_SYN | TH_RST | TH_ACK))
+		return 0;
+	flags &= TH_FIN | TH_PSH | TH_URG;
+	if (flags == 0)
+		return PROBE_NULL;
+	if (flags == TH_FIN)
+		return PROBE_FIN;
+	if (flags == (TH_FIN | TH_PSH | TH_URG))
+		return PROBE_XMAS;
+	return 0;
+}
+
 SEC("xdp")
 int scanwatch_xdp(struct xdp_md *ctx)
 {
 	struct pkt p;
+	__u8 probe;
 	count(CNT_PACKETS);
 	switch (parse(ctx, &p)) {
 	case PARSE_TCP:
 		if ((p.flags & (TH_SYN | TH_ACK)) == TH_SYN) {
 			count(CNT_SYN);
-			on_syn(&p);
+			on_probe(&p, PROBE_SYN);
+		} else if ((probe = stealth_probe(p.flags))) {
+			count(CNT_OTHER_TCP);
+			count(CNT_PROBES);
+			on_probe(&p, probe);
 		} else {
 			count(CNT_OTHER_TCP);
 		}
 		break;
 	case PARSE_UDP:
 		count(CNT_UDP);
+		// A datagram from a service port to an ephemeral one answers
+		// something this host sent (DNS, NTP): XDP sees only inbound, so
+		// this is the one cheap test it has for replies.
+		if (cfg.udp_probes && !(p.sport < 1024 && p.dport >= 1024)) {
+			count(CNT_PROBES);
+			on_probe(&p, PROBE_UDP);
+		}
 		break;
 	case PARSE_OTHER:
 		count(CNT_NON_TCP);

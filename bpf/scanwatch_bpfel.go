@@ -17,6 +17,7 @@ type ScanwatchConfig struct {
 	_              structs.HostLayout
 	ReportEvery    uint32
 	WakeupBytes    uint32
+	UdpProbes      uint32
 	BenchFreshKeys uint32
 }
 
@@ -35,7 +36,8 @@ type ScanwatchEvent struct {
 	MssOnly uint8
 	IsNew   uint8
 	OptLen  uint8
-	Pad     [3]uint8
+	Probe   uint8
+	Pad     [2]uint8
 }
 
 type ScanwatchFlowKey struct {
@@ -43,7 +45,8 @@ type ScanwatchFlowKey struct {
 	Saddr [16]uint8
 	Daddr [16]uint8
 	Dport uint16
-	Pad   uint16
+	Probe uint8
+	Pad   uint8
 }
 
 type ScanwatchFlowValue struct {

@@ -17,11 +17,12 @@ const (
 	CntFlowsNew
 	CntRingbufEvents
 	CntRingbufDrops
+	CntProbes
 	cntMax
 )
 
 // CounterNames are the counters' names in metrics and logs.
-var CounterNames = [cntMax]string{"packets", "syn", "other_tcp", "udp", "non_tcp", "parse_error", "flows_new", "ringbuf_events", "ringbuf_drops"}
+var CounterNames = [cntMax]string{"packets", "syn", "other_tcp", "udp", "non_tcp", "parse_error", "flows_new", "ringbuf_events", "ringbuf_drops", "probes"}
 
 // Counters is a snapshot of the program's per-CPU counters, summed.
 type Counters struct {

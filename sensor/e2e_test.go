@@ -24,8 +24,10 @@ type liveRun struct {
 	cancel  context.CancelFunc
 	done    chan error
 	mu      sync.Mutex
-	alerts  []detector.Alert
+	alerts  []detector.Alert // windowed starting rule
+	dalerts []detector.Alert // default rules
 	rules   detector.Rules
+	drules  detector.Rules
 	pcap    string
 	stopCap func()
 }
@@ -51,10 +53,35 @@ func startLive(t *testing.T, ignore detector.PrefixSet) *liveRun {
 		r.alerts = append(r.alerts, a)
 		r.mu.Unlock()
 	}})
+	r.drules = detector.NewDefault(detector.Config{Ignore: ignore, OnAlert: func(a detector.Alert) {
+		r.mu.Lock()
+		r.dalerts = append(r.dalerts, a)
+		r.mu.Unlock()
+	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go func() { r.done <- r.live.Run(ctx, r.rules.Observe) }()
+	// Both rule sets judge the same live events.
+	go func() {
+		r.done <- r.live.Run(ctx, func(ev *detector.Event) {
+			r.rules.Observe(ev)
+			r.drules.Observe(ev)
+		})
+	}()
 	return r
+}
+
+// defaultFinals returns the default rules' final alerts, by source, after
+// stop.
+func (r *liveRun) defaultFinals() map[netip.Addr][]detector.Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[netip.Addr][]detector.Alert{}
+	for _, a := range append(r.dalerts, r.drules.Flush()...) {
+		if a.Status == detector.StatusFinal {
+			out[a.Source] = append(out[a.Source], a)
+		}
+	}
+	return out
 }
 
 // stop ends the run the way SIGINT does and returns the final word on
@@ -192,6 +219,107 @@ func TestPrivilegedE2E(t *testing.T) {
 				if g.Label != w.Label || g.TotalConns != w.TotalConns || g.UniqueDestPorts != w.UniqueDestPorts || g.UniqueDestHosts != w.UniqueDestHosts {
 					t.Errorf("%s: live %q %d/%d/%d, replay %q %d/%d/%d", s, g.Label, g.TotalConns, g.UniqueDestPorts, g.UniqueDestHosts,
 						w.Label, w.TotalConns, w.UniqueDestPorts, w.UniqueDestHosts)
+				}
+			}
+		})
+	}
+}
+
+// TestPrivilegedE2EDefaultRules runs real tools through the XDP sensor into
+// the default rules (and, on the same events, the starting rule): stealth
+// and UDP probes reach the detector live, floods are told apart, decoys are
+// grouped, and replaying the wire capture gives the same default verdict.
+func TestPrivilegedE2EDefaultRules(t *testing.T) {
+	lab.Require(t, "nmap", "hping3", "masscan", "tcpdump")
+	type want struct {
+		source, label, scanType string
+		ports, hosts            int
+		related                 int
+	}
+	tests := []struct {
+		name string
+		run  func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd
+		want []want
+		seed string // the starting rule's live label for lab.ScanIP, "" for none
+	}{
+		{"nmap -sF", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sF", "-p1-200", lab.TgtIP) },
+			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "fin", 200, 1, 0}}, ""},
+		{"nmap -sN", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sN", "-p1-200", lab.TgtIP) },
+			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "null", 200, 1, 0}}, ""},
+		{"nmap -sX", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sX", "-p1-200", lab.TgtIP) },
+			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "xmas", 200, 1, 0}}, ""},
+		{"nmap -sU", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sU", "-p1-60", lab.TgtIP) },
+			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "udp", 60, 1, 0}}, ""},
+		{"nmap -6 -sS", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+			return l.Nmap(ctx, "-6", "-sS", "-p1-100", lab.TgtIP6)
+		}, []want{{lab.ScanIP6, detector.LabelFullNetworkScan, "syn", 100, 1, 0}}, ""},
+		{"nmap -D decoys", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+			return l.Nmap(ctx, "-sS", "-D", "192.0.2.1,192.0.2.2,ME", "-p1-100", lab.TgtIP)
+		}, []want{
+			{"192.0.2.1", detector.LabelFullNetworkScan, "syn", 100, 1, 2},
+			{"192.0.2.2", detector.LabelFullNetworkScan, "syn", 100, 1, 2},
+			{lab.ScanIP, detector.LabelFullNetworkScan, "syn", 100, 1, 2},
+		}, detector.LabelFullNetworkScan},
+		{"masscan sweep", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Masscan(ctx, t, "80,443") },
+			[]want{{lab.ScanIP, detector.LabelSweep, "syn", 2, 256, 0}}, detector.LabelIPSweep},
+		{"hping3 flood", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Hping3Flood(ctx, 5000) },
+			[]want{{lab.ScanIP, detector.LabelFlood, "syn", 1, 1, 0}}, detector.LabelIPSweep},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startLive(t, detector.SeedIgnored)
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			cmd := tc.run(ctx, t, r.lab)
+			if out, err := cmd.CombinedOutput(); err != nil && !strings.HasPrefix(tc.name, "masscan") &&
+				!(strings.HasPrefix(tc.name, "hping3") && strings.Contains(string(out), "packets transmitted")) {
+				t.Fatalf("%s: %v\n%s", cmd, err, out)
+			}
+			time.Sleep(500 * time.Millisecond)
+			seed := r.stop()
+			live := r.defaultFinals()
+
+			if got := len(live); got != len(tc.want) {
+				t.Fatalf("default rules: %d alerting sources, want %d: %+v", got, len(tc.want), live)
+			}
+			for _, w := range tc.want {
+				as := live[netip.MustParseAddr(w.source)]
+				if len(as) != 1 {
+					t.Fatalf("%s: %d final alerts, want 1: %+v", w.source, len(as), as)
+				}
+				a := as[0]
+				if a.Label != w.label || a.ScanType != w.scanType || a.UniqueDestPorts != w.ports || a.UniqueDestHosts != w.hosts || len(a.RelatedSources) != w.related {
+					t.Errorf("%s live: %q %s ports=%d hosts=%d related=%v; want %q %s %d %d %d related", w.source, a.Label, a.ScanType,
+						a.UniqueDestPorts, a.UniqueDestHosts, a.RelatedSources, w.label, w.scanType, w.ports, w.hosts, w.related)
+				}
+			}
+			if got := seed[netip.MustParseAddr(lab.ScanIP)].Label; got != tc.seed {
+				t.Errorf("starting rule live: %q, want %q", got, tc.seed)
+			}
+
+			// The same packets replayed give the same default verdict.
+			f, err := os.Open(r.pcap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var finals []detector.Alert
+			d := detector.NewDefault(detector.Config{Ignore: detector.SeedIgnored, OnAlert: func(a detector.Alert) {
+				if a.Status == detector.StatusFinal {
+					finals = append(finals, a)
+				}
+			}})
+			if _, err := Replay(context.Background(), f, d.Observe, nil); err != nil {
+				t.Fatal(err)
+			}
+			replayed := append(finals, d.Flush()...)
+			if len(replayed) != len(live) {
+				t.Errorf("replay: %d alerts, live %d sources", len(replayed), len(live))
+			}
+			for _, a := range replayed {
+				g := live[a.Source]
+				if len(g) != 1 || g[0].Label != a.Label || g[0].UniqueDestPorts != a.UniqueDestPorts || g[0].UniqueDestHosts != a.UniqueDestHosts || g[0].ScanType != a.ScanType {
+					t.Errorf("%s: replay %q %s %d/%d, live %+v", a.Source, a.Label, a.ScanType, a.UniqueDestPorts, a.UniqueDestHosts, g)
 				}
 			}
 		})

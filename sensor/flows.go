@@ -13,6 +13,7 @@ import (
 type flowKey struct {
 	src, dst [16]byte
 	dport    uint16
+	probe    uint8
 }
 
 type flowSeen struct {
@@ -62,7 +63,7 @@ func (t *flowTracker) advance(key flowKey, firstNs, count uint64) uint64 {
 
 // fromRecord fills ev from a ring record; false when it adds nothing.
 func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool {
-	key := flowKey{src: r.Saddr, dst: r.Daddr, dport: r.Dport}
+	key := flowKey{src: r.Saddr, dst: r.Daddr, dport: r.Dport, probe: r.Probe}
 	// A new flow's record carries its creation time; a later record of a
 	// known flow is matched to the instance already tracked.
 	first := r.TsNs
@@ -90,7 +91,7 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 
 // fromSweep fills ev from a map entry found by a sweep.
 func (t *flowTracker) fromSweep(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowValue, ev *detector.Event) bool {
-	key := flowKey{src: k.Saddr, dst: k.Daddr, dport: k.Dport}
+	key := flowKey{src: k.Saddr, dst: k.Daddr, dport: k.Dport, probe: k.Probe}
 	d := t.advance(key, v.FirstNs, v.Count)
 	if d == 0 {
 		return false
@@ -106,11 +107,16 @@ type synHeader struct {
 	ttl, flags, mssOnly, optLen uint8
 }
 
-// synEvent fills ev with d SYNs of flow key, the latest at kernel time ts.
+// synEvent fills ev with d probes of flow key (SYNs, stealth TCP probes or
+// UDP datagrams), the latest at kernel time ts.
 func (t *flowTracker) synEvent(ev *detector.Event, key *flowKey, ts uint64, h synHeader, d uint64) {
+	kind := detector.ClassifyTCP(h.flags)
+	if detector.Probe(key.probe) == detector.ProbeUDP {
+		kind = detector.KindUDP
+	}
 	*ev = detector.Event{
 		Time: t.clock.wall(ts), Src: addrFrom16(key.src), Dst: addrFrom16(key.dst),
-		SrcPort: h.sport, DstPort: key.dport, Kind: detector.KindSYN, Flags: h.flags,
+		SrcPort: h.sport, DstPort: key.dport, Kind: kind, Flags: h.flags,
 		TTL: h.ttl, IPID: h.ipID, Window: h.window, MSSOnly: h.mssOnly != 0, OptLen: h.optLen, Count: uint32(min(d, 1<<32-1)),
 	}
 }

@@ -10,16 +10,16 @@ import (
 // The tracker must hand each SYN the kernel counted to the detector once,
 // whatever order records and sweeps arrive in.
 func TestFlowTrackerExactlyOnce(t *testing.T) {
-	k := bpf.ScanwatchFlowKey{Saddr: [16]byte{0: 1}, Daddr: [16]byte{0: 2}, Dport: 80}
+	k := bpf.ScanwatchFlowKey{Saddr: [16]byte{0: 1}, Daddr: [16]byte{0: 2}, Dport: 80, Probe: uint8(detector.ProbeSYN)}
 	rec := func(ts, count uint64, isNew bool) *bpf.ScanwatchEvent {
-		r := &bpf.ScanwatchEvent{Saddr: k.Saddr, Daddr: k.Daddr, Dport: k.Dport, TsNs: ts, Count: count}
+		r := &bpf.ScanwatchEvent{Saddr: k.Saddr, Daddr: k.Daddr, Dport: k.Dport, Probe: k.Probe, TsNs: ts, Count: count, Flags: uint8(detector.FlagSYN)}
 		if isNew {
 			r.IsNew = 1
 		}
 		return r
 	}
 	val := func(first, count uint64) *bpf.ScanwatchFlowValue {
-		return &bpf.ScanwatchFlowValue{FirstNs: first, LastNs: first + 1, Count: count}
+		return &bpf.ScanwatchFlowValue{FirstNs: first, LastNs: first + 1, Count: count, Flags: uint8(detector.FlagSYN)}
 	}
 	type step struct {
 		record *bpf.ScanwatchEvent

@@ -32,12 +32,13 @@ type pktOpts struct {
 	ttl      uint8
 	id       uint16
 	flags    string // any of "SAFRPU"
+	sport    uint16 // 40000 when 0
 	dport    uint16
 	fragment bool // IPv4 fragment with offset 8 (no TCP header of its own)
 }
 
 func tcpLayer(o pktOpts) *layers.TCP {
-	t := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(o.dport), Seq: 1, Window: o.window, Options: o.tcpOpts}
+	t := &layers.TCP{SrcPort: layers.TCPPort(srcPort(o)), DstPort: layers.TCPPort(o.dport), Seq: 1, Window: o.window, Options: o.tcpOpts}
 	for _, c := range o.flags {
 		switch c {
 		case 'S':
@@ -57,6 +58,13 @@ func tcpLayer(o pktOpts) *layers.TCP {
 	return t
 }
 
+func srcPort(o pktOpts) uint16 {
+	if o.sport == 0 {
+		return 40000
+	}
+	return o.sport
+}
+
 // buildIP returns the IP packet (no link header) described by o.
 func buildIP(t testing.TB, o pktOpts) []byte {
 	t.Helper()
@@ -65,7 +73,7 @@ func buildIP(t testing.TB, o pktOpts) []byte {
 	proto := layers.IPProtocolTCP
 	if o.udp {
 		proto = layers.IPProtocolUDP
-		transport = &layers.UDP{SrcPort: 40000, DstPort: layers.UDPPort(o.dport)}
+		transport = &layers.UDP{SrcPort: layers.UDPPort(srcPort(o)), DstPort: layers.UDPPort(o.dport)}
 	} else {
 		transport = tcpLayer(o)
 	}

@@ -15,22 +15,25 @@ import (
 func BenchmarkXDP(b *testing.B) {
 	const repeat = 1_000_000
 	syn := buildEth(b, pktOpts{flags: "S", dport: 22, window: 1024, ttl: 50, tcpOpts: mssOpt})
+	udp := buildEth(b, pktOpts{udp: true, dport: 53})
 	cases := []struct {
 		name  string
 		fresh bool
 		floor bool
 		frame []byte
+		noUDP bool
 	}{
-		{"floor", false, true, syn},
-		{"ack", false, false, buildEth(b, pktOpts{flags: "A", dport: 22})},
-		{"udp", false, false, buildEth(b, pktOpts{udp: true, dport: 53})},
-		{"syn_repeat", false, false, syn},
-		{"syn_new", true, false, syn},
+		{"floor", false, true, syn, false},
+		{"ack", false, false, buildEth(b, pktOpts{flags: "A", dport: 22}), false},
+		{"udp", false, false, udp, true},        // UDP probes off: counters only
+		{"udp_probe", false, false, udp, false}, // the default: a flow like a SYN's
+		{"syn_repeat", false, false, syn, false},
+		{"syn_new", true, false, syn, false},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			requirePrivileged(b)
-			objs, err := LoadProgram(ProgramConfig{BenchFreshKeys: tc.fresh})
+			objs, err := LoadProgram(ProgramConfig{BenchFreshKeys: tc.fresh, NoUDPProbes: tc.noUDP})
 			if err != nil {
 				b.Fatalf("%+v", err)
 			}

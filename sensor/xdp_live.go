@@ -56,6 +56,7 @@ type Live struct {
 
 	mu      sync.Mutex // serialises emit and the tracker
 	emitted uint64     // SYNs handed to the detector
+	probes  uint64     // other probes handed to the detector
 }
 
 // Attach loads the program and attaches it to cfg.Iface through a bpf_link,
@@ -226,7 +227,7 @@ func (l *Live) readLoop(emit func(*detector.Event)) error {
 		}
 		l.mu.Lock()
 		if l.tracker.fromRecord(&r, &ev) {
-			l.emitted += uint64(ev.Count)
+			l.count(&ev)
 			emit(&ev)
 		}
 		l.mu.Unlock()
@@ -249,7 +250,7 @@ func (l *Live) Sweep(emit func(*detector.Event)) error {
 		n, err := l.Objs.Flows.BatchLookup(&cursor, keys, vals, nil)
 		for i := 0; i < n; i++ {
 			if l.tracker.fromSweep(&keys[i], &vals[i], &ev) {
-				l.emitted += uint64(ev.Count)
+				l.count(&ev)
 				emit(&ev)
 			}
 		}
@@ -270,6 +271,22 @@ func (l *Live) Do(fn func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fn()
+}
+
+func (l *Live) count(ev *detector.Event) {
+	if ev.Kind == detector.KindSYN {
+		l.emitted += ev.Packets()
+	} else {
+		l.probes += ev.Packets()
+	}
+}
+
+// EmittedProbes is how many FIN, NULL, XMAS and UDP probes have reached
+// the detector.
+func (l *Live) EmittedProbes() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.probes
 }
 
 // Emitted is how many SYNs have reached the detector.

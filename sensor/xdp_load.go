@@ -21,6 +21,9 @@ type ProgramConfig struct {
 	// waits; below it, the reader's FlushInterval timer collects records.
 	// 0 means the default, 64 KiB.
 	WakeupBytes uint32
+	// NoUDPProbes keeps UDP on the counters-only path: UDP scans go
+	// unseen live, and UDP costs what a TCP ACK costs.
+	NoUDPProbes bool
 	// BenchFreshKeys makes every packet a new flow. Benchmarks only.
 	BenchFreshKeys bool
 }
@@ -60,11 +63,7 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh := uint32(0)
-	if cfg.BenchFreshKeys {
-		fresh = 1
-	}
-	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, BenchFreshKeys: fresh}); err != nil {
+	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys)}); err != nil {
 		return nil, fmt.Errorf("setting the program's config: %w", err)
 	}
 	var objs Objects
@@ -97,4 +96,11 @@ func checkKernel() error {
 		return fmt.Errorf("probing the kernel for BPF ring buffers: %w", err)
 	}
 	return nil
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }

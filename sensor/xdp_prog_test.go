@@ -100,7 +100,12 @@ func TestPrivilegedXDPProgramClassifies(t *testing.T) {
 		{"SYN-ACK", buildEth(t, with(func(o *pktOpts) { o.flags = "SA" })), CntOtherTCP, 0},
 		{"ACK", buildEth(t, with(func(o *pktOpts) { o.flags = "A" })), CntOtherTCP, 0},
 		{"RST", buildEth(t, with(func(o *pktOpts) { o.flags = "R" })), CntOtherTCP, 0},
-		{"UDP", buildEth(t, with(func(o *pktOpts) { o.udp = true })), CntUDP, 0},
+		{"UDP probe", buildEth(t, with(func(o *pktOpts) { o.udp = true })), CntUDP, 1},
+		{"UDP reply from a service port", buildEth(t, with(func(o *pktOpts) { o.udp = true; o.sport = 53; o.dport = 40000 })), CntUDP, 0},
+		{"FIN probe", buildEth(t, with(func(o *pktOpts) { o.flags = "F" })), CntOtherTCP, 1},
+		{"NULL probe", buildEth(t, with(func(o *pktOpts) { o.flags = "" })), CntOtherTCP, 1},
+		{"XMAS probe", buildEth(t, with(func(o *pktOpts) { o.flags = "FPU" })), CntOtherTCP, 1},
+		{"FIN+ACK is not a stealth probe", buildEth(t, with(func(o *pktOpts) { o.flags = "FA" })), CntOtherTCP, 0},
 		{"802.1Q SYN", buildEth(t, with(func(o *pktOpts) { o.vlans = []uint16{943} })), CntSYN, 1},
 		{"QinQ SYN", buildEth(t, with(func(o *pktOpts) { o.vlans = []uint16{100, 200} })), CntSYN, 1},
 		{"IPv4 options SYN", buildEth(t, with(func(o *pktOpts) { o.ipOpts = true })), CntSYN, 1},
@@ -134,6 +139,14 @@ func TestPrivilegedXDPProgramClassifies(t *testing.T) {
 				t.Errorf("%d records (counter %d), want %d", len(recs), c.Values[CntRingbufEvents], tc.records)
 			}
 		})
+	}
+}
+
+func TestPrivilegedXDPUDPProbesOff(t *testing.T) {
+	h := newProgHarness(t, ProgramConfig{NoUDPProbes: true})
+	h.run(buildEth(t, pktOpts{udp: true, dport: 161}))
+	if c := h.counters(); c.Values[CntUDP] != 1 || c.Values[CntProbes] != 0 || len(h.records()) != 0 {
+		t.Fatalf("with UDP probes off, UDP must only be counted: %+v", c.Values)
 	}
 }
 

@@ -90,7 +90,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stopHUP := reloadOnHUP(ctx, f.allowlist, rules, live, log)
 	defer stopHUP()
 	runErr := live.Run(ctx, func(ev *detector.Event) {
-		m.Events.Add(float64(ev.Packets()))
+		if ev.Kind == detector.KindSYN {
+			m.Events.Add(float64(ev.Packets()))
+		}
 		rules.Observe(ev)
 	})
 	// Stopped by a signal (or the reader failed): close every episode with
