@@ -242,13 +242,21 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 		want []want
 		seed string // the starting rule's live label for lab.ScanIP, "" for none
 	}{
-		{"nmap -sF", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sF", "-p1-200", lab.TgtIP) },
+		{"nmap -sF", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+			return l.Nmap(ctx, "-sF", "-p1-200", lab.TgtIP)
+		},
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "fin", 200, 1, 0}}, ""},
-		{"nmap -sN", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sN", "-p1-200", lab.TgtIP) },
+		{"nmap -sN", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+			return l.Nmap(ctx, "-sN", "-p1-200", lab.TgtIP)
+		},
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "null", 200, 1, 0}}, ""},
-		{"nmap -sX", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sX", "-p1-200", lab.TgtIP) },
+		{"nmap -sX", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+			return l.Nmap(ctx, "-sX", "-p1-200", lab.TgtIP)
+		},
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "xmas", 200, 1, 0}}, ""},
-		{"nmap -sU", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd { return l.Nmap(ctx, "-sU", "-p1-60", lab.TgtIP) },
+		{"nmap -sU", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+			return l.Nmap(ctx, "-sU", "-p1-60", lab.TgtIP)
+		},
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "udp", 60, 1, 0}}, ""},
 		{"nmap -6 -sS", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
 			return l.Nmap(ctx, "-6", "-sS", "-p1-100", lab.TgtIP6)
