@@ -244,3 +244,61 @@ func TestPrivilegedRunErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestPrivilegedRunAllowlistReloadOnSIGHUP(t *testing.T) {
+	requireRoot(t)
+	lab.Require(t, "nmap", "curl")
+	bin := buildBinary(t)
+	l := lab.New(t)
+	list := filepath.Join(t.TempDir(), "allow.txt")
+	os.WriteFile(list, []byte("# nothing allowed yet\n"), 0o644)
+	d := startDaemon(t, l, bin, "--allowlist", list)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	if err := l.Nmap(ctx, "-sS", "-p1-100", "203.0.113.20").Run(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-d.alerts:
+		if a.Source.String() != lab.ScanIP {
+			t.Fatalf("alert %+v", a)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no alert before the allowlist names the scanner")
+	}
+
+	os.WriteFile(list, []byte("# our vulnerability scanner\n198.51.100.0/24\n"), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "allowlist reloaded")
+
+	// A new scan from the now allowlisted source: no alert, but counted.
+	if err := l.Nmap(ctx, "-sS", "-p1-100", "203.0.113.30").Run(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	body, err := l.InTgt(ctx, "curl", "-sf", "http://127.0.0.1:9595/metrics").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), `scanwatch_allowlisted_alerts_total{label="T1595 - PortScan"} 1`) {
+		t.Errorf("the suppressed alert is not counted:\n%s", grepLines(string(body), "allowlisted"))
+	}
+	d.cmd.Process.Signal(syscall.SIGINT)
+	for a := range d.alerts {
+		if a.DestHost != nil && a.DestHost.String() == "203.0.113.30" {
+			t.Errorf("alert for the allowlisted source's new scan: %+v", a)
+		}
+	}
+	d.cmd.Wait()
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
