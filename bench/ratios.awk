@@ -15,6 +15,8 @@ END {
 	if (r > 0) printf "\nmedian packets/s: scanwatch replay %.2fM, tcpdump SYN filter %.2fM, gopacket.NewPacket %.2fM\n", r/1e6, t/1e6, g/1e6
 	if (t > 0) printf "scanwatch / tcpdump     = %.2fx (goal >= 0.7)\n", r/t
 	if (g > 0) printf "scanwatch / NewPacket   = %.2fx (goal >= 3)\n", r/g
+	dr = median("BenchmarkReplayDefaultRules")
+	if (dr > 0 && t > 0) printf "default rules: %.2fM packets/s, %.2fx tcpdump\n", dr/1e6, dr/t
 	f = median("BenchmarkXDP/floor")
 	if (f > 0) {
 		printf "\nXDP program, median ns/pkt (BPF_PROG_TEST_RUN, 1e6 repeats), and times the floor:\n"

@@ -52,8 +52,8 @@ func (d *Default) Observe(ev *Event) {
 	if t >= d.prune {
 		d.pruneIdle(t)
 	}
-	probe, isResponse := d.classify(ev)
-	if probe == ProbeNone && !isResponse && ev.Kind != KindOther {
+	probe, response := d.classify(ev)
+	if response {
 		return
 	}
 	s := d.lru.byAddr[ev.Src]
@@ -70,9 +70,7 @@ func (d *Default) Observe(ev *Event) {
 	d.lru.touch(s)
 	s.last = max(s.last, t)
 	if probe == ProbeNone {
-		if !isResponse {
-			d.completion(s, ev, t)
-		}
+		d.completion(s, ev, t)
 		return
 	}
 	d.probe(s, ev, probe, t)
@@ -138,8 +136,9 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	if tg == nil || !tg.syn.has(ev.DstPort) {
 		return
 	}
-	sec, shortFrom := t/1e9, t/1e9-d.windowSec()+1
+	sec := t / 1e9
 	short, long := d.cutoffs(t)
+	shortFrom := short + 1
 	// Every packet of an established connection counts: a flood's source
 	// sends none (it resets or ignores the SYN-ACKs), a busy client many.
 	s.acks.expire(short)
@@ -200,10 +199,9 @@ func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
 		s.fp.add(ev)
 		s.syns.expire(short)
 		s.syns.add(sec, ev.Packets())
-		s.pairs.expire(short)
-		s.pairs.add(sec, pairKey{host, ev.DstPort})
+		s.pairs.add(sec, pairKey{host, ev.DstPort}, short)
 		s.acks.expire(short)
-		d.judgeFlood(s, ev, t)
+		d.judgeFlood(s, t)
 	}
 	d.judgeVertical(s, ev.Dst, tg, udp, t)
 	d.judgeSweep(s, sk, sv, udp, t)
@@ -215,15 +213,7 @@ func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
 func failed(probed, done int) int { return max(probed-done, 0) }
 
 func (d *Default) judgeVertical(s *source, dst netip.Addr, tg *target, udp bool, t int64) {
-	set, kind := &tg.tcp, epVertical
-	doneShort, doneLong := tg.done.short(), tg.done.long()
-	if udp {
-		set, kind, doneShort, doneLong = &tg.udp, epVerticalUDP, 0, 0
-	}
-	n, window := failed(set.short(), doneShort), d.window
-	if ln := failed(set.long(), doneLong); n < d.th.PortScanPorts && ln >= d.th.PortScanPorts {
-		n, window = ln, d.long
-	}
+	n, window := d.verticalPorts(tg, udp, d.th.PortScanPorts)
 	if n < d.th.PortScanPorts {
 		return
 	}
@@ -231,29 +221,31 @@ func (d *Default) judgeVertical(s *source, dst netip.Addr, tg *target, udp bool,
 	if n >= d.th.FullScanPorts {
 		label = LabelFullNetworkScan
 	}
-	key := episodeKey{kind: kind, host: dst.As16()}
-	scanType := probeType(tg.probes, udp)
-	if !udp && scanType == "syn" && tg.done.long() > 0 {
-		scanType = "connect" // the scanner completed handshakes: nmap -sT
+	key := episodeKey{kind: epVertical, host: dst.As16()}
+	if udp {
+		key.kind = epVerticalUDP
 	}
-	dh := dst
-	a := Alert{
-		Source: s.addr, Label: label, Technique: "T1595", TotalConns: tg.packets,
-		UniqueDestPorts: n, UniqueDestHosts: 1, FirstSeen: time.Unix(0, tg.first).UTC(), LastSeen: time.Unix(0, s.last).UTC(),
-		Rules: "default", ScanType: scanType, DestHost: &dh, DestPorts: samplePorts(set, 64), Window: window.String(), Tool: s.fp.tool(),
+	d.report(s, key, label, n, window, t)
+}
+
+// verticalPorts is a target's count of failed ports in the short window,
+// or in the long one when only that reaches min.
+func (d *Default) verticalPorts(tg *target, udp bool, min int) (int, time.Duration) {
+	set, doneShort, doneLong := &tg.tcp, tg.done.short(), tg.done.long()
+	if udp {
+		set, doneShort, doneLong = &tg.udp, 0, 0
 	}
-	if s.eps[key] == nil {
-		a.RelatedSources = d.decoys(s, dst.As16(), tg)
-	} else {
-		a.RelatedSources = s.eps[key].last.RelatedSources
+	n := failed(set.short(), doneShort)
+	if ln := failed(set.long(), doneLong); n < min && ln >= min {
+		return ln, d.long
 	}
-	d.report(s, key, a, n, t)
+	return n, d.window
 }
 
 // judgeSweep: distinct hosts that did not complete a handshake on one port.
 // A sweep of several ports is one episode, listing every port that crossed.
 func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int64) {
-	n, _ := d.sweepHosts(sv)
+	n, window := d.sweepHosts(sv)
 	if n < d.th.SweepHosts {
 		return
 	}
@@ -261,38 +253,15 @@ func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int6
 		s.sweeping = make(map[uint32]struct{})
 	}
 	s.sweeping[sk] = struct{}{}
-	var ports []uint16
-	var packets uint64
-	var probes uint16
-	first, hosts, window := sv.first, 0, d.window
-	for k := range s.sweeping {
-		o := s.services[k]
-		if o == nil || (k>>16 == 1) != udp {
-			continue
-		}
-		on, ow := d.sweepHosts(o)
-		if on < d.th.SweepHosts {
-			continue
-		}
-		ports = append(ports, uint16(k))
-		packets += o.packets
-		probes |= o.probes
-		first = min(first, o.first)
-		if on > hosts {
-			hosts, window = on, ow
-		}
-	}
-	slices.Sort(ports)
-	a := Alert{
-		Source: s.addr, Label: LabelSweep, Technique: "T1595.001", TotalConns: packets,
-		UniqueDestPorts: len(ports), UniqueDestHosts: hosts, FirstSeen: time.Unix(0, first).UTC(), LastSeen: time.Unix(0, s.last).UTC(),
-		Rules: "default", ScanType: probeType(probes, udp), DestPorts: ports, Window: window.String(), Tool: s.fp.tool(),
-	}
 	key := episodeKey{kind: epSweep}
 	if udp {
 		key.port = 1
 	}
-	d.report(s, key, a, hosts, t)
+	// The episode's size is its largest port's host count.
+	if ep := s.eps[key]; ep != nil && ep.max > n {
+		n = ep.max
+	}
+	d.report(s, key, LabelSweep, n, window, t)
 }
 
 // sweepHosts is a service's count of failed hosts in the short window, or
@@ -308,29 +277,83 @@ func (d *Default) sweepHosts(sv *service) (int, time.Duration) {
 // judgeFlood: many SYNs at a high rate to one or two (host, port) pairs,
 // most never completing, is denial of service (T1499.001), not
 // reconnaissance.
-func (d *Default) judgeFlood(s *source, ev *Event, t int64) {
+func (d *Default) judgeFlood(s *source, t int64) {
 	syns := s.syns.total
-	if syns < uint64(d.th.FloodSYNs) || s.pairs.len() > d.th.FloodMaxPairs || s.acks.total*2 >= syns {
+	if syns < uint64(d.th.FloodSYNs) || s.pairs.count() > d.th.FloodMaxPairs || s.acks.total*2 >= syns {
 		return
 	}
 	span := float64(t-max(s.first, t-int64(d.window))) / 1e9
 	if float64(syns)/max(span, 1) < d.th.FloodRate {
 		return
 	}
-	var host [16]byte
-	var ports []uint16
-	for k := range s.pairs.last {
-		host = k.host
-		ports = append(ports, k.port)
+	d.report(s, episodeKey{kind: epFlood, host: s.pairs.p[0].host}, LabelFlood, int(syns), d.window, t)
+}
+
+// describe builds the alert for an episode from the source's current
+// state; only alerts that go out pay for it.
+func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
+	a := Alert{Source: s.addr, Label: ep.label, LastSeen: time.Unix(0, s.last).UTC(), Rules: "default",
+		Window: ep.window.String(), Tool: s.fp.tool(), AlertID: ep.id}
+	switch k.kind {
+	case epVertical, epVerticalUDP:
+		udp := k.kind == epVerticalUDP
+		tg := s.targets[k.host]
+		if tg == nil {
+			return ep.sent
+		}
+		dst := netip.AddrFrom16(k.host).Unmap()
+		a.Technique, a.TotalConns, a.UniqueDestHosts, a.DestHost = "T1595", tg.packets, 1, &dst
+		a.UniqueDestPorts, _ = d.verticalPorts(tg, udp, d.th.PortScanPorts)
+		a.FirstSeen = time.Unix(0, tg.first).UTC()
+		a.ScanType = probeType(tg.probes, udp)
+		if !udp && a.ScanType == "syn" && tg.done.long() > 0 {
+			a.ScanType = "connect" // the scanner completed handshakes: nmap -sT
+		}
+		set := &tg.tcp
+		if udp {
+			set = &tg.udp
+		}
+		a.DestPorts = samplePorts(set, 64)
+		if ep.related == nil {
+			ep.related = d.decoys(s, k.host, tg)
+		}
+		a.RelatedSources = ep.related
+	case epSweep:
+		udp := k.port == 1
+		var probes uint16
+		first := s.last
+		for sk := range s.sweeping {
+			o := s.services[sk]
+			if o == nil || (sk>>16 == 1) != udp {
+				continue
+			}
+			n, _ := d.sweepHosts(o)
+			if n < d.th.SweepHosts {
+				continue
+			}
+			a.DestPorts = append(a.DestPorts, uint16(sk))
+			a.TotalConns += o.packets
+			probes |= o.probes
+			first = min(first, o.first)
+			a.UniqueDestHosts = max(a.UniqueDestHosts, n)
+		}
+		if len(a.DestPorts) == 0 {
+			return ep.sent
+		}
+		slices.Sort(a.DestPorts)
+		a.Technique, a.UniqueDestPorts, a.ScanType = "T1595.001", len(a.DestPorts), probeType(probes, udp)
+		a.FirstSeen = time.Unix(0, first).UTC()
+	case epFlood:
+		dst := netip.AddrFrom16(k.host).Unmap()
+		a.Technique, a.TotalConns, a.UniqueDestHosts, a.DestHost, a.ScanType = "T1499.001", s.syns.total, 1, &dst, "syn"
+		a.DestPorts = s.pairs.ports(k.host)
+		a.UniqueDestPorts = len(a.DestPorts)
+		a.FirstSeen = time.Unix(0, s.first).UTC()
+		if ep.sent.TotalConns > a.TotalConns {
+			a.TotalConns = ep.sent.TotalConns // the window has moved past the peak
+		}
 	}
-	slices.Sort(ports)
-	dh := netip.AddrFrom16(host).Unmap()
-	a := Alert{
-		Source: s.addr, Label: LabelFlood, Technique: "T1499.001", TotalConns: syns,
-		UniqueDestPorts: len(ports), UniqueDestHosts: 1, FirstSeen: time.Unix(0, s.first).UTC(), LastSeen: time.Unix(0, s.last).UTC(),
-		Rules: "default", ScanType: "syn", DestHost: &dh, DestPorts: ports, Window: d.window.String(), Tool: s.fp.tool(),
-	}
-	d.report(s, episodeKey{kind: epFlood, host: host}, a, int(syns), t)
+	return a
 }
 
 // probeType names the probes an episode saw.

@@ -1,6 +1,9 @@
 package detector
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // source is what the default rules keep per source address.
 type source struct {
@@ -12,16 +15,71 @@ type source struct {
 	services map[uint32]*service  // horizontal sweeps: per (protocol, port)
 	sweeping map[uint32]struct{}  // services that crossed the sweep threshold
 
-	syns  slidingCount        // SYNs in the short window (floods)
-	acks  slidingCount        // handshakes it completed, short window
-	pairs slidingSet[pairKey] // distinct (host, port) its SYNs went to
-	fp    fingerprint         // tool attribution
+	syns  slidingCount // SYNs in the short window (floods)
+	acks  slidingCount // handshakes it completed, short window
+	pairs recentPairs  // the latest distinct (host, port) pairs its SYNs went to
+	fp    fingerprint  // tool attribution
 	eps   map[episodeKey]*episode
 }
 
 type pairKey struct {
 	host [16]byte
 	port uint16
+}
+
+// recentPairs keeps the three most recently used distinct (host, port)
+// pairs with when each was last seen: enough to tell "one or two pairs" from
+// "more" within a window without a set that grows with a scan.
+type recentPairs struct {
+	p   [3]pairKey
+	sec [3]int64
+	n   int
+	cut int64 // seconds at or before this are outside the window
+}
+
+func (r *recentPairs) add(sec int64, k pairKey, cut int64) {
+	r.cut = cut
+	for i := 0; i < r.n; i++ {
+		if r.p[i] == k {
+			r.sec[i] = sec
+			return
+		}
+	}
+	i := r.n
+	if r.n < len(r.p) {
+		r.n++
+	} else {
+		i = 0 // replace the oldest
+		for j := 1; j < r.n; j++ {
+			if r.sec[j] < r.sec[i] {
+				i = j
+			}
+		}
+	}
+	r.p[i], r.sec[i] = k, sec
+}
+
+// count is how many of the kept pairs are inside the window (at most 3).
+func (r *recentPairs) count() int {
+	c := 0
+	for i := 0; i < r.n; i++ {
+		if r.sec[i] > r.cut {
+			c++
+		}
+	}
+	return c
+}
+
+// ports lists the kept pairs' ports on host that are inside the window.
+func (r *recentPairs) ports(host [16]byte) []uint16 {
+	var out []uint16
+	for i := 0; i < r.n; i++ {
+		if r.sec[i] > r.cut && r.p[i].host == host {
+			out = append(out, r.p[i].port)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // target is one destination host as seen from one source.

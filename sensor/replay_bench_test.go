@@ -100,6 +100,36 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
 }
 
+// BenchmarkReplayDefaultRules is the same replay through the default rule
+// set, which keeps windows, per-host and per-port state for every source.
+func BenchmarkReplayDefaultRules(b *testing.B) {
+	path := benchCapture(b)
+	b.ResetTimer()
+	var pkts uint64
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		rules := detector.NewDefault(detector.Config{Ignore: detector.SeedIgnored, OnAlert: func(a detector.Alert) {
+			if a.Status == detector.StatusFinal {
+				n++
+			}
+		}})
+		st, err := Replay(context.Background(), f, rules.Observe, nil)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n+len(rules.Flush()) != 1000 {
+			b.Fatal("want one final alert per source")
+		}
+		pkts += st.Decode.Packets
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
+
 // BenchmarkReplayNewPacket is the baseline the decoder is measured against:
 // the same file through gopacket.NewPacket, the convenient per-packet API.
 func BenchmarkReplayNewPacket(b *testing.B) {
