@@ -103,6 +103,18 @@ func (r *liveRun) stop() map[netip.Addr]detector.Alert {
 	return last
 }
 
+// runTool runs a scanner to its end. masscan is ended by its deadline when
+// it hangs, and hping3 exits 1 when it misses the replies (its own summary
+// is unreliable: the wire is counted instead). Anything else failing is a
+// broken test bench.
+func runTool(t *testing.T, name string, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil && !strings.HasPrefix(name, "masscan") && !(strings.HasPrefix(name, "hping3") && strings.Contains(string(out), "packets transmitted")) {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+}
+
 // wireSYNs counts SYN-without-ACK in the capture with tcpdump: IPv4 through
 // its tcpflags filter, IPv6 through the fixed header (no extension headers
 // in this traffic).
@@ -168,15 +180,7 @@ func TestPrivilegedE2E(t *testing.T) {
 			r := startLive(t, detector.SeedIgnored)
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			cmd := tc.run(ctx, t, r.lab)
-			out, err := cmd.CombinedOutput()
-			// masscan is ended by its deadline when it hangs, and hping3
-			// exits 1 when it misses the replies (its own summary is
-			// unreliable: the wire is counted instead). Anything else
-			// failing is a broken test bench.
-			if err != nil && !strings.HasPrefix(tc.name, "masscan") && !(strings.HasPrefix(tc.name, "hping3") && strings.Contains(string(out), "packets transmitted")) {
-				t.Fatalf("%s: %v\n%s", cmd, err, out)
-			}
+			runTool(t, tc.name, tc.run(ctx, t, r.lab))
 			time.Sleep(500 * time.Millisecond) // replies and retransmissions
 			live := r.stop()
 
@@ -278,11 +282,7 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 			r := startLive(t, detector.SeedIgnored)
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			cmd := tc.run(ctx, t, r.lab)
-			if out, err := cmd.CombinedOutput(); err != nil && !strings.HasPrefix(tc.name, "masscan") &&
-				!(strings.HasPrefix(tc.name, "hping3") && strings.Contains(string(out), "packets transmitted")) {
-				t.Fatalf("%s: %v\n%s", cmd, err, out)
-			}
+			runTool(t, tc.name, tc.run(ctx, t, r.lab))
 			time.Sleep(500 * time.Millisecond)
 			seed := r.stop()
 			live := r.defaultFinals()

@@ -111,3 +111,19 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	}
 	return fs
 }
+
+// parse parses args into c and the command's own flags, and returns the
+// positional arguments, the rules' config and the logger. --help returns
+// flag.ErrHelp, which callers turn into a clean exit.
+func (c *commonFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, detector.Config, *slog.Logger, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, detector.Config{}, nil, err
+	}
+	cfg, err := c.validate()
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	log, err := c.logger(stderr)
+	return pos, cfg, log, err
+}

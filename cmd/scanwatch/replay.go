@@ -18,18 +18,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c commonFlags
 	fs := newFlagSet("replay", "replay [flags] FILE...", stderr)
 	c.register(fs)
-	files, err := parseFlags(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+	files, cfg, log, err := c.parse(fs, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	cfg, err := c.validate()
-	if err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
 	if err != nil {
 		return err
 	}

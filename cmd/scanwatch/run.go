@@ -34,14 +34,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
 	fs.StringVar(&f.listenAddr, "web.listen-address", ":9595", "address for /metrics; empty disables it")
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+	pos, cfg, log, err := f.parse(fs, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	cfg, err := f.validate()
 	if err != nil {
 		return err
 	}
@@ -53,10 +49,6 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{errors.New("--iface is required: the interface to watch, e.g. --iface eth0")}
 	case f.xdpMode != sensor.ModeAuto && f.xdpMode != sensor.ModeNative && f.xdpMode != sensor.ModeGeneric:
 		return usageError{fmt.Errorf("--xdp-mode %q: use auto, native or generic", f.xdpMode)}
-	}
-	log, err := f.logger(stderr)
-	if err != nil {
-		return err
 	}
 
 	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Log: log})
