@@ -401,9 +401,11 @@ func abs(x int64) int64 {
 	return x
 }
 
-// evict drops the least recently active source.
+// evict drops the least recently active source, closing its open
+// episodes first so no alert_id is left without its final alert.
 func (d *Default) evict() {
 	if s := d.lru.tail; s != nil {
+		d.closeQuiet(s, d.now, true)
 		d.lru.remove(s)
 		if d.cfg.OnEvict != nil {
 			d.cfg.OnEvict()

@@ -317,12 +317,14 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 					finals = append(finals, a)
 				}
 			}})
-			if _, err := Replay(context.Background(), f, d.Observe, nil); err != nil {
+			st, err := Replay(context.Background(), f, d.Observe, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
 			replayed := append(finals, d.Flush()...)
 			if len(replayed) != len(live) {
-				t.Errorf("replay: %d alerts, live %d sources", len(replayed), len(live))
+				t.Errorf("replay of %d packets (%d TCP, %d UDP): %d alerts %+v; live %d sources %+v", st.Decode.Packets, st.Decode.TCP, st.Decode.UDP,
+					len(replayed), replayed, len(live), live)
 			}
 			for _, a := range replayed {
 				g := live[a.Source]
