@@ -1,0 +1,70 @@
+package metrics
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+func TestKernelCountersAtScrapeTime(t *testing.T) {
+	k := KernelCounters{Packets: 10, SYN: 4, RingbufEvents: 3, RingbufDrops: 1, Actions: [5]uint64{2: 10}}
+	m := New("test", func() (KernelCounters, error) { return k, nil })
+	want := `
+# HELP scanwatch_syn_packets_total TCP SYN-without-ACK packets counted in the kernel.
+# TYPE scanwatch_syn_packets_total counter
+scanwatch_syn_packets_total 4
+# HELP scanwatch_ringbuf_dropped_total Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.
+# TYPE scanwatch_ringbuf_dropped_total counter
+scanwatch_ringbuf_dropped_total 1
+`
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "scanwatch_syn_packets_total", "scanwatch_ringbuf_dropped_total"); err != nil {
+		t.Fatal(err)
+	}
+	k.SYN = 9 // read again at the next scrape, not cached
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(strings.Replace(want, "total 4", "total 9", 1)), "scanwatch_syn_packets_total", "scanwatch_ringbuf_dropped_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKernelCountersErrorFailsTheScrape(t *testing.T) {
+	m := New("test", func() (KernelCounters, error) { return KernelCounters{}, errors.New("map gone") })
+	if _, err := m.Registry.Gather(); err == nil || !strings.Contains(err.Error(), "map gone") {
+		t.Fatalf("gather error %v: a failed kernel read must show, not report zeros", err)
+	}
+}
+
+func TestAlertCounting(t *testing.T) {
+	m := New("test", nil)
+	for _, a := range []detector.Alert{
+		{Label: detector.LabelPortScan, Status: detector.StatusNew},
+		{Label: detector.LabelFullNetworkScan, Status: detector.StatusEscalated},
+		{Label: detector.LabelFullNetworkScan, Status: detector.StatusUpdated}, // not a new alert
+		{Label: detector.LabelFullNetworkScan, Status: detector.StatusFinal},   // nor is its close
+		{Label: detector.LabelFlood, Status: detector.StatusNew},
+	} {
+		m.Alerted(a)
+	}
+	m.Suppressed(detector.Alert{Label: detector.LabelSweep, Status: detector.StatusNew})
+	for _, c := range []struct {
+		got  float64
+		want float64
+		what string
+	}{
+		{testutil.ToFloat64(m.Alerts.WithLabelValues(detector.LabelPortScan)), 1, "PortScan"},
+		{testutil.ToFloat64(m.Alerts.WithLabelValues(detector.LabelFullNetworkScan)), 1, "FullNetworkScan"},
+		{testutil.ToFloat64(m.Floods), 1, "floods"},
+		{testutil.ToFloat64(m.Allowed.WithLabelValues(detector.LabelSweep)), 1, "allowlisted"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	// Labels are techniques, never addresses: bounded cardinality.
+	if n := testutil.CollectAndCount(m.Alerts); n != 3 {
+		t.Errorf("%d alert series, want 3", n)
+	}
+}
