@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PCAPS    := $(sort $(wildcard pcaps/*.pcap))
 
-.PHONY: all build demo test test-short bench fuzz generate lab captures clean
+.PHONY: all build demo deps test test-short bench fuzz generate lab captures clean
 
 all: build
 
@@ -22,7 +22,11 @@ demo: build
 	@echo; echo "The starting LogScale rule, exactly (--rules seed):"
 	@./$(BIN) replay --rules seed --format table $(PCAPS)
 
-test:
+# Debian packages the tests use; installs them when run as root.
+deps:
+	@lab/deps.sh
+
+test: deps
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -count=1 ./...

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use, when they are missing: clang,
+# llvm and libbpf-dev build the BPF object; nmap, masscan, zmap, hping3,
+# curl and tcpdump make and check real traffic; iproute2 builds the
+# namespaces. Run by 'make test' (and so by .ci/run). Without root it only
+# says what is missing: the tests then skip what needs it, except under
+# CI=true, where they fail.
+set -euo pipefail
+packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
+	echo "missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})" >&2
+	exit 0
+fi
+echo "installing: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
