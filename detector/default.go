@@ -136,33 +136,27 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	if tg == nil || !tg.syn.has(ev.DstPort) {
 		return
 	}
-	sec := t / 1e9
-	short, long := d.cutoffs(t)
-	shortFrom := short + 1
+	w := d.at(t)
 	// Every packet of an established connection counts: a flood's source
 	// sends none (it resets or ignores the SYN-ACKs), a busy client many.
-	s.acks.expire(short)
-	s.acks.add(sec, 1)
-	tg.done.expire(short, long)
-	tg.done.add(sec, ev.DstPort, shortFrom)
+	s.acks.expire(w.shortCut)
+	s.acks.add(w.sec, 1)
+	tg.done.see(w, ev.DstPort)
 	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
-		sv.done.expire(short, long)
-		sv.done.add(sec, host, shortFrom)
+		sv.done.see(w, host)
 	}
 }
 
 func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
 
-// cutoffs are the last seconds outside the short and long windows.
-func (d *Default) cutoffs(t int64) (int64, int64) {
+// at places event time t in both windows.
+func (d *Default) at(t int64) instant {
 	sec := t / 1e9
-	return sec - d.windowSec(), sec - max(int64(d.long/time.Second), 1)
+	return instant{sec: sec, shortCut: sec - d.windowSec(), longCut: sec - max(int64(d.long/time.Second), 1)}
 }
 
 func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
-	sec := t / 1e9
-	short, long := d.cutoffs(t)
-	shortFrom := short + 1
+	w := d.at(t)
 	host := ev.Dst.As16()
 	udp := probe == ProbeUDP
 
@@ -174,12 +168,10 @@ func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
 	tg.probes |= 1 << probe
 	tg.packets += ev.Packets()
 	if udp {
-		tg.udp.expire(short, long)
-		tg.udp.add(sec, ev.DstPort, shortFrom)
+		tg.udp.see(w, ev.DstPort)
 	} else {
-		tg.tcp.expire(short, long)
-		tg.tcp.add(sec, ev.DstPort, shortFrom)
-		tg.done.expire(short, long)
+		tg.tcp.see(w, ev.DstPort)
+		tg.done.age(w)
 	}
 	sk := serviceKey(udp, ev.DstPort)
 	sv := s.services[sk]
@@ -189,18 +181,16 @@ func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
 	}
 	sv.probes |= 1 << probe
 	sv.packets += ev.Packets()
-	sv.hosts.expire(short, long)
-	sv.hosts.add(sec, host, shortFrom)
-	sv.done.expire(short, long)
+	sv.hosts.see(w, host)
+	sv.done.age(w)
 
 	if probe == ProbeSYN {
-		tg.syn.expire(short, long)
-		tg.syn.add(sec, ev.DstPort, shortFrom)
+		tg.syn.see(w, ev.DstPort)
 		s.fp.add(ev)
-		s.syns.expire(short)
-		s.syns.add(sec, ev.Packets())
-		s.pairs.add(sec, pairKey{host, ev.DstPort}, short)
-		s.acks.expire(short)
+		s.syns.expire(w.shortCut)
+		s.syns.add(w.sec, ev.Packets())
+		s.pairs.add(w.sec, pairKey{host, ev.DstPort}, w.shortCut)
+		s.acks.expire(w.shortCut)
 		d.judgeFlood(s, t)
 	}
 	d.judgeVertical(s, ev.Dst, tg, udp, t)

@@ -38,22 +38,16 @@ const (
 
 func (t *Thresholds) fill() {
 	d := DefaultThresholds
-	if t.PortScanPorts == 0 {
-		t.PortScanPorts = d.PortScanPorts
-	}
-	if t.FullScanPorts == 0 {
-		t.FullScanPorts = d.FullScanPorts
-	}
-	if t.SweepHosts == 0 {
-		t.SweepHosts = d.SweepHosts
-	}
-	if t.FloodSYNs == 0 {
-		t.FloodSYNs = d.FloodSYNs
-	}
-	if t.FloodMaxPairs == 0 {
-		t.FloodMaxPairs = d.FloodMaxPairs
-	}
-	if t.FloodRate == 0 {
-		t.FloodRate = d.FloodRate
+	orDefault(&t.PortScanPorts, d.PortScanPorts)
+	orDefault(&t.FullScanPorts, d.FullScanPorts)
+	orDefault(&t.SweepHosts, d.SweepHosts)
+	orDefault(&t.FloodSYNs, d.FloodSYNs)
+	orDefault(&t.FloodMaxPairs, d.FloodMaxPairs)
+	orDefault(&t.FloodRate, d.FloodRate)
+}
+
+func orDefault[T int | float64](v *T, d T) {
+	if *v == 0 {
+		*v = d
 	}
 }

@@ -117,3 +117,16 @@ func (s *tieredSet[K]) each(f func(K)) {
 		f(k)
 	}
 }
+
+// instant is one event's place in both windows: its second and the last
+// seconds outside the short and long windows.
+type instant struct{ sec, shortCut, longCut int64 }
+
+// see ages s to w and records k at w's second.
+func (s *tieredSet[K]) see(w instant, k K) {
+	s.expire(w.shortCut, w.longCut)
+	s.add(w.sec, k, w.shortCut+1)
+}
+
+// age ages s to w.
+func (s *tieredSet[K]) age(w instant) { s.expire(w.shortCut, w.longCut) }
