@@ -29,7 +29,7 @@ type Decoder struct {
 	sll   layers.LinuxSLL
 	sll2  linuxSLL2
 	loop  layers.Loopback
-	ip4   layers.IPv4
+	ip4   ipv4Header
 	ip6   layers.IPv6
 	ext   layers.IPv6ExtensionSkipper
 	tcp   tcpHeader
@@ -126,9 +126,9 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	*ev = detector.Event{}
 	ev.Time = timeFromNanos(nanos)
 	if ipv == layers.LayerTypeIPv4 {
-		ev.Src = addr4(d.ip4.SrcIP)
-		ev.Dst = addr4(d.ip4.DstIP)
-		ev.TTL, ev.IPID = d.ip4.TTL, d.ip4.Id
+		ev.Src = netip.AddrFrom4(d.ip4.Src)
+		ev.Dst = netip.AddrFrom4(d.ip4.Dst)
+		ev.TTL, ev.IPID = d.ip4.TTL, d.ip4.ID
 	} else {
 		ev.Src = netip.AddrFrom16([16]byte(d.ip6.SrcIP.To16())).Unmap()
 		ev.Dst = netip.AddrFrom16([16]byte(d.ip6.DstIP.To16())).Unmap()

@@ -63,6 +63,12 @@ func TestDecode(t *testing.T) {
 		{name: "truncated IPv6 header", link: LinkEthernet, frame: buildEth(t, v6)[:14+30]},
 		{name: "IPv4 fragment without TCP header", link: LinkEthernet, frame: buildEth(t, with(func(o *pktOpts) { o.fragment = true }))},
 		{name: "unsupported link type", link: 147, frame: buildEth(t, syn)},
+		{name: "IPv4 total length 0 (segmentation offload)", link: LinkEthernet, ok: true, kind: detector.KindSYN,
+			frame: func() []byte { f := buildEth(t, syn); f[14+2], f[14+3] = 0, 0; return f }()},
+		{name: "IPv4 header claiming another version", link: LinkEthernet,
+			frame: func() []byte { f := buildEth(t, syn); f[14] = 0x55; return f }()},
+		{name: "IPv4 total length shorter than its header", link: LinkEthernet,
+			frame: func() []byte { f := buildEth(t, syn); f[14+2], f[14+3] = 0, 10; return f }()},
 		{name: "empty frame", link: LinkEthernet, frame: nil},
 	}
 	for _, tc := range tests {
