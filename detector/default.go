@@ -183,10 +183,12 @@ func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
 	sv.packets += ev.Packets()
 	sv.hosts.see(w, host)
 	sv.done.age(w)
+	if !udp {
+		s.fp.add(ev, probe)
+	}
 
 	if probe == ProbeSYN {
 		tg.syn.see(w, ev.DstPort)
-		s.fp.add(ev)
 		s.syns.expire(w.shortCut)
 		s.syns.add(w.sec, ev.Packets())
 		s.pairs.add(w.sec, pairKey{host, ev.DstPort}, w.shortCut)

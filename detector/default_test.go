@@ -239,7 +239,11 @@ func TestDefaultDecoysAreGrouped(t *testing.T) {
 }
 
 func TestDefaultToolFingerprints(t *testing.T) {
-	mk := func(window uint16, mss bool, optLen uint8, ipid uint16, fixedSport bool) []Event {
+	mk := func(window uint16, mss bool, optLen uint8, ipid uint16, fixedSport bool, flags ...uint8) []Event {
+		kind, f := KindSYN, FlagSYN
+		if len(flags) > 0 {
+			kind, f = KindOther, flags[0]
+		}
 		var evs []Event
 		for p := 1; p <= 60; p++ {
 			sport := uint16(40000)
@@ -247,7 +251,7 @@ func TestDefaultToolFingerprints(t *testing.T) {
 				sport += uint16(p)
 			}
 			evs = append(evs, Event{Time: t0.Add(time.Duration(p) * time.Millisecond), Src: netip.MustParseAddr("198.51.100.10"),
-				Dst: netip.MustParseAddr("203.0.113.10"), SrcPort: sport, DstPort: uint16(p), Kind: KindSYN, Flags: FlagSYN,
+				Dst: netip.MustParseAddr("203.0.113.10"), SrcPort: sport, DstPort: uint16(p), Kind: kind, Flags: f,
 				Window: window, MSSOnly: mss, OptLen: optLen, IPID: ipid})
 		}
 		return evs
@@ -261,6 +265,8 @@ func TestDefaultToolFingerprints(t *testing.T) {
 		{"masscan", mk(1024, false, 0, 7, false), "masscan"},
 		{"zmap", mk(65535, false, 0, 54321, false), "zmap"},
 		{"an OS stack (nmap -sT)", mk(64240, false, 20, 9, false), ""},
+		{"nmap FIN probes", mk(2048, false, 0, 3, true, FlagFIN), "nmap"},
+		{"FIN probes from elsewhere", mk(65535, false, 0, 3, false, FlagFIN), ""},
 	} {
 		finals, _, _ := runDefault(t, Config{}, tc.evs)
 		if len(finals) != 1 || finals[0].Tool != tc.tool {

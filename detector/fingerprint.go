@@ -1,17 +1,17 @@
 package detector
 
-// fingerprint tallies the header traits of a source's SYN probes that tell
-// scanner tools apart (nmap's raw SYNs, masscan, zmap).
+// fingerprint tallies the header traits of a source's TCP probes that tell
+// scanner tools apart (nmap's raw probes, masscan, zmap).
 type fingerprint struct {
-	syns       uint32
-	nmapLike   uint32 // window 1024/2048/3072/4096 with exactly an MSS option
+	syns       uint32 // TCP probes of any kind, despite the name
+	nmapLike   uint32 // window 1024/2048/3072/4096, and exactly an MSS option on SYNs or none on FIN/NULL/XMAS/ACK probes
 	masscan    uint32 // window 1024, no options
 	zmap       uint32 // IP ID 54321, or window 65535 without options
 	firstSport uint16
 	sameSport  uint32 // probes from the first probe's source port
 }
 
-func (f *fingerprint) add(ev *Event) {
+func (f *fingerprint) add(ev *Event, probe Probe) {
 	if f.syns == 0 {
 		f.firstSport = ev.SrcPort
 	}
@@ -22,9 +22,12 @@ func (f *fingerprint) add(ev *Event) {
 	noOpts := ev.OptLen == 0
 	switch ev.Window {
 	case 1024, 2048, 3072, 4096:
-		if ev.MSSOnly {
+		if (probe == ProbeSYN && ev.MSSOnly) || (probe != ProbeSYN && noOpts) {
 			f.nmapLike++
 		}
+	}
+	if probe != ProbeSYN {
+		return // masscan and zmap send SYNs only
 	}
 	if ev.Window == 1024 && noOpts {
 		f.masscan++
@@ -34,8 +37,8 @@ func (f *fingerprint) add(ev *Event) {
 	}
 }
 
-// tool names the scanner when nine probes in ten carry its mark (and, for
-// nmap, most come from one source port); otherwise "".
+// tool names the scanner when nine TCP probes in ten carry its mark (and,
+// for nmap, most come from one source port); otherwise "".
 func (f *fingerprint) tool() string {
 	if f.syns < 5 {
 		return ""
