@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/google/gopacket"
@@ -149,11 +148,4 @@ func (d *Decoder) Decode(link uint32, data []byte, nanos int64, ev *detector.Eve
 	ev.MSSOnly = t.MSSOnly
 	ev.OptLen = uint8(len(t.Contents) - 20)
 	return true
-}
-
-func addr4(ip []byte) netip.Addr {
-	if v4 := net.IP(ip).To4(); v4 != nil {
-		return netip.AddrFrom4([4]byte(v4))
-	}
-	return netip.Addr{}
 }

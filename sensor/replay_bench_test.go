@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,4 +180,11 @@ func BenchmarkTcpdumpFilter(b *testing.B) {
 		pkts += benchPackets
 	}
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+func addr4(ip []byte) netip.Addr {
+	if v4 := net.IP(ip).To4(); v4 != nil {
+		return netip.AddrFrom4([4]byte(v4))
+	}
+	return netip.Addr{}
 }
