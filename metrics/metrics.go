@@ -19,7 +19,7 @@ const namespace = "scanwatch"
 // counters cannot be read (the scrape then reports an error).
 type KernelCounters struct {
 	Packets, SYN, OtherTCP, UDP, NonTCP, ParseErrors uint64
-	FlowsNew, RingbufEvents, RingbufDrops            uint64
+	Probes, FlowsNew, RingbufEvents, RingbufDrops    uint64
 	Actions                                          [5]uint64
 }
 
@@ -98,7 +98,8 @@ var (
 	descUDP        = desc("udp_packets_total", "UDP packets.")
 	descNonTCP     = desc("other_packets_total", "Frames that are not TCP or UDP over IP, or later IP fragments.")
 	descParse      = desc("parse_errors_total", "Frames whose headers were cut short or inconsistent.")
-	descFlows      = desc("flows_new_total", "(source, destination, port) SYN flows first seen by the kernel.")
+	descProbes     = desc("probe_packets_total", "FIN, NULL and XMAS probes and UDP datagrams reported as probes by the kernel (SYNs are counted apart).")
+	descFlows      = desc("flows_new_total", "(source, destination, port, probe kind) flows first seen by the kernel.")
 	descRingEvents = desc("ringbuf_events_total", "Records sent from the kernel through the ring buffer.")
 	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.")
 	descActions    = prometheus.NewDesc(namespace+"_xdp_actions_total", "XDP verdicts returned, by action.", []string{"action"}, nil)
@@ -116,7 +117,7 @@ type kernelCollector struct {
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descFlows, descRingEvents, descRingDrops, descActions} {
+	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descActions} {
 		ch <- d
 	}
 }
@@ -131,7 +132,7 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		n uint64
 	}{{descPackets, k.Packets}, {descSYN, k.SYN}, {descOtherTCP, k.OtherTCP}, {descUDP, k.UDP}, {descNonTCP, k.NonTCP},
-		{descParse, k.ParseErrors}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}} {
+		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
 	}
 	for i, n := range k.Actions {

@@ -116,7 +116,7 @@ func kernelCounters(o *sensor.Objects) (metrics.KernelCounters, error) {
 	v := c.Values
 	return metrics.KernelCounters{
 		Packets: v[sensor.CntPackets], SYN: v[sensor.CntSYN], OtherTCP: v[sensor.CntOtherTCP], UDP: v[sensor.CntUDP],
-		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], FlowsNew: v[sensor.CntFlowsNew],
+		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], Probes: v[sensor.CntProbes], FlowsNew: v[sensor.CntFlowsNew],
 		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
 	}, nil
 }
