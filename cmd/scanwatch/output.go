@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/scanwatch/scanwatch/detector"
@@ -20,7 +21,7 @@ type alertWriter interface {
 // files; wide adds the default rules' columns.
 func newAlertWriter(format string, w io.Writer, withInput, wide bool) alertWriter {
 	if format == "table" {
-		return &tableWriter{w: w, withInput: withInput, wide: wide}
+		return &tableWriter{w: w, cols: tableColumns(wide, false, withInput)}
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }
@@ -30,11 +31,46 @@ type jsonWriter struct{ enc *json.Encoder }
 func (j *jsonWriter) Write(a detector.Alert) error { return j.enc.Encode(a) }
 func (j *jsonWriter) Close() error                 { return nil }
 
+// column is one column of the alert table. The starting rule's own columns
+// come first, so the table reads like the LogScale result it replaces.
+type column struct {
+	head  string
+	width int // for live output: fixed width, negative to left-align, 0 for the last
+	value func(a *detector.Alert) string
+}
+
+// tableColumns lists the columns: the default rules' extras when wide, the
+// episode status and id when live, the input file for multi-file replays.
+func tableColumns(wide, live, withInput bool) []column {
+	cols := []column{
+		{"@timestamp", -27, func(a *detector.Alert) string { return a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z") }},
+		{"RemoteAddressIP4", -39, func(a *detector.Alert) string { return a.Source.String() }},
+		{"TotalConns", 10, func(a *detector.Alert) string { return fmt.Sprint(a.TotalConns) }},
+		{"UniqueDestPorts", 15, func(a *detector.Alert) string { return fmt.Sprint(a.UniqueDestPorts) }},
+		{"TechniqueLabel", -23, func(a *detector.Alert) string { return a.Label }},
+	}
+	if wide {
+		cols = append(cols,
+			column{"UniqueDestHosts", 15, func(a *detector.Alert) string { return fmt.Sprint(a.UniqueDestHosts) }},
+			column{"ScanType", -9, func(a *detector.Alert) string { return a.ScanType }},
+			column{"Tool", -7, func(a *detector.Alert) string { return orDash(a.Tool) }})
+	}
+	if live {
+		cols = append(cols, column{"Status", -9, func(a *detector.Alert) string { return a.Status }})
+		if wide {
+			cols = append(cols, column{"AlertID", -16, func(a *detector.Alert) string { return a.AlertID }})
+		}
+	}
+	if withInput {
+		cols = append(cols, column{"Input", 0, func(a *detector.Alert) string { return a.Input }})
+	}
+	return cols
+}
+
 type tableWriter struct {
-	w         io.Writer
-	rows      []detector.Alert
-	withInput bool
-	wide      bool
+	w    io.Writer
+	rows []detector.Alert
+	cols []column
 }
 
 func (t *tableWriter) Write(a detector.Alert) error {
@@ -42,27 +78,19 @@ func (t *tableWriter) Write(a detector.Alert) error {
 	return nil
 }
 
-// Close prints the starting rule's own columns, so the table reads like the
-// LogScale result it replaces; Input, when present, comes last.
+// Close aligns and prints the table.
 func (t *tableWriter) Close() error {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
-	head := "@timestamp\tRemoteAddressIP4\tTotalConns\tUniqueDestPorts\tTechniqueLabel"
-	if t.wide {
-		head += "\tUniqueDestHosts\tScanType\tTool"
+	cells := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		cells[i] = c.head
 	}
-	if t.withInput {
-		head += "\tInput"
-	}
-	fmt.Fprintln(tw, head)
-	for _, a := range t.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s", a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"), a.Source, a.TotalConns, a.UniqueDestPorts, a.Label)
-		if t.wide {
-			fmt.Fprintf(tw, "\t%d\t%s\t%s", a.UniqueDestHosts, a.ScanType, orDash(a.Tool))
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	for i := range t.rows {
+		for j, c := range t.cols {
+			cells[j] = c.value(&t.rows[i])
 		}
-		if t.withInput {
-			fmt.Fprintf(tw, "\t%s", a.Input)
-		}
-		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -71,41 +99,41 @@ func (t *tableWriter) Close() error {
 // row, so its columns have fixed widths wide enough for IPv6 sources.
 func newStreamWriter(format string, w io.Writer, wide bool) alertWriter {
 	if format == "table" {
-		return &streamTable{w: w, wide: wide}
+		return &streamTable{w: w, cols: tableColumns(wide, true, false)}
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }
 
 type streamTable struct {
 	w      io.Writer
+	cols   []column
 	header bool
-	wide   bool // the default rules' extra columns
 }
 
-const (
-	streamRow     = "%-27s  %-39s  %10v  %15v  %-23s  %s\n"
-	streamRowWide = "%-27s  %-39s  %10v  %15v  %15v  %-23s  %-9s  %-7s  %-9s  %s\n"
-)
-
 func (s *streamTable) Write(a detector.Alert) error {
-	ts := a.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z")
-	if s.wide {
-		if !s.header {
-			s.header = true
-			if _, err := fmt.Fprintf(s.w, streamRowWide, "@timestamp", "RemoteAddressIP4", "TotalConns", "UniqueDestPorts", "UniqueDestHosts", "TechniqueLabel", "ScanType", "Tool", "Status", "AlertID"); err != nil {
-				return err
-			}
-		}
-		_, err := fmt.Fprintf(s.w, streamRowWide, ts, a.Source, a.TotalConns, a.UniqueDestPorts, a.UniqueDestHosts, a.Label, a.ScanType, a.Tool, a.Status, a.AlertID)
-		return err
-	}
 	if !s.header {
 		s.header = true
-		if _, err := fmt.Fprintf(s.w, streamRow, "@timestamp", "RemoteAddressIP4", "TotalConns", "UniqueDestPorts", "TechniqueLabel", "Status"); err != nil {
+		if err := s.row(func(c column) string { return c.head }); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(s.w, streamRow, ts, a.Source, a.TotalConns, a.UniqueDestPorts, a.Label, a.Status)
+	return s.row(func(c column) string { return c.value(&a) })
+}
+
+func (s *streamTable) row(cell func(column) string) error {
+	var b strings.Builder
+	for i, c := range s.cols {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		if i == len(s.cols)-1 {
+			b.WriteString(cell(c)) // no padding after the last column
+		} else {
+			fmt.Fprintf(&b, "%*s", c.width, cell(c))
+		}
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(s.w, b.String())
 	return err
 }
 
