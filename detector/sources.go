@@ -46,8 +46,6 @@ func (t *sourceTable[S]) each(f func(netip.Addr, *S)) {
 	}
 }
 
-func (t *sourceTable[S]) len() int { return int(t.n) }
-
 func (t *sourceTable[S]) reset() {
 	clear(t.index)
 	t.chunks, t.n = nil, 0

@@ -20,6 +20,7 @@ const namespace = "scanwatch"
 type KernelCounters struct {
 	Packets, SYN, OtherTCP, UDP, NonTCP, ParseErrors uint64
 	Probes, FlowsNew, RingbufEvents, RingbufDrops    uint64
+	DetectorSYNs                                     uint64 // SYNs the sensor handed to the detector
 	Actions                                          [5]uint64
 }
 
@@ -73,17 +74,13 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 			Namespace: namespace, Name: "sources_evicted_total",
 			Help: "Sources dropped, least recently active first, to respect --max-sources.",
 		}),
-		Events: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "detector_syn_events_total",
-			Help: "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.",
-		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help: "A metric with a constant '1' value labelled by version and Go version.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, m.Events, buildInfo,
+	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if kernel != nil {
 		reg.MustRegister(&kernelCollector{read: kernel})
@@ -102,6 +99,7 @@ var (
 	descFlows      = desc("flows_new_total", "(source, destination, port, probe kind) flows first seen by the kernel.")
 	descRingEvents = desc("ringbuf_events_total", "Records sent from the kernel through the ring buffer.")
 	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.")
+	descDetector   = desc("detector_syn_events_total", "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.")
 	descActions    = prometheus.NewDesc(namespace+"_xdp_actions_total", "XDP verdicts returned, by action.", []string{"action"}, nil)
 	actionNames    = [5]string{"aborted", "drop", "pass", "tx", "redirect"}
 )
@@ -117,7 +115,7 @@ type kernelCollector struct {
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descActions} {
+	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descDetector, descActions} {
 		ch <- d
 	}
 }
@@ -132,7 +130,7 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		n uint64
 	}{{descPackets, k.Packets}, {descSYN, k.SYN}, {descOtherTCP, k.OtherTCP}, {descUDP, k.UDP}, {descNonTCP, k.NonTCP},
-		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}} {
+		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}, {descDetector, k.DetectorSYNs}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
 	}
 	for i, n := range k.Actions {

@@ -103,6 +103,13 @@ func (r *liveRun) stop() map[netip.Addr]detector.Alert {
 	return last
 }
 
+// nmapTo is a test case's traffic: nmap with args against target.
+func nmapTo(target string, args ...string) func(context.Context, *testing.T, *lab.Lab) *exec.Cmd {
+	return func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
+		return l.Nmap(ctx, append(append([]string{}, args...), target)...)
+	}
+}
+
 // runTool runs a scanner to its end. masscan is ended by its deadline when
 // it hangs, and hping3 exits 1 when it misses the replies (its own summary
 // is unreliable: the wire is counted instead). Anything else failing is a
@@ -159,12 +166,8 @@ func TestPrivilegedE2E(t *testing.T) {
 		hosts  int
 		run    func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd
 	}{
-		{"nmap -sS", lab.ScanIP, detector.LabelFullNetworkScan, 1000, 1, func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-sS", "-p1-1000", lab.TgtIP)
-		}},
-		{"nmap -6 -sS", lab.ScanIP6, detector.LabelFullNetworkScan, 300, 1, func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-6", "-sS", "-p1-300", lab.TgtIP6)
-		}},
+		{"nmap -sS", lab.ScanIP, detector.LabelFullNetworkScan, 1000, 1, nmapTo(lab.TgtIP, "-sS", "-p1-1000")},
+		{"nmap -6 -sS", lab.ScanIP6, detector.LabelFullNetworkScan, 300, 1, nmapTo(lab.TgtIP6, "-6", "-sS", "-p1-300")},
 		{"masscan sweep", lab.ScanIP, detector.LabelIPSweep, 2, 256, func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
 			return l.Masscan(ctx, t, "80,443")
 		}},
@@ -246,28 +249,16 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 		want []want
 		seed string // the starting rule's live label for lab.ScanIP, "" for none
 	}{
-		{"nmap -sF", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-sF", "-p1-200", lab.TgtIP)
-		},
+		{"nmap -sF", nmapTo(lab.TgtIP, "-sF", "-p1-200"),
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "fin", 200, 1, 0}}, ""},
-		{"nmap -sN", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-sN", "-p1-200", lab.TgtIP)
-		},
+		{"nmap -sN", nmapTo(lab.TgtIP, "-sN", "-p1-200"),
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "null", 200, 1, 0}}, ""},
-		{"nmap -sX", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-sX", "-p1-200", lab.TgtIP)
-		},
+		{"nmap -sX", nmapTo(lab.TgtIP, "-sX", "-p1-200"),
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "xmas", 200, 1, 0}}, ""},
-		{"nmap -sU", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-sU", "-p1-60", lab.TgtIP)
-		},
+		{"nmap -sU", nmapTo(lab.TgtIP, "-sU", "-p1-60"),
 			[]want{{lab.ScanIP, detector.LabelFullNetworkScan, "udp", 60, 1, 0}}, ""},
-		{"nmap -6 -sS", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-6", "-sS", "-p1-100", lab.TgtIP6)
-		}, []want{{lab.ScanIP6, detector.LabelFullNetworkScan, "syn", 100, 1, 0}}, ""},
-		{"nmap -D decoys", func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
-			return l.Nmap(ctx, "-sS", "-D", "192.0.2.1,192.0.2.2,ME", "-p1-100", lab.TgtIP)
-		}, []want{
+		{"nmap -6 -sS", nmapTo(lab.TgtIP6, "-6", "-sS", "-p1-100"), []want{{lab.ScanIP6, detector.LabelFullNetworkScan, "syn", 100, 1, 0}}, ""},
+		{"nmap -D decoys", nmapTo(lab.TgtIP, "-sS", "-D", "192.0.2.1,192.0.2.2,ME", "-p1-100"), []want{
 			{"192.0.2.1", detector.LabelFullNetworkScan, "syn", 100, 1, 2},
 			{"192.0.2.2", detector.LabelFullNetworkScan, "syn", 100, 1, 2},
 			{lab.ScanIP, detector.LabelFullNetworkScan, "syn", 100, 1, 2},

@@ -57,7 +57,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer live.Close()
 
-	m := metrics.New(version, func() (metrics.KernelCounters, error) { return kernelCounters(live.Objs) })
+	m := metrics.New(version, func() (metrics.KernelCounters, error) { return kernelCounters(live) })
 	if f.listenAddr != "" {
 		if err := m.Serve(ctx, f.listenAddr, f.metricsPath, log); err != nil {
 			return usageError{err}
@@ -81,12 +81,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
 	stopHUP := reloadOnHUP(ctx, f.allowlist, rules, live, log)
 	defer stopHUP()
-	runErr := live.Run(ctx, func(ev *detector.Event) {
-		if ev.Kind == detector.KindSYN {
-			m.Events.Add(float64(ev.Packets()))
-		}
-		rules.Observe(ev)
-	})
+	runErr := live.Run(ctx, rules.Observe)
 	// Stopped by a signal (or the reader failed): close every episode with
 	// its final counts, then detach (deferred).
 	for _, a := range rules.Flush() {
@@ -108,8 +103,11 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func kernelCounters(o *sensor.Objects) (metrics.KernelCounters, error) {
-	c, err := o.ReadCounters()
+// kernelCounters is read at each scrape: the program's per-CPU counters and
+// the sensor's count of SYNs handed on, so nothing is counted twice on the
+// event path.
+func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
+	c, err := live.Objs.ReadCounters()
 	if err != nil {
 		return metrics.KernelCounters{}, err
 	}
@@ -118,6 +116,7 @@ func kernelCounters(o *sensor.Objects) (metrics.KernelCounters, error) {
 		Packets: v[sensor.CntPackets], SYN: v[sensor.CntSYN], OtherTCP: v[sensor.CntOtherTCP], UDP: v[sensor.CntUDP],
 		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], Probes: v[sensor.CntProbes], FlowsNew: v[sensor.CntFlowsNew],
 		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
+		DetectorSYNs: live.Emitted(),
 	}, nil
 }
 

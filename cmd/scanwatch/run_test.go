@@ -144,7 +144,7 @@ func TestPrivilegedRunCatchesNmapLive(t *testing.T) {
 		t.Fatalf("scraping /metrics: %v", err)
 	}
 	for _, want := range []string{"scanwatch_syn_packets_total 1000", "scanwatch_ringbuf_dropped_total 0", `scanwatch_alerts_total{label="T1595 - PortScan"} 1`,
-		`scanwatch_alerts_total{label="T1595 - FullNetworkScan"} 1`, "scanwatch_build_info{", "scanwatch_packets_total", "scanwatch_ringbuf_events_total 1000",
+		`scanwatch_alerts_total{label="T1595 - FullNetworkScan"} 1`, "scanwatch_build_info{", "scanwatch_packets_total", "scanwatch_ringbuf_events_total 1000", "scanwatch_detector_syn_events_total 1000",
 		`scanwatch_xdp_actions_total{action="pass"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
