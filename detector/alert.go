@@ -14,6 +14,10 @@ const (
 	LabelIPSweep         = "T1595 - IPSweep"
 )
 
+// labelRank orders labels for escalation: a vertical scan outranks a
+// sweep or flood, a full scan a port scan. An unknown label ranks 0.
+var labelRank = map[string]int{LabelIPSweep: 1, LabelSweep: 1, LabelFlood: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
+
 // Alert statuses: live rules alert as a threshold is crossed ("new"), again
 // when the label escalates, and close an episode with the final counts.
 // Replay judges a whole file at once, so its alerts are "final".

@@ -51,8 +51,6 @@ func episodeID(src netip.Addr, k episodeKey, first int64) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-var defaultRank = map[string]int{LabelSweep: 1, LabelFlood: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
-
 // report feeds an episode's current label and size in; it alerts when the
 // episode is new, escalates, or has grown tenfold since its last alert.
 func (d *Default) report(s *source, k episodeKey, label string, size int, window time.Duration, now int64) {
@@ -66,7 +64,7 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 		ep = &episode{id: episodeID(s.addr, k, now), label: label}
 		s.eps[k] = ep
 		status = StatusNew
-	case defaultRank[label] > defaultRank[ep.label]:
+	case labelRank[label] > labelRank[ep.label]:
 		status = StatusEscalated
 	case size >= 10*ep.alerted:
 		status = StatusUpdated
@@ -78,7 +76,7 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 		return
 	}
 	// An episode's label never steps down.
-	if defaultRank[label] > defaultRank[ep.label] || status == StatusNew {
+	if labelRank[label] > labelRank[ep.label] || status == StatusNew {
 		ep.label = label
 	}
 	ep.alerted, ep.window = size, window

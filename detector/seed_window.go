@@ -37,8 +37,6 @@ func NewSeedWindow(cfg Config) *SeedWindow {
 	return &SeedWindow{cfg: cfg, winSec: max(int64(cfg.Window/time.Second), 1), sources: make(map[netip.Addr]*windowSource)}
 }
 
-var labelRank = map[string]int{"": 0, LabelIPSweep: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
-
 func (s *SeedWindow) Observe(ev *Event) {
 	if ev.Kind != KindSYN {
 		return
