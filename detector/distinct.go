@@ -79,29 +79,6 @@ func (o *portOverflow) toBitmap() {
 	o.sorted = nil
 }
 
-// Each calls f for every port in the set, in no promised order.
-func (s *portSet) Each(f func(uint16)) {
-	switch o := s.more; {
-	case o != nil && o.bits != nil:
-		for w, word := range o.bits {
-			for b := 0; word != 0; b++ {
-				if word&1 != 0 {
-					f(uint16(w<<6 | b))
-				}
-				word >>= 1
-			}
-		}
-	case o != nil:
-		for _, p := range o.sorted {
-			f(p)
-		}
-	default:
-		for _, p := range s.inline[:s.n] {
-			f(p)
-		}
-	}
-}
-
 func searchU16(a []uint16, v uint16) (int, bool) {
 	lo, hi := 0, len(a)
 	for lo < hi {
