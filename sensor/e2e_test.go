@@ -278,6 +278,18 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 			seed := r.stop()
 			live := r.defaultFinals()
 
+			// Every non-SYN probe the kernel counted reached the detector.
+			c, err := r.live.Objs.ReadCounters()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.live.EmittedProbes(); got != c.Values[CntProbes] {
+				t.Errorf("probes: kernel %d, to detector %d", c.Values[CntProbes], got)
+			}
+			if w := tc.want[0]; w.scanType != "syn" && c.Values[CntProbes] == 0 {
+				t.Errorf("%s probes were not counted in the kernel", w.scanType)
+			}
+
 			if got := len(live); got != len(tc.want) {
 				t.Fatalf("default rules: %d alerting sources, want %d: %+v", got, len(tc.want), live)
 			}

@@ -92,7 +92,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if c, err := live.Objs.ReadCounters(); err == nil {
 		log.Info("stopped", "packets", c.Values[sensor.CntPackets], "syn", c.Values[sensor.CntSYN],
-			"ringbuf_events", c.Values[sensor.CntRingbufEvents], "ringbuf_drops", c.Values[sensor.CntRingbufDrops], "syn_to_detector", live.Emitted())
+			"ringbuf_events", c.Values[sensor.CntRingbufEvents], "ringbuf_drops", c.Values[sensor.CntRingbufDrops], "syn_to_detector", live.Emitted(),
+			"probes", c.Values[sensor.CntProbes], "probes_to_detector", live.EmittedProbes())
 	}
 	if runErr != nil {
 		return runErr
