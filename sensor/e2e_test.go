@@ -103,6 +103,18 @@ func (r *liveRun) stop() map[netip.Addr]detector.Alert {
 	return last
 }
 
+// liveScenario attaches the sensor in a fresh lab, runs one scanner to its
+// end (bounded by 90 s) and leaves a moment for replies and retransmissions.
+func liveScenario(t *testing.T, name string, run func(context.Context, *testing.T, *lab.Lab) *exec.Cmd) *liveRun {
+	t.Helper()
+	r := startLive(t, detector.SeedIgnored)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	runTool(t, name, run(ctx, t, r.lab))
+	time.Sleep(500 * time.Millisecond)
+	return r
+}
+
 // nmapTo is a test case's traffic: nmap with args against target.
 func nmapTo(target string, args ...string) func(context.Context, *testing.T, *lab.Lab) *exec.Cmd {
 	return func(ctx context.Context, t *testing.T, l *lab.Lab) *exec.Cmd {
@@ -180,11 +192,7 @@ func TestPrivilegedE2E(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := startLive(t, detector.SeedIgnored)
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			runTool(t, tc.name, tc.run(ctx, t, r.lab))
-			time.Sleep(500 * time.Millisecond) // replies and retransmissions
+			r := liveScenario(t, tc.name, tc.run)
 			live := r.stop()
 
 			src := netip.MustParseAddr(tc.source)
@@ -270,11 +278,7 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := startLive(t, detector.SeedIgnored)
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			runTool(t, tc.name, tc.run(ctx, t, r.lab))
-			time.Sleep(500 * time.Millisecond)
+			r := liveScenario(t, tc.name, tc.run)
 			seed := r.stop()
 			live := r.defaultFinals()
 
