@@ -52,6 +52,9 @@ type Alert struct {
 	Window         string       `json:"window,omitempty"` // the window whose thresholds were crossed
 	Tool           string       `json:"tool,omitempty"`   // nmap, masscan or zmap where the fingerprint is clear
 	RelatedSources []netip.Addr `json:"related_sources,omitempty"`
+	// Evasion names the evasion marks seen on the source's probes
+	// (Evasion.Names): fragmented, tiny_fragment, header_chain.
+	Evasion []string `json:"evasion,omitempty"`
 }
 
 // SortAlerts orders alerts by time, then source, so output is reproducible.

@@ -70,6 +70,11 @@ type Event struct {
 	MSSOnly bool  // TCP options are exactly one 4-byte MSS option
 	OptLen  uint8 // bytes of TCP options (0: none, as masscan and zmap send)
 
+	// Evasion marks what about the packet's shape no legitimate stack
+	// does (fragmenting a probe, a tiny first fragment, a header chain
+	// past what the sensor walks). Both sensors set it the same way.
+	Evasion Evasion
+
 	// Count is how many packets the event stands for. The XDP sensor folds
 	// repeated SYNs to one (source, destination, port) into a single event
 	// (or a later delta), so counts stay exact without a record per packet.
@@ -83,4 +88,44 @@ func (e *Event) Packets() uint64 {
 		return 1
 	}
 	return uint64(e.Count)
+}
+
+// Evasion is a set of evasion marks a sensor found on a packet. A mark is
+// set only on packets the target's stack would process (a fragmented probe
+// counts once its datagram is complete), so spoofed debris the host drops
+// accuses nobody.
+type Evasion uint8
+
+const (
+	// EvasionFragmented: the probe arrived in IP fragments (nmap -f,
+	// --mtu). No stack fragments a SYN of its own accord.
+	EvasionFragmented Evasion = 1 << iota
+	// EvasionTinyFragment: the first fragment was too short to hold the
+	// TCP flags (RFC 1858's tiny-fragment attack); the flags came in a
+	// later fragment.
+	EvasionTinyFragment
+	// EvasionHeaderChain: more IPv6 extension headers than the sensor
+	// walks (MaxIPv6ExtHeaders); the transport header was not reached, so
+	// the event carries no port and Kind is KindOther.
+	EvasionHeaderChain
+	evasionCount = iota
+)
+
+// MaxIPv6ExtHeaders is how many IPv6 extension headers both sensors walk
+// before they give up on reaching the transport header. The XDP program's
+// MAX_IPV6_EXT must equal it (a test checks).
+const MaxIPv6ExtHeaders = 16
+
+var evasionNames = [evasionCount]string{"fragmented", "tiny_fragment", "header_chain"}
+
+// Names lists the marks in e, in a fixed order, as the alert's evasion
+// field shows them.
+func (e Evasion) Names() []string {
+	var out []string
+	for i, n := range evasionNames {
+		if e&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }
