@@ -19,6 +19,7 @@ type ScanwatchConfig struct {
 	WakeupBytes    uint32
 	UdpProbes      uint32
 	BenchFreshKeys uint32
+	AcceptOffload  uint32
 }
 
 type ScanwatchEvent struct {
@@ -37,7 +38,8 @@ type ScanwatchEvent struct {
 	IsNew   uint8
 	OptLen  uint8
 	Probe   uint8
-	Pad     [2]uint8
+	Evasion uint8
+	Pad     [1]uint8
 }
 
 type ScanwatchFlowKey struct {
@@ -61,7 +63,35 @@ type ScanwatchFlowValue struct {
 	Flags   uint8
 	MssOnly uint8
 	OptLen  uint8
-	Pad     [6]uint8
+	Evasion uint8
+	Pad     [5]uint8
+}
+
+type ScanwatchFragKey struct {
+	_     structs.HostLayout
+	Saddr [16]uint8
+	Daddr [16]uint8
+	Id    uint32
+	Proto uint8
+	V6    uint8
+	Pad   [2]uint8
+}
+
+type ScanwatchFragValue struct {
+	_        structs.HostLayout
+	FirstNs  uint64
+	Units    [4]uint64
+	Meat     uint32
+	Maxend   uint32
+	Sum      uint32
+	Have     uint32
+	L4off    uint16
+	IpId     uint16
+	Flags    uint8
+	FirstLen uint8
+	Ttl      uint8
+	Pad      uint8
+	Hdr      [24]uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -71,6 +101,7 @@ const (
 	ScanwatchMapCounters      = "counters"
 	ScanwatchMapEvents        = "events"
 	ScanwatchMapFlows         = "flows"
+	ScanwatchMapFrags         = "frags"
 	ScanwatchMapXdpActions    = "xdp_actions"
 	ScanwatchProgScanwatchXdp = "scanwatch_xdp"
 	ScanwatchProgXdpPassFloor = "xdp_pass_floor"
@@ -131,6 +162,7 @@ type ScanwatchMapSpecs struct {
 	Counters   *ebpf.MapSpec `ebpf:"counters"`
 	Events     *ebpf.MapSpec `ebpf:"events"`
 	Flows      *ebpf.MapSpec `ebpf:"flows"`
+	Frags      *ebpf.MapSpec `ebpf:"frags"`
 	XdpActions *ebpf.MapSpec `ebpf:"xdp_actions"`
 }
 
@@ -165,6 +197,7 @@ type ScanwatchMaps struct {
 	Counters   *ebpf.Map `ebpf:"counters"`
 	Events     *ebpf.Map `ebpf:"events"`
 	Flows      *ebpf.Map `ebpf:"flows"`
+	Frags      *ebpf.Map `ebpf:"frags"`
 	XdpActions *ebpf.Map `ebpf:"xdp_actions"`
 }
 
@@ -173,6 +206,7 @@ func (m *ScanwatchMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Flows,
+		m.Frags,
 		m.XdpActions,
 	)
 }

@@ -18,11 +18,22 @@ const (
 	CntRingbufEvents
 	CntRingbufDrops
 	CntProbes
+	CntCsumBad
+	CntCsumOffload
+	CntCsumUnverified
+	CntFragments
+	CntFragDatagrams
+	CntFragOverlap
+	CntFragDropped
+	CntTinyFragment
+	CntHeaderChain
+	CntVLANDepth
 	cntMax
 )
 
 // CounterNames are the counters' names in metrics and logs.
-var CounterNames = [cntMax]string{"packets", "syn", "other_tcp", "udp", "non_tcp", "parse_error", "flows_new", "ringbuf_events", "ringbuf_drops", "probes"}
+var CounterNames = [cntMax]string{"packets", "syn", "other_tcp", "udp", "non_tcp", "parse_error", "flows_new", "ringbuf_events", "ringbuf_drops", "probes",
+	"csum_bad", "csum_offload", "csum_unverified", "fragments", "frag_datagrams", "frag_overlap", "frag_dropped", "tiny_fragment", "header_chain", "vlan_depth"}
 
 // Counters is a snapshot of the program's per-CPU counters, summed.
 type Counters struct {

@@ -85,7 +85,7 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 	if d == 0 {
 		return false
 	}
-	t.synEvent(ev, &key, r.TsNs, synHeader{r.Sport, r.Window, r.IpId, r.Ttl, r.Flags, r.MssOnly, r.OptLen}, d)
+	t.synEvent(ev, &key, r.TsNs, synHeader{r.Sport, r.Window, r.IpId, r.Ttl, r.Flags, r.MssOnly, r.OptLen, r.Evasion}, d)
 	return true
 }
 
@@ -96,7 +96,7 @@ func (t *flowTracker) fromSweep(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowVal
 	if d == 0 {
 		return false
 	}
-	t.synEvent(ev, &key, v.LastNs, synHeader{v.Sport, v.Window, v.IpId, v.Ttl, v.Flags, v.MssOnly, v.OptLen}, d)
+	t.synEvent(ev, &key, v.LastNs, synHeader{v.Sport, v.Window, v.IpId, v.Ttl, v.Flags, v.MssOnly, v.OptLen, v.Evasion}, d)
 	return true
 }
 
@@ -105,19 +105,29 @@ func (t *flowTracker) fromSweep(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowVal
 type synHeader struct {
 	sport, window, ipID         uint16
 	ttl, flags, mssOnly, optLen uint8
+	evasion                     uint8 // detector.Evasion marks of the flow's probes
 }
+
+// probeChain is the XDP program's PROBE_CHAIN: an IPv6 packet whose
+// extension headers go past what the program walks, so no transport header
+// (and no port) is known.
+const probeChain = 8
 
 // synEvent fills ev with d probes of flow key (SYNs, stealth TCP probes or
 // UDP datagrams), the latest at kernel time ts.
 func (t *flowTracker) synEvent(ev *detector.Event, key *flowKey, ts uint64, h synHeader, d uint64) {
 	kind := detector.ClassifyTCP(h.flags)
-	if detector.Probe(key.probe) == detector.ProbeUDP {
+	switch {
+	case detector.Probe(key.probe) == detector.ProbeUDP:
 		kind = detector.KindUDP
+	case key.probe == probeChain:
+		kind = detector.KindOther
 	}
 	*ev = detector.Event{
 		Time: t.clock.wall(ts), Src: addrFrom16(key.src), Dst: addrFrom16(key.dst),
 		SrcPort: h.sport, DstPort: key.dport, Kind: kind, Flags: h.flags,
 		TTL: h.ttl, IPID: h.ipID, Window: h.window, MSSOnly: h.mssOnly != 0, OptLen: h.optLen, Count: uint32(min(d, 1<<32-1)),
+		Evasion: detector.Evasion(h.evasion),
 	}
 }
 

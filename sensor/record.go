@@ -25,6 +25,6 @@ func decodeRecord(b []byte) (bpf.ScanwatchEvent, bool) {
 	r.Dport = le.Uint16(b[50:])
 	r.Window = le.Uint16(b[52:])
 	r.IpId = le.Uint16(b[54:])
-	r.Ttl, r.Flags, r.MssOnly, r.IsNew, r.OptLen, r.Probe = b[56], b[57], b[58], b[59], b[60], b[61]
+	r.Ttl, r.Flags, r.MssOnly, r.IsNew, r.OptLen, r.Probe, r.Evasion = b[56], b[57], b[58], b[59], b[60], b[61], b[62]
 	return r, true
 }

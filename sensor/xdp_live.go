@@ -31,7 +31,10 @@ type LiveConfig struct {
 	Iface   string
 	Mode    string // ModeAuto, ModeNative or ModeGeneric
 	Promisc bool   // for span/mirror ports: see frames not addressed to us
-	Program ProgramConfig
+	// Checksums is ChecksumsAuto (the default), ChecksumsStrict or
+	// ChecksumsTolerant: whether offloaded checksums are accepted.
+	Checksums string
+	Program   ProgramConfig
 	// SweepInterval is how often the flow map is read to make counts exact
 	// between ring records; 0 means one second.
 	SweepInterval time.Duration
@@ -75,6 +78,12 @@ func Attach(cfg LiveConfig) (_ *Live, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("no network interface %q here: list them with 'ip link' (inside the right network namespace)", cfg.Iface)
 	}
+	strict, err := strictChecksums(cfg.Checksums, cfg.Iface)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Program.StrictChecksums = strict
+	cfg.Log.Info("checksums", "iface", cfg.Iface, "offloaded", map[bool]string{true: "rejected", false: "accepted"}[strict])
 	objs, err := LoadProgram(cfg.Program)
 	if err != nil {
 		return nil, err

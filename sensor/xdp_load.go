@@ -26,6 +26,12 @@ type ProgramConfig struct {
 	NoUDPProbes bool
 	// BenchFreshKeys makes every packet a new flow. Benchmarks only.
 	BenchFreshKeys bool
+	// StrictChecksums rejects probes whose checksum field holds only the
+	// pseudo-header sum. Checksum offload leaves exactly that in packets
+	// that never crossed a wire (veth, tap, virtio from the same host),
+	// which the receiving stack trusts; off a physical wire it is a
+	// forgery the host drops. See ChecksumsFor.
+	StrictChecksums bool
 }
 
 // DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
@@ -63,7 +69,7 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys)}); err != nil {
+	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys), AcceptOffload: b2u(!cfg.StrictChecksums)}); err != nil {
 		return nil, fmt.Errorf("setting the program's config: %w", err)
 	}
 	var objs Objects

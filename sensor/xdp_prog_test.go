@@ -114,7 +114,7 @@ func TestPrivilegedXDPProgramClassifies(t *testing.T) {
 		{"truncated IPv4", eth[:14+12], CntParseError, 0},
 		{"truncated TCP", eth[:14+20+10], CntParseError, 0},
 		{"truncated IPv6", buildEth(t, with(func(o *pktOpts) { o.v6 = true }))[:14+30], CntParseError, 0},
-		{"IPv4 later fragment", buildEth(t, with(func(o *pktOpts) { o.fragment = true })), CntNonTCP, 0},
+		{"IPv4 lone last fragment: held for reassembly", buildEth(t, with(func(o *pktOpts) { o.fragment = true })), CntFragments, 0},
 		{"ARP", append(append(append([]byte{}, macTgt...), macScan...), 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1), CntNonTCP, 0},
 	}
 	for _, tc := range tests {
@@ -124,6 +124,9 @@ func TestPrivilegedXDPProgramClassifies(t *testing.T) {
 			c := h.counters()
 			if c.Values[CntPackets] != 1 || c.Actions[xdpPass] != 1 {
 				t.Errorf("packets %d, XDP_PASS %d; want 1 and 1", c.Values[CntPackets], c.Actions[xdpPass])
+			}
+			if c.Values[tc.counter] != 1 {
+				t.Errorf("counter %s = %d, want 1", CounterNames[tc.counter], c.Values[tc.counter])
 			}
 			for i := CntSYN; i <= CntParseError; i++ {
 				want := uint64(0)
