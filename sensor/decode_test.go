@@ -63,7 +63,15 @@ func TestDecode(t *testing.T) {
 		{name: "truncated IPv6 header", link: LinkEthernet, frame: buildEth(t, v6)[:14+30]},
 		{name: "IPv4 fragment without TCP header", link: LinkEthernet, frame: buildEth(t, with(func(o *pktOpts) { o.fragment = true }))},
 		{name: "unsupported link type", link: 147, frame: buildEth(t, syn)},
-		{name: "IPv4 total length 0 (segmentation offload)", link: LinkEthernet, ok: true, kind: detector.KindSYN,
+		{name: "IPv4 total length 0 on data (segmentation offload)", link: LinkEthernet, ok: true, kind: detector.KindOther,
+			frame: func() []byte {
+				f := buildEth(t, with(func(o *pktOpts) { o.flags = "PA" }))
+				f[14+2], f[14+3] = 0, 0
+				return f
+			}()},
+		// The receiver drops an IP length of 0 (ip_rcv: shorter than the
+		// header): only the sending host's capture has them, on data.
+		{name: "IPv4 total length 0 on a SYN", link: LinkEthernet,
 			frame: func() []byte { f := buildEth(t, syn); f[14+2], f[14+3] = 0, 0; return f }()},
 		{name: "IPv4 header claiming another version", link: LinkEthernet,
 			frame: func() []byte { f := buildEth(t, syn); f[14] = 0x55; return f }()},
@@ -80,7 +88,8 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("Decode = %v, want %v (stats %+v)", ok, tc.ok, d.Stats)
 			}
 			if !ok {
-				if d.Stats.Malformed+d.Stats.NotIP+d.Stats.Unsupported != 1 {
+				// A fragment waits in its queue, counted there.
+				if d.Stats.Malformed+d.Stats.NotIP+d.Stats.Unsupported+d.Stats.Defrag.Fragments != 1 {
 					t.Fatalf("a skipped frame must be counted once: %+v", d.Stats)
 				}
 				return
