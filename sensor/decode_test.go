@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/google/gopacket/layers"
+
 	"github.com/scanwatch/scanwatch/detector"
 )
 
@@ -136,12 +138,34 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint32(LinkRaw), buildIP(f, o))
 	f.Add(uint32(LinkNull), withNull(buildIP(f, o), false))
 	f.Add(uint32(LinkSLL), withSLL(buildIP(f, o), false))
+	// The evasion paths: fragments, long header chains, VLAN stacks,
+	// tunnels (the fuzzed decoder decapsulates all of them).
+	syn := pktOpts{flags: "S", dport: 22, tcpOpts: mssOpt, data: 16}
+	for _, fr := range frag4(buildIP(f, syn), inOrder(40, 8)...)[:2] {
+		f.Add(uint32(LinkRaw), fr)
+	}
+	syn.v6 = true
+	f.Add(uint32(LinkRaw), frag6(buildIP(f, syn), 7, piece{0, 24, true, nil})[0])
+	f.Add(uint32(LinkRaw), frag6(buildIP(f, syn), 7, piece{0, 40, false, nil})[0])
+	f.Add(uint32(LinkIPv6), extChain(buildIP(f, syn), 17))
+	syn = pktOpts{flags: "S", dport: 22, vlans: []uint16{1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	f.Add(uint32(LinkEthernet), buildEth(f, syn))
+	syn.vlans = nil
+	f.Add(uint32(LinkRaw), tunnel4(f, layers.IPProtocolIPv4, nil, buildIP(f, syn)))
+	f.Add(uint32(LinkRaw), tunnel4(f, layers.IPProtocolGRE, []byte{0xb0, 0, 0x65, 0x58, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2}, buildEth(f, syn)))
+	f.Add(uint32(LinkRaw), vxlan(f, buildEth(f, syn)))
 	f.Fuzz(func(t *testing.T, link uint32, frame []byte) {
-		d := NewDecoder()
+		d := NewDecoderWith(DecodeOptions{Decapsulate: TunnelIPIP | TunnelGRE | TunnelVXLAN})
 		var ev detector.Event
-		if d.Decode(link, frame, 0, &ev) && (!ev.Src.IsValid() || !ev.Dst.IsValid()) {
-			t.Fatalf("decoded an event without addresses: %+v", ev)
+		for ok := d.Decode(link, frame, 0, &ev); ok; ok = d.More(&ev) {
+			if !ev.Src.IsValid() || !ev.Dst.IsValid() {
+				t.Fatalf("decoded an event without addresses: %+v", ev)
+			}
 		}
+		// The same frame as every fragment of a datagram must not break
+		// reassembly either.
+		d.Decode(link, frame, 0, &ev)
+		d.Finish()
 	})
 }
 
