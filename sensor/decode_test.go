@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/google/gopacket/layers"
+
 	"github.com/scanwatch/scanwatch/detector"
 )
 
@@ -63,7 +65,15 @@ func TestDecode(t *testing.T) {
 		{name: "truncated IPv6 header", link: LinkEthernet, frame: buildEth(t, v6)[:14+30]},
 		{name: "IPv4 fragment without TCP header", link: LinkEthernet, frame: buildEth(t, with(func(o *pktOpts) { o.fragment = true }))},
 		{name: "unsupported link type", link: 147, frame: buildEth(t, syn)},
-		{name: "IPv4 total length 0 (segmentation offload)", link: LinkEthernet, ok: true, kind: detector.KindSYN,
+		{name: "IPv4 total length 0 on data (segmentation offload)", link: LinkEthernet, ok: true, kind: detector.KindOther,
+			frame: func() []byte {
+				f := buildEth(t, with(func(o *pktOpts) { o.flags = "PA" }))
+				f[14+2], f[14+3] = 0, 0
+				return f
+			}()},
+		// The receiver drops an IP length of 0 (ip_rcv: shorter than the
+		// header): only the sending host's capture has them, on data.
+		{name: "IPv4 total length 0 on a SYN", link: LinkEthernet,
 			frame: func() []byte { f := buildEth(t, syn); f[14+2], f[14+3] = 0, 0; return f }()},
 		{name: "IPv4 header claiming another version", link: LinkEthernet,
 			frame: func() []byte { f := buildEth(t, syn); f[14] = 0x55; return f }()},
@@ -80,7 +90,8 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("Decode = %v, want %v (stats %+v)", ok, tc.ok, d.Stats)
 			}
 			if !ok {
-				if d.Stats.Malformed+d.Stats.NotIP+d.Stats.Unsupported != 1 {
+				// A fragment waits in its queue, counted there.
+				if d.Stats.Malformed+d.Stats.NotIP+d.Stats.Unsupported+d.Stats.Defrag.Fragments != 1 {
 					t.Fatalf("a skipped frame must be counted once: %+v", d.Stats)
 				}
 				return
@@ -127,11 +138,46 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint32(LinkRaw), buildIP(f, o))
 	f.Add(uint32(LinkNull), withNull(buildIP(f, o), false))
 	f.Add(uint32(LinkSLL), withSLL(buildIP(f, o), false))
+	// The evasion paths: fragments, long header chains, VLAN stacks,
+	// tunnels (the fuzzed decoder decapsulates all of them).
+	syn := pktOpts{flags: "S", dport: 22, tcpOpts: mssOpt, data: 16}
+	for _, fr := range frag4(buildIP(f, syn), inOrder(40, 8)...)[:2] {
+		f.Add(uint32(LinkRaw), fr)
+	}
+	syn.v6 = true
+	f.Add(uint32(LinkRaw), frag6(buildIP(f, syn), 7, piece{0, 24, true, nil})[0])
+	f.Add(uint32(LinkRaw), frag6(buildIP(f, syn), 7, piece{0, 40, false, nil})[0])
+	f.Add(uint32(LinkIPv6), extChain(buildIP(f, syn), 17))
+	syn = pktOpts{flags: "S", dport: 22, vlans: []uint16{1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	f.Add(uint32(LinkEthernet), buildEth(f, syn))
+	syn.vlans = nil
+	f.Add(uint32(LinkRaw), tunnel4(f, layers.IPProtocolIPv4, nil, buildIP(f, syn)))
+	f.Add(uint32(LinkRaw), tunnel4(f, layers.IPProtocolGRE, []byte{0xb0, 0, 0x65, 0x58, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2}, buildEth(f, syn)))
+	f.Add(uint32(LinkRaw), vxlan(f, buildEth(f, syn)))
 	f.Fuzz(func(t *testing.T, link uint32, frame []byte) {
-		d := NewDecoder()
+		d := NewDecoderWith(DecodeOptions{Decapsulate: TunnelIPIP | TunnelGRE | TunnelVXLAN})
 		var ev detector.Event
-		if d.Decode(link, frame, 0, &ev) && (!ev.Src.IsValid() || !ev.Dst.IsValid()) {
-			t.Fatalf("decoded an event without addresses: %+v", ev)
+		for ok := d.Decode(link, frame, 0, &ev); ok; ok = d.More(&ev) {
+			if !ev.Src.IsValid() || !ev.Dst.IsValid() {
+				t.Fatalf("decoded an event without addresses: %+v", ev)
+			}
 		}
+		// The same frame as every fragment of a datagram must not break
+		// reassembly either.
+		d.Decode(link, frame, 0, &ev)
+		d.Finish()
 	})
+}
+
+// BenchmarkDecodeSYN times the decoder alone on an nmap-like SYN, the
+// replay's common case (checksums verified).
+func BenchmarkDecodeSYN(b *testing.B) {
+	d := NewDecoder()
+	frame := buildEth(b, pktOpts{flags: "S", dport: 80, window: 1024, ttl: 50, tcpOpts: mssOpt})
+	var ev detector.Event
+	for b.Loop() {
+		if !d.Decode(LinkEthernet, frame, 1, &ev) {
+			b.Fatal("no event")
+		}
+	}
 }

@@ -35,6 +35,7 @@ type pktOpts struct {
 	sport    uint16 // 40000 when 0
 	dport    uint16
 	fragment bool // IPv4 fragment with offset 8 (no TCP header of its own)
+	data     int  // bytes of payload after the transport header (nmap --data-length)
 }
 
 func tcpLayer(o pktOpts) *layers.TCP {
@@ -103,6 +104,9 @@ func buildIP(t testing.TB, o pktOpts) []byte {
 		setNet(transport, ip)
 	}
 	ls = append(ls, transport)
+	if o.data > 0 {
+		ls = append(ls, gopacket.Payload(make([]byte, o.data)))
+	}
 	return serialize(t, ls...)
 }
 

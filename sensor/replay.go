@@ -5,9 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/scanwatch/scanwatch/detector"
 )
+
+// ReplayOptions say how to judge a capture.
+type ReplayOptions struct {
+	Decode DecodeOptions
+	// MaxAhead and MaxBehind bound how far a packet's timestamp may be
+	// ahead of or behind the capture clock (the largest accepted
+	// timestamp) before it is skipped; 0 disables a bound.
+	MaxAhead, MaxBehind time.Duration
+}
+
+// Default time bounds: a day ahead (a forged far-future stamp), an hour
+// behind (pcapng merges of several interfaces are slightly out of order).
+const (
+	DefaultMaxAhead  = 24 * time.Hour
+	DefaultMaxBehind = time.Hour
+)
+
+// DefaultReplayOptions are what scanwatch replay uses without flags.
+func DefaultReplayOptions() ReplayOptions {
+	return ReplayOptions{MaxAhead: DefaultMaxAhead, MaxBehind: DefaultMaxBehind}
+}
 
 // ReplayStats says what a replay read, so the caller can warn about what it
 // skipped instead of failing the whole file.
@@ -19,38 +41,97 @@ type ReplayStats struct {
 	// Packets of pcapng interfaces whose link type is not decoded.
 	SkippedLink     int
 	UnsupportedLink uint32
+	// TimeSkipped counts packets skipped because their timestamps were
+	// too far ahead of or behind the capture clock; ClockJumps counts
+	// jumps accepted after clockRun packets in a row agreed on them.
+	TimeSkipped uint64
+	ClockJumps  uint64
+
+	opts ReplayOptions
 }
 
 // Warnings lists what the caller should tell the user about an otherwise
-// successful replay.
+// successful replay, once per file.
 func (s *ReplayStats) Warnings() []string {
 	var w []string
-	if s.Decode.Malformed > 0 {
-		w = append(w, fmt.Sprintf("skipped %d malformed packets (headers cut short or inconsistent)", s.Decode.Malformed))
+	add := func(n uint64, format string, args ...any) {
+		if n > 0 {
+			w = append(w, fmt.Sprintf(format, append([]any{n}, args...)...))
+		}
 	}
+	d, f := &s.Decode, &s.Decode.Defrag
+	add(d.Malformed, "skipped %d malformed packets (headers cut short or inconsistent)")
 	if s.OverSnaplen > 0 {
 		w = append(w, fmt.Sprintf("%d records are longer than the file's snap length; read them anyway, as libpcap does", s.OverSnaplen))
 	}
 	if s.SkippedLink > 0 {
 		w = append(w, fmt.Sprintf("skipped %d packets from interfaces with unsupported link type %d", s.SkippedLink, s.UnsupportedLink))
 	}
+	add(d.BadChecksum, "skipped %d packets with a bad TCP or UDP checksum: the host drops them, so they are not evidence")
+	add(d.BadIPChecksum, "skipped %d packets with a bad IPv4 header checksum: the host drops them")
+	if s.opts.Decode.Checksums == ChecksumStrict {
+		add(d.OffloadedChecksum, "skipped %d packets carrying offloaded checksums (captured on the sending host): --checksums strict rejects them")
+	} else {
+		add(d.OffloadedChecksum, "%d packets carry offloaded checksums: captured on the sending host; accepted unverified (--checksums strict rejects them)")
+	}
+	add(d.Unverified, "%d probes were cut by the snap length (or carry no IP length), so their checksums could not be verified; accepted")
+	add(d.HeaderChain, "%d IPv6 packets carry more than %d extension headers: reported as header-chain evasion, transport not read", detector.MaxIPv6ExtHeaders)
+	add(d.TooManyVLANs, "skipped %d frames with more than %d VLAN tags: not decoded", MaxVLANTags)
+	if s.opts.Decode.Decapsulate == 0 {
+		add(d.Tunneled, "%d tunnel packets (IPIP, GRE) were judged by their outer header only; --decapsulate ipip,gre,vxlan judges the inner packets of tunnels the host terminates")
+	} else {
+		add(d.Tunneled, "%d tunnel packets of types not named in --decapsulate were judged by their outer header only")
+	}
+	add(f.Reassembled, "reassembled %d fragmented datagrams (marked as fragmentation evasion)")
+	add(f.Duplicates, "ignored %d duplicate IP fragments")
+	add(f.Overlaps, "dropped %d fragmented datagrams with overlapping fragments, as Linux does (RFC 5722)")
+	add(f.Invalid, "dropped %d invalid IP fragments or their datagrams (zero length, inconsistent end, IPv6 length not a multiple of 8, beyond 65535 bytes)")
+	add(f.NoChain, "dropped %d IPv6 first fragments without the whole header chain (RFC 7112), as Linux does")
+	add(f.Oversize, "dropped %d reassembled datagrams larger than 65535 bytes")
+	add(f.Timeouts, "dropped %d fragment queues incomplete after 30 s of packet time")
+	add(f.Evicted, "dropped %d fragment queues to stay within %d queues and %d MiB", maxFragQueues, maxFragMem>>20)
+	add(f.Pending, "%d fragmented datagrams were still incomplete at the end of the capture")
+	add(s.TimeSkipped, "skipped %d packets stamped more than %v ahead of or %v behind the capture clock (the largest accepted timestamp)", s.opts.MaxAhead, s.opts.MaxBehind)
+	add(s.ClockJumps, "the capture clock jumped %d times (%d packets in a row agreed on the new time); judged them as stamped", clockRun)
 	return w
 }
 
-// Replay reads a capture and hands every TCP/UDP packet to emit as an event.
-// The event is reused between calls; emit must copy what it keeps. Packet
-// timestamps are the only clock. On a truncated or corrupt file the packets
-// before the damage have been emitted when the error (ErrTruncated or
-// ErrCorrupt) comes back, so the caller can still report on them.
-func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progress func(bytes int64)) (st ReplayStats, err error) {
+// Replay reads a capture with the default options and hands every event to
+// emit; see ReplayWith.
+func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progress func(bytes int64)) (ReplayStats, error) {
+	return ReplayWith(ctx, r, DefaultReplayOptions(), emit, progress)
+}
+
+// ReplayWith reads a capture and hands every event (TCP/UDP packets the
+// host would process, reassembled datagrams, header-chain evasions) to
+// emit. The event is reused between calls; emit must copy what it keeps.
+// Packet timestamps are the only clock. On a truncated or corrupt file the
+// packets before the damage have been emitted when the error (ErrTruncated
+// or ErrCorrupt) comes back, so the caller can still report on them.
+func ReplayWith(ctx context.Context, r io.Reader, opts ReplayOptions, emit func(*detector.Event), progress func(bytes int64)) (st ReplayStats, err error) {
+	st.opts = opts
 	cr, err := OpenCapture(r)
 	if err != nil {
 		return st, err
 	}
-	dec := NewDecoder()
+	dec := NewDecoderWith(opts.Decode)
+	guard := clockGuard{ahead: int64(opts.MaxAhead), behind: int64(opts.MaxBehind)}
 	var ev detector.Event
+	judge := func(rec *Record) {
+		if dec.Decode(rec.LinkType, rec.Data, rec.Nanos, &ev) {
+			st.Events++
+			emit(&ev)
+			for dec.More(&ev) {
+				st.Events++
+				emit(&ev)
+			}
+		}
+	}
 	defer func() {
+		dec.Finish()
+		guard.finish()
 		st.Decode = dec.Stats
+		st.TimeSkipped, st.ClockJumps = guard.Skipped, guard.Jumps
 		st.Bytes = cr.Offset()
 		switch c := cr.(type) {
 		case *pcapReader:
@@ -75,9 +156,12 @@ func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progre
 			}
 			return st, err
 		}
-		if dec.Decode(rec.LinkType, rec.Data, rec.Nanos, &ev) {
-			st.Events++
-			emit(&ev)
+		now, ready := guard.admit(&rec)
+		switch {
+		case now:
+			judge(&rec)
+		case ready:
+			guard.drain(judge)
 		}
 	}
 }

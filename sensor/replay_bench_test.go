@@ -73,9 +73,22 @@ func writeSynCapture(tb testing.TB, path string, n int) error {
 		src := i / 1000
 		p[14+12+2], p[14+12+3] = byte(src>>8), byte(src) // source 198.51.x.y
 		binary.BigEndian.PutUint16(p[14+20+2:], uint16(i%1000+1))
+		fixChecksums4(p[14:])
 		w.Write(rec)
 	}
 	return w.Flush()
+}
+
+// fixChecksums4 recomputes the IPv4 header and TCP checksums of a patched
+// packet: replay verifies them on every probe.
+func fixChecksums4(ip []byte) {
+	ihl := int(ip[0]&0x0f) * 4
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint16(ip[10:], ^fold(sum16(ip[:ihl], 0)))
+	seg := ip[ihl:binary.BigEndian.Uint16(ip[2:])]
+	seg[16], seg[17] = 0, 0
+	src, dst := netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+	binary.BigEndian.PutUint16(seg[16:], ^fold(sum16(seg, pseudoSum(src, dst, false, 6, len(seg)))))
 }
 
 // benchReplay replays the shared capture through the rules newRules

@@ -16,12 +16,18 @@ import (
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
+	var r replayFlags
 	fs := newFlagSet("replay", "replay [flags] FILE...", stderr)
 	c.register(fs)
+	r.register(fs)
 	files, cfg, log, err := c.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
+	if err != nil {
+		return err
+	}
+	opts, err := r.options()
 	if err != nil {
 		return err
 	}
@@ -45,7 +51,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var failed []error
 	for _, name := range files {
 		finals = finals[:0]
-		err := replayFile(ctx, name, rules, func() []detector.Alert {
+		err := replayFile(ctx, name, opts, rules, func() []detector.Alert {
 			all := append(finals, rules.Flush()...)
 			detector.SortAlerts(all)
 			return all
@@ -69,7 +75,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // replayFile judges one file on its own, as the LogScale query judges its
 // search range: the rules are flushed at the end of every file. Alerts for the
 // readable part of a damaged file are written before its error is returned.
-func replayFile(ctx context.Context, name string, rules detector.Rules, flush func() []detector.Alert, out alertWriter, stderr io.Writer, log *slog.Logger) error {
+func replayFile(ctx context.Context, name string, opts sensor.ReplayOptions, rules detector.Rules, flush func() []detector.Alert, out alertWriter, stderr io.Writer, log *slog.Logger) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return inputError{fmt.Errorf("%s: %w", name, explainOpen(err))}
@@ -84,7 +90,7 @@ func replayFile(ctx context.Context, name string, rules detector.Rules, flush fu
 	}
 	cr := &countingReader{r: f}
 	bar := newProgress(stderr, filepath.Base(name), size)
-	stats, rerr := sensor.Replay(ctx, cr, rules.Observe, func(int64) { bar.update(cr.n) })
+	stats, rerr := sensor.ReplayWith(ctx, cr, opts, rules.Observe, func(int64) { bar.update(cr.n) })
 	bar.done()
 	for _, a := range flush() {
 		a.Input = name

@@ -283,6 +283,9 @@ func TestReplayExitCodesAndMessages(t *testing.T) {
 		{"missing allowlist", []string{"replay", "--allowlist", filepath.Join(dir, "none.txt"), "x.pcap"}, 2, "--allowlist", 0},
 		{"long window shorter than window", []string{"replay", "--window", "10m", "--long-window", "5m", "x.pcap"}, 2, "--long-window", 0},
 		{"unknown command", []string{"scan"}, 2, "unknown command", 0},
+		{"bad checksum mode", []string{"replay", "--checksums", "off", "x.pcap"}, 2, "--checksums \"off\": use tolerant or strict", 0},
+		{"bad tunnel", []string{"replay", "--decapsulate", "ipip,ipsec", "x.pcap"}, 2, "unknown tunnel \"ipsec\": name any of ipip, gre, vxlan", 0},
+		{"negative time bound", []string{"replay", "--max-time-ahead", "-1h", "x.pcap"}, 2, "--max-time-ahead", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,5 +334,23 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// The shipped captures were taken on the sending host's veth, so the
+// kernel's own SYNs (nmap -sT) carry offloaded checksums: tolerant judges
+// them and says so; strict rejects them.
+func TestReplayChecksumModes(t *testing.T) {
+	got, stderr, err := replayJSON(t, "../../pcaps/nmap-connect.pcap")
+	if err != nil || len(got) != 1 || !strings.Contains(stderr, "offloaded checksums: captured on the sending host; accepted unverified") {
+		t.Fatalf("tolerant: err %v, %d alerts, stderr %q", err, len(got), stderr)
+	}
+	got, stderr, err = replayJSON(t, "--checksums", "strict", "../../pcaps/nmap-connect.pcap")
+	if err != nil || len(got) != 0 || !strings.Contains(stderr, "--checksums strict rejects them") {
+		t.Fatalf("strict: err %v, %d alerts, stderr %q", err, len(got), stderr)
+	}
+	got, _, err = replayJSON(t, "--checksums", "strict", "../../pcaps/nmap-syn.pcap")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("strict on raw nmap SYNs: err %v, %d alerts", err, len(got))
 	}
 }
