@@ -17,6 +17,7 @@ type Default struct {
 	window time.Duration // short
 	long   time.Duration
 	lru    sourceLRU
+	prob   probation // sources with one probe so far
 	now    int64
 	prune  int64 // next event time to prune at
 
@@ -39,8 +40,11 @@ func NewDefault(cfg Config) *Default {
 	if cfg.MaxSources == 0 {
 		cfg.MaxSources = DefaultMaxSources
 	}
+	if cfg.MaxProbation == 0 {
+		cfg.MaxProbation = DefaultMaxProbation
+	}
 	return &Default{cfg: cfg, th: cfg.Thresholds, window: cfg.Window, long: cfg.LongWindow,
-		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}}
+		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}, prob: probation{max: cfg.MaxProbation}}
 }
 
 // SetAllowlist swaps the allowlist without touching any state (SIGHUP).
@@ -58,13 +62,15 @@ func (d *Default) Observe(ev *Event) {
 	}
 	s := d.lru.byAddr[ev.Src]
 	if s == nil {
-		if probe == ProbeNone || d.cfg.Ignore.Contains(ev.Src) {
+		if probe == ProbeNone {
+			d.probationCompletion(ev)
 			return
 		}
-		s = &source{addr: ev.Src, first: t, targets: map[[16]byte]*target{}, services: map[uint32]*service{}}
-		d.lru.byAddr[ev.Src] = s
-		if len(d.lru.byAddr) > d.cfg.MaxSources {
-			d.evict()
+		if martian(ev.Src) || d.cfg.Ignore.Contains(ev.Src) {
+			return
+		}
+		if s = d.admit(ev, probe, t); s == nil {
+			return
 		}
 	}
 	d.lru.touch(s)
@@ -73,7 +79,100 @@ func (d *Default) Observe(ev *Event) {
 		d.completion(s, ev, t)
 		return
 	}
-	d.probe(s, ev, probe, t)
+	d.probe(s, probeOf(ev), probe, t, ev)
+}
+
+// Held reports how many sources are on probation and how many promoted,
+// for a gauge.
+func (d *Default) Held() (probation, promoted int) { return d.prob.len(), len(d.lru.byAddr) }
+
+// admit handles a probe from a source without full state: the first one
+// puts the source on probation, and evidence of scanning promotes it.
+// It returns the promoted source, or nil while the source stays on
+// probation.
+func (d *Default) admit(ev *Event, probe Probe, t int64) *source {
+	r, ok := d.prob.get(ev.Src)
+	if !ok {
+		if !fits(ev.Src, ev.Dst) {
+			return d.newSource(ev.Src, t)
+		}
+		r = firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)),
+			probes: 1 << probe, flags: uint8(ev.Evasion)}
+		if d.prob.add(ev.Src, r) && d.cfg.OnProbationEvict != nil {
+			d.cfg.OnProbationEvict()
+		}
+		return nil
+	}
+	if r.sameService(ev.Dst, ev.DstPort, probe) && uint64(r.packets)+ev.Packets() < promoteAfter {
+		d.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes|1<<probe, r.flags|uint8(ev.Evasion))
+		return nil
+	}
+	d.prob.remove(ev.Src)
+	s := d.newSource(ev.Src, r.first)
+	d.replayFirst(s, r)
+	return s
+}
+
+// promoteAfter: the third probe packet to the same (host, port) promotes a
+// source, so a flood on one port still gets full state (and a SYN
+// retransmitted twice is what a client does against a port that is down,
+// which full state then judges as before).
+const promoteAfter = 3
+
+// newSource gives src full state, evicting the least recently active
+// promoted source beyond MaxSources.
+func (d *Default) newSource(src netip.Addr, t int64) *source {
+	s := &source{addr: src, first: t, last: t, targets: map[[16]byte]*target{}, services: map[uint32]*service{}}
+	d.lru.byAddr[src] = s
+	if len(d.lru.byAddr) > d.cfg.MaxSources {
+		d.evict()
+	}
+	return s
+}
+
+// replayFirst accounts a promoted source's probation record as the probes
+// it stands for, at the time of the first one: one call per probe kind,
+// the packets with the first kind. Header traits were not kept, so the
+// tool fingerprint starts with the next probe.
+func (d *Default) replayFirst(s *source, r firstProbe) {
+	n := uint64(r.packets)
+	for p := ProbeSYN; p < probeCount; p++ {
+		if r.probes&(1<<p) == 0 {
+			continue
+		}
+		pk := max(n, 1)
+		n = 1
+		d.probe(s, probeArgs{dst: r.host, port: r.port, packets: pk, marks: r.marks()}, p, r.first, nil)
+	}
+	if r.flags&recCompleted != 0 {
+		d.completion(s, &Event{Dst: r.host, DstPort: r.port, Flags: FlagACK}, r.first)
+	}
+}
+
+// probationCompletion notes that a source on probation completed the
+// handshake of its first probe, so its promotion will not count that port
+// as a miss.
+func (d *Default) probationCompletion(ev *Event) {
+	if ev.Flags&FlagACK == 0 || ev.Flags&(FlagSYN|FlagRST) != 0 {
+		return
+	}
+	r, ok := d.prob.get(ev.Src)
+	if !ok || r.flags&recCompleted != 0 || r.probes&(1<<ProbeSYN) == 0 || !r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
+		return
+	}
+	d.prob.update(ev.Src, r.packets, r.probes, r.flags|recCompleted)
+}
+
+// probeArgs is what a probe contributes to full state.
+type probeArgs struct {
+	dst     netip.Addr
+	port    uint16
+	packets uint64
+	marks   Evasion
+}
+
+func probeOf(ev *Event) probeArgs {
+	return probeArgs{dst: ev.Dst, port: ev.DstPort, packets: ev.Packets(), marks: ev.Evasion}
 }
 
 // classify says whether ev is a probe, or a response to someone else's
@@ -102,6 +201,8 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 			if tg := s.targets[ev.Dst.As16()]; tg != nil && tg.syn.has(ev.DstPort) {
 				return ProbeNone, false // its own connection: a completion
 			}
+		} else if r, ok := d.prob.get(ev.Src); ok && r.probes&(1<<ProbeSYN) != 0 && r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
+			return ProbeNone, false
 		}
 		return p, false
 	}
@@ -113,7 +214,12 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 func (d *Default) reverseOf(ev *Event, udp bool) bool {
 	peer := d.lru.byAddr[ev.Dst]
 	if peer == nil {
-		return false
+		r, ok := d.prob.get(ev.Dst)
+		want := ProbeSYN
+		if udp {
+			want = ProbeUDP
+		}
+		return ok && r.probes&(1<<want) != 0 && r.sameService(ev.Src, ev.SrcPort, want)
 	}
 	tg := peer.targets[ev.Src.As16()]
 	if tg == nil {
@@ -155,9 +261,11 @@ func (d *Default) at(t int64) instant {
 	return instant{sec: sec, shortCut: sec - d.windowSec(), longCut: sec - max(int64(d.long/time.Second), 1)}
 }
 
-func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
+// probe accounts one probe (or a run of them) of s; ev is the event for
+// the tool fingerprint, nil when a probation record is replayed.
+func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event) {
 	w := d.at(t)
-	host := ev.Dst.As16()
+	host := pa.dst.As16()
 	udp := probe == ProbeUDP
 
 	tg := s.targets[host]
@@ -166,36 +274,36 @@ func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
 		s.targets[host] = tg
 	}
 	tg.probes |= 1 << probe
-	tg.packets += ev.Packets()
+	tg.packets += pa.packets
 	if udp {
-		tg.udp.see(w, ev.DstPort)
+		tg.udp.see(w, pa.port)
 	} else {
-		tg.tcp.see(w, ev.DstPort)
+		tg.tcp.see(w, pa.port)
 		tg.done.age(w)
 	}
-	sk := serviceKey(udp, ev.DstPort)
+	sk := serviceKey(udp, pa.port)
 	sv := s.services[sk]
 	if sv == nil {
 		sv = &service{first: t}
 		s.services[sk] = sv
 	}
 	sv.probes |= 1 << probe
-	sv.packets += ev.Packets()
+	sv.packets += pa.packets
 	sv.hosts.see(w, host)
 	sv.done.age(w)
-	if !udp {
+	if !udp && ev != nil {
 		s.fp.add(ev, probe)
 	}
 
 	if probe == ProbeSYN {
-		tg.syn.see(w, ev.DstPort)
+		tg.syn.see(w, pa.port)
 		s.syns.expire(w.shortCut)
-		s.syns.add(w.sec, ev.Packets())
-		s.pairs.add(w.sec, pairKey{host, ev.DstPort}, w.shortCut)
+		s.syns.add(w.sec, pa.packets)
+		s.pairs.add(w.sec, pairKey{host, pa.port}, w.shortCut)
 		s.acks.expire(w.shortCut)
 		d.judgeFlood(s, t)
 	}
-	d.judgeVertical(s, ev.Dst, tg, udp, t)
+	d.judgeVertical(s, pa.dst, tg, udp, t)
 	d.judgeSweep(s, sk, sv, udp, t)
 }
 
@@ -409,6 +517,7 @@ func (d *Default) evict() {
 // window, once per tenth of a short window of event time.
 func (d *Default) pruneIdle(t int64) {
 	d.prune = t + int64(d.window)/10
+	d.prob.expire(t - int64(d.long))
 	for s := d.lru.tail; s != nil; {
 		prev := s.prev
 		d.closeQuiet(s, t, false)
@@ -436,6 +545,7 @@ func (d *Default) Flush() []Alert {
 	d.collect, d.flushed = false, nil
 	SortAlerts(out)
 	d.lru = sourceLRU{byAddr: make(map[netip.Addr]*source)}
+	d.prob.reset()
 	d.now, d.prune = 0, 0
 	return out
 }

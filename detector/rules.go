@@ -34,7 +34,13 @@ type Config struct {
 	Allow        PrefixSet   // authorised scanners: tracked, never alerted
 	MaxSources   int         // hard cap on sources held; default 100,000
 	OnSuppressed func(Alert) // an allowlisted source's would-be alert
-	OnEvict      func()      // a source dropped to respect MaxSources
+	OnEvict      func()      // a promoted source dropped to respect MaxSources
+
+	// MaxProbation bounds the probation tier: sources seen with one probe
+	// only, held in a few dozen bytes each until they show scan evidence
+	// (probation.go); oldest evicted first. Default 1<<21.
+	MaxProbation     int
+	OnProbationEvict func() // a source on probation dropped to respect MaxProbation
 }
 
 // New builds the named rule set.
