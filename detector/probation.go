@@ -114,10 +114,19 @@ func (p *probTier[A]) add(r probeRec[A], max int) (evicted bool) {
 	return evicted
 }
 
-func (p *probTier[A]) remove(src A) {
-	if i, ok := p.index[src]; ok {
-		p.slot(int(i)).flags &^= recLive
-		delete(p.index, src)
+func (p *probTier[A]) remove(src A, max int) {
+	i, ok := p.index[src]
+	if !ok {
+		return
+	}
+	p.slot(int(i)).flags &^= recLive
+	delete(p.index, src)
+	// A scanner is promoted by its second probe, usually before any other
+	// source arrives: give the newest slot back, so a run of scanners does
+	// not fill the ring with dead slots.
+	if newest := (p.next + max - 1) % max; int(i) == newest && p.aged > 0 {
+		p.next = newest
+		p.aged--
 	}
 }
 
@@ -184,10 +193,10 @@ func (p *probation) update(src netip.Addr, packets uint32, probes, flags uint8) 
 
 func (p *probation) remove(src netip.Addr) {
 	if src.Is4() {
-		p.v4.remove(src.As4())
+		p.v4.remove(src.As4(), p.max)
 		return
 	}
-	p.v6.remove(src.As16())
+	p.v6.remove(src.As16(), p.max)
 }
 
 // expire forgets first probes at or before cut (Unix ns): older than the
