@@ -55,6 +55,10 @@ type Alert struct {
 	// Evasion names the evasion marks seen on the source's probes
 	// (Evasion.Names): fragmented, tiny_fragment, header_chain.
 	Evasion []string `json:"evasion,omitempty"`
+	// Estimated: a count (ports or hosts) went past what the rules count
+	// exactly per source (4096 keys per set, 65,536 per source) and is a
+	// HyperLogLog estimate (about 1.6% standard error) beyond that.
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // SortAlerts orders alerts by time, then source, so output is reproducible.

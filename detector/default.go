@@ -247,9 +247,9 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	// sends none (it resets or ignores the SYN-ACKs), a busy client many.
 	s.acks.expire(w.shortCut)
 	s.acks.add(w.sec, 1)
-	tg.done.see(w, ev.DstPort)
+	tg.done.see(w, ev.DstPort, &s.budget)
 	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
-		sv.done.see(w, host)
+		sv.done.see(w, host, &s.budget)
 	}
 }
 
@@ -270,33 +270,39 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 
 	tg := s.targets[host]
 	if tg == nil {
+		if len(s.targets) >= maxTargets {
+			s.evictTarget()
+		}
 		tg = &target{first: t}
 		s.targets[host] = tg
 	}
 	tg.probes |= 1 << probe
 	tg.packets += pa.packets
 	if udp {
-		tg.udp.see(w, pa.port)
+		tg.udp.see(w, pa.port, &s.budget)
 	} else {
-		tg.tcp.see(w, pa.port)
+		tg.tcp.see(w, pa.port, &s.budget)
 		tg.done.age(w)
 	}
 	sk := serviceKey(udp, pa.port)
 	sv := s.services[sk]
 	if sv == nil {
+		if len(s.services) >= maxServices {
+			s.evictService()
+		}
 		sv = &service{first: t}
 		s.services[sk] = sv
 	}
 	sv.probes |= 1 << probe
 	sv.packets += pa.packets
-	sv.hosts.see(w, host)
+	sv.hosts.see(w, host, &s.budget)
 	sv.done.age(w)
 	if !udp && ev != nil {
 		s.fp.add(ev, probe)
 	}
 
 	if probe == ProbeSYN {
-		tg.syn.see(w, pa.port)
+		tg.syn.see(w, pa.port, &s.budget)
 		s.syns.expire(w.shortCut)
 		s.syns.add(w.sec, pa.packets)
 		s.pairs.add(w.sec, pairKey{host, pa.port}, w.shortCut)
@@ -413,6 +419,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 		if udp {
 			set = &tg.udp
 		}
+		a.Estimated = set.estimated()
 		a.DestPorts = samplePorts(set, 64)
 		if ep.related == nil {
 			ep.related = d.decoys(s, k.host, tg)
@@ -436,6 +443,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 			probes |= o.probes
 			first = min(first, o.first)
 			a.UniqueDestHosts = max(a.UniqueDestHosts, n)
+			a.Estimated = a.Estimated || o.hosts.estimated()
 		}
 		if len(a.DestPorts) == 0 {
 			return ep.sent
@@ -524,11 +532,7 @@ func (d *Default) pruneIdle(t int64) {
 		if s.last <= t-int64(d.long) {
 			d.lru.remove(s)
 		} else {
-			for h, tg := range s.targets {
-				if tg.tcp.long()+tg.udp.long() == 0 && tg.first <= t-int64(d.long) {
-					delete(s.targets, h)
-				}
-			}
+			s.recount(t - int64(d.long))
 		}
 		s = prev
 	}
