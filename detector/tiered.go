@@ -24,7 +24,7 @@ type tieredSet[K comparable] struct {
 	over         *hll
 	overSec      int64
 	lastShortCut int64 // the short window's cut at the last age
-	lossy        bool // the source's sketch budget was spent too: counts are lower bounds
+	lossy        bool  // the source's sketch budget was spent too: counts are lower bounds
 }
 
 // maxExactKeys is how many keys a set counts exactly: well above every
