@@ -16,7 +16,8 @@ const (
 
 // labelRank orders labels for escalation: a vertical scan outranks a
 // sweep or flood, a full scan a port scan. An unknown label ranks 0.
-var labelRank = map[string]int{LabelIPSweep: 1, LabelSweep: 1, LabelFlood: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
+var labelRank = map[string]int{LabelIPSweep: 1, LabelSweep: 1, LabelFlood: 1, LabelEvasive: 1,
+	LabelPortScan: 2, LabelFullNetworkScan: 3}
 
 // Alert statuses: live rules alert as a threshold is crossed ("new"), again
 // when the label escalates, and close an episode with the final counts.

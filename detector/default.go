@@ -60,6 +60,10 @@ func (d *Default) Observe(ev *Event) {
 	if response {
 		return
 	}
+	if ev.Evasion&EvasionHeaderChain != 0 {
+		d.headerChain(ev, t)
+		return
+	}
 	s := d.lru.byAddr[ev.Src]
 	if s == nil {
 		if probe == ProbeNone {
@@ -93,7 +97,7 @@ func (d *Default) Held() (probation, promoted int) { return d.prob.len(), len(d.
 func (d *Default) admit(ev *Event, probe Probe, t int64) *source {
 	r, ok := d.prob.get(ev.Src)
 	if !ok {
-		if !fits(ev.Src, ev.Dst) {
+		if !fits(ev.Src, ev.Dst) || evasive(ev.Evasion, probe) {
 			return d.newSource(ev.Src, t)
 		}
 		r = firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)),
@@ -103,7 +107,7 @@ func (d *Default) admit(ev *Event, probe Probe, t int64) *source {
 		}
 		return nil
 	}
-	if r.sameService(ev.Dst, ev.DstPort, probe) && uint64(r.packets)+ev.Packets() < promoteAfter {
+	if r.sameService(ev.Dst, ev.DstPort, probe) && uint64(r.packets)+ev.Packets() < promoteAfter && !evasive(ev.Evasion, probe) {
 		d.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes|1<<probe, r.flags|uint8(ev.Evasion))
 		return nil
 	}
@@ -311,6 +315,9 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	}
 	d.judgeVertical(s, pa.dst, tg, udp, t)
 	d.judgeSweep(s, sk, sv, udp, t)
+	if pa.marks != 0 {
+		d.judgeEvasive(s, pa.dst, pa.marks, probe, pa.packets, t)
+	}
 }
 
 // failed is a tier's count of keys probed minus keys whose handshake
@@ -399,8 +406,13 @@ func (d *Default) judgeFlood(s *source, t int64) {
 // state; only alerts that go out pay for it.
 func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 	a := Alert{Source: s.addr, Label: ep.label, LastSeen: time.Unix(0, s.last).UTC(), Rules: "default",
-		Window: ep.window.String(), Tool: s.fp.tool(), AlertID: ep.id}
+		Window: ep.window.String(), Tool: s.fp.tool(), AlertID: ep.id, Evasion: s.marks.Names()}
 	switch k.kind {
+	case epEvasive:
+		dst := netip.AddrFrom16(s.evasiveHost).Unmap()
+		a.Technique, a.TotalConns, a.DestHost, a.FirstSeen = "T1595", s.evasivePackets, &dst, time.Unix(0, s.evasiveFirst).UTC()
+		a.UniqueDestHosts, a.UniqueDestPorts = max(len(s.targets), 1), len(s.services)
+		a.ScanType = probeType(s.evasiveProbes, s.evasiveProbes == 1<<ProbeUDP)
 	case epVertical, epVerticalUDP:
 		udp := k.kind == epVerticalUDP
 		tg := s.targets[k.host]

@@ -22,6 +22,13 @@ type source struct {
 	eps   map[episodeKey]*episode
 
 	budget keyBudget // exact keys and sketches held by its sets
+
+	// Evasion marks of its probes, ORed, and its evasive probes.
+	marks          Evasion
+	evasivePackets uint64
+	evasiveProbes  uint16 // bit per Probe
+	evasiveFirst   int64
+	evasiveHost    [16]byte // the first evasive probe's destination
 }
 
 // Per-source table caps: a source probing millions of hosts or every port

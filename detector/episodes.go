@@ -19,6 +19,8 @@ const (
 	epVerticalUDP                    // ports of one host, UDP
 	epSweep                          // hosts on one (protocol, port)
 	epFlood                          // SYNs to one or two (host, port) pairs
+	epEvasive                        // probes no stack sends (evasion.go), below every scan threshold
+	epDistributed                    // a source prefix's members together (distributed.go)
 )
 
 type episodeKey struct {
@@ -62,8 +64,15 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 			s.eps = make(map[episodeKey]*episode)
 		}
 		ep = &episode{id: episodeID(s.addr, k, now), label: label}
-		s.eps[k] = ep
 		status = StatusNew
+		// The first scan of an evasive source takes over its EvasiveProbe
+		// episode: one alert_id, the label escalated to the scan's.
+		if ev := s.eps[evasiveKey]; ev != nil && k != evasiveKey {
+			ep.id = ev.id
+			delete(s.eps, evasiveKey)
+			status = StatusEscalated
+		}
+		s.eps[k] = ep
 	case labelRank[label] > labelRank[ep.label]:
 		status = StatusEscalated
 	case size >= 10*ep.alerted:
