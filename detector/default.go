@@ -18,6 +18,7 @@ type Default struct {
 	long   time.Duration
 	lru    sourceLRU
 	prob   probation // sources with one probe so far
+	clock  clock
 	now    int64
 	prune  int64 // next event time to prune at
 
@@ -52,9 +53,12 @@ func (d *Default) SetAllowlist(p PrefixSet) { d.cfg.Allow = p }
 
 func (d *Default) Observe(ev *Event) {
 	t := ev.Time.UnixNano()
-	d.now = max(d.now, t)
-	if t >= d.prune {
-		d.pruneIdle(t)
+	if !d.clock.observe(t) && d.cfg.OnClockHeld != nil {
+		d.cfg.OnClockHeld()
+	}
+	d.now = d.clock.now
+	if d.now >= d.prune {
+		d.pruneIdle(d.now)
 	}
 	probe, response := d.classify(ev)
 	if response {
@@ -562,6 +566,6 @@ func (d *Default) Flush() []Alert {
 	SortAlerts(out)
 	d.lru = sourceLRU{byAddr: make(map[netip.Addr]*source)}
 	d.prob.reset()
-	d.now, d.prune = 0, 0
+	d.now, d.prune, d.clock = 0, 0, clock{}
 	return out
 }

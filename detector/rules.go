@@ -45,6 +45,10 @@ type Config struct {
 	// MaxSeedSources bounds the seed rule's promoted sources (those past one
 	// SYN's evidence); default 1,000,000. Evictions go to OnEvict.
 	MaxSeedSources int
+	// OnClockHeld: an event more than 24 h ahead of the rules' clock did
+	// not move it (clock.go; 64 in a row do). The event still counts for its
+	// own source. Windowed rules only.
+	OnClockHeld func()
 }
 
 func (c *Config) fillSeedCaps() {

@@ -15,7 +15,8 @@ type SeedWindow struct {
 	winSec   int64
 	sources  map[netip.Addr]*windowSource // promoted: past one SYN's evidence
 	prob     probation                    // sources with one SYN so far
-	now      int64                        // newest event time seen, Unix ns
+	clock    clock
+	now      int64 // newest event time seen, Unix ns
 	pruneSec int64
 }
 
@@ -45,7 +46,10 @@ func (s *SeedWindow) Observe(ev *Event) {
 		return
 	}
 	t := ev.Time.UnixNano()
-	s.now = max(s.now, t)
+	if !s.clock.observe(t) && s.cfg.OnClockHeld != nil {
+		s.cfg.OnClockHeld()
+	}
+	s.now = s.clock.now
 	sec := t / 1e9
 	st := s.sources[ev.Src]
 	if st == nil {
@@ -53,8 +57,8 @@ func (s *SeedWindow) Observe(ev *Event) {
 			return
 		}
 		if st = s.admit(ev, t); st == nil {
-			if sec >= s.pruneSec {
-				s.prune(sec)
+			if now := s.now / 1e9; now >= s.pruneSec {
+				s.prune(now)
 			}
 			return
 		}
@@ -78,8 +82,8 @@ func (s *SeedWindow) Observe(ev *Event) {
 	case t-st.alertedAt >= int64(s.cfg.Window):
 		s.alert(ev.Src, st, label, StatusNew, t)
 	}
-	if sec >= s.pruneSec {
-		s.prune(sec)
+	if now := s.now / 1e9; now >= s.pruneSec {
+		s.prune(now)
 	}
 }
 
@@ -212,5 +216,6 @@ func (s *SeedWindow) Flush() []Alert {
 	SortAlerts(out)
 	clear(s.sources)
 	s.prob.reset()
+	s.clock = clock{}
 	return out
 }
