@@ -18,9 +18,11 @@ type Default struct {
 	long   time.Duration
 	lru    sourceLRU
 	prob   probation // sources with one probe so far
-	clock  clock
-	now    int64
-	prune  int64 // next event time to prune at
+	// prefixes aggregates promoted sources per /24 or /64 (distributed.go)
+	prefixes map[netip.Prefix]*prefixState
+	clock    clock
+	now      int64
+	prune    int64 // next event time to prune at
 
 	// While Flush runs, final alerts are collected for its result instead
 	// of going to OnAlert (the Rules contract: Flush returns them).
@@ -259,6 +261,7 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
 		sv.done.see(w, host, &s.budget)
 	}
+	d.prefixCompletion(s, host, ev.DstPort, w)
 }
 
 func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
@@ -321,6 +324,9 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	d.judgeSweep(s, sk, sv, udp, t)
 	if pa.marks != 0 {
 		d.judgeEvasive(s, pa.dst, pa.marks, probe, pa.packets, t)
+	}
+	if !udp { // after the source's own judges: memberAlone sees its episodes
+		d.prefixProbe(s, pa, w, t)
 	}
 }
 
@@ -412,6 +418,10 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 	a := Alert{Source: s.addr, Label: ep.label, LastSeen: time.Unix(0, s.last).UTC(), Rules: "default",
 		Window: ep.window.String(), Tool: s.fp.tool(), AlertID: ep.id, Evasion: s.marks.Names()}
 	switch k.kind {
+	case epDistributed:
+		if s.prefix == nil || !d.describeDistributed(s.prefix, k, &a) {
+			return ep.sent
+		}
 	case epEvasive:
 		dst := netip.AddrFrom16(s.evasiveHost).Unmap()
 		a.Technique, a.TotalConns, a.DestHost, a.FirstSeen = "T1595", s.evasivePackets, &dst, time.Unix(0, s.evasiveFirst).UTC()
@@ -552,6 +562,12 @@ func (d *Default) pruneIdle(t int64) {
 		}
 		s = prev
 	}
+	for pf, p := range d.prefixes {
+		d.closeQuiet(&p.src, t, false)
+		if p.src.last <= t-int64(d.long) {
+			delete(d.prefixes, pf)
+		}
+	}
 }
 
 // Flush closes every open episode with a final alert, returns those, and
@@ -561,6 +577,10 @@ func (d *Default) Flush() []Alert {
 	for s := d.lru.tail; s != nil; s = s.prev {
 		d.closeQuiet(s, d.now, true)
 	}
+	for _, p := range d.prefixes {
+		d.closeQuiet(&p.src, d.now, true)
+	}
+	d.prefixes = nil
 	out := d.flushed
 	d.collect, d.flushed = false, nil
 	SortAlerts(out)

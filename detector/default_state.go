@@ -29,6 +29,8 @@ type source struct {
 	evasiveProbes  uint16 // bit per Probe
 	evasiveFirst   int64
 	evasiveHost    [16]byte // the first evasive probe's destination
+
+	prefix *prefixState // set on a prefix's own source (distributed.go)
 }
 
 // Per-source table caps: a source probing millions of hosts or every port
