@@ -52,6 +52,10 @@ type prefixState struct {
 type prefixSet[K comparable] struct {
 	first      int64
 	keys, done tieredSet[K]
+	// alone: until this event time a member is known to scan this key on
+	// its own, so memberAlone (a walk over the members) is not asked on
+	// every probe of a busy prefix.
+	alone int64
 }
 
 func prefixOf(a netip.Addr) netip.Prefix {
@@ -132,12 +136,24 @@ func (d *Default) prefixProbe(s *source, pa probeArgs, w instant, t int64) {
 	if len(p.members) < 2 {
 		return
 	}
-	if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts && !d.memberAlone(p, epVertical, host) {
+	if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts && !d.aloneMemo(p, &tg.alone, epVertical, host, t) {
 		d.report(&p.src, episodeKey{kind: epDistributed, host: host}, LabelDistributed, n, win, t)
 	}
-	if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts && !d.memberAlone(p, epSweep, [16]byte{}) {
+	if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts && !d.aloneMemo(p, &sv.alone, epSweep, [16]byte{}, t) {
 		d.report(&p.src, episodeKey{kind: epDistributed, port: 1<<17 | uint32(pa.port)}, LabelDistributed, n, win, t)
 	}
+}
+
+// aloneMemo is memberAlone, remembered for a tenth of a short window.
+func (d *Default) aloneMemo(p *prefixState, until *int64, kind episodeKind, host [16]byte, t int64) bool {
+	if t < *until {
+		return true
+	}
+	if d.memberAlone(p, kind, host) {
+		*until = t + int64(d.window)/10
+		return true
+	}
+	return false
 }
 
 func (d *Default) prefixFailed(tg *prefixSet[uint16], min int) (int, time.Duration) {
