@@ -16,7 +16,8 @@ const (
 
 // labelRank orders labels for escalation: a vertical scan outranks a
 // sweep or flood, a full scan a port scan. An unknown label ranks 0.
-var labelRank = map[string]int{LabelIPSweep: 1, LabelSweep: 1, LabelFlood: 1, LabelPortScan: 2, LabelFullNetworkScan: 3}
+var labelRank = map[string]int{LabelIPSweep: 1, LabelSweep: 1, LabelFlood: 1, LabelEvasive: 1, LabelDistributed: 1,
+	LabelPortScan: 2, LabelFullNetworkScan: 3}
 
 // Alert statuses: live rules alert as a threshold is crossed ("new"), again
 // when the label escalates, and close an episode with the final counts.
@@ -55,6 +56,13 @@ type Alert struct {
 	// Evasion names the evasion marks seen on the source's probes
 	// (Evasion.Names): fragmented, tiny_fragment, header_chain.
 	Evasion []string `json:"evasion,omitempty"`
+	// Estimated: a count (ports or hosts) went past what the rules count
+	// exactly per source (4096 keys per set, 65,536 per source) and is a
+	// HyperLogLog estimate (about 1.6% standard error) beyond that.
+	Estimated bool `json:"estimated,omitempty"`
+	// MemberSources: for a DistributedScan (Source is then the prefix's
+	// first address), the member addresses seen, sorted, up to 64.
+	MemberSources []netip.Addr `json:"member_sources,omitempty"`
 }
 
 // SortAlerts orders alerts by time, then source, so output is reproducible.

@@ -17,8 +17,12 @@ type Default struct {
 	window time.Duration // short
 	long   time.Duration
 	lru    sourceLRU
-	now    int64
-	prune  int64 // next event time to prune at
+	prob   probation // sources with one probe so far
+	// prefixes aggregates promoted sources per /24 or /64 (distributed.go)
+	prefixes map[netip.Prefix]*prefixState
+	clock    clock
+	now      int64
+	prune    int64 // next event time to prune at
 
 	// While Flush runs, final alerts are collected for its result instead
 	// of going to OnAlert (the Rules contract: Flush returns them).
@@ -39,8 +43,11 @@ func NewDefault(cfg Config) *Default {
 	if cfg.MaxSources == 0 {
 		cfg.MaxSources = DefaultMaxSources
 	}
+	if cfg.MaxProbation == 0 {
+		cfg.MaxProbation = DefaultMaxProbation
+	}
 	return &Default{cfg: cfg, th: cfg.Thresholds, window: cfg.Window, long: cfg.LongWindow,
-		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}}
+		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}, prob: probation{max: cfg.MaxProbation}}
 }
 
 // SetAllowlist swaps the allowlist without touching any state (SIGHUP).
@@ -48,23 +55,32 @@ func (d *Default) SetAllowlist(p PrefixSet) { d.cfg.Allow = p }
 
 func (d *Default) Observe(ev *Event) {
 	t := ev.Time.UnixNano()
-	d.now = max(d.now, t)
-	if t >= d.prune {
-		d.pruneIdle(t)
+	if !d.clock.observe(t) && d.cfg.OnClockHeld != nil {
+		d.cfg.OnClockHeld()
+	}
+	d.now = d.clock.now
+	if d.now >= d.prune {
+		d.pruneIdle(d.now)
 	}
 	probe, response := d.classify(ev)
 	if response {
 		return
 	}
+	if ev.Evasion&EvasionHeaderChain != 0 {
+		d.headerChain(ev, t)
+		return
+	}
 	s := d.lru.byAddr[ev.Src]
 	if s == nil {
-		if probe == ProbeNone || d.cfg.Ignore.Contains(ev.Src) {
+		if probe == ProbeNone {
+			d.probationCompletion(ev)
 			return
 		}
-		s = &source{addr: ev.Src, first: t, targets: map[[16]byte]*target{}, services: map[uint32]*service{}}
-		d.lru.byAddr[ev.Src] = s
-		if len(d.lru.byAddr) > d.cfg.MaxSources {
-			d.evict()
+		if martian(ev.Src) || d.cfg.Ignore.Contains(ev.Src) {
+			return
+		}
+		if s = d.admit(ev, probe, t); s == nil {
+			return
 		}
 	}
 	d.lru.touch(s)
@@ -73,7 +89,100 @@ func (d *Default) Observe(ev *Event) {
 		d.completion(s, ev, t)
 		return
 	}
-	d.probe(s, ev, probe, t)
+	d.probe(s, probeOf(ev), probe, t, ev)
+}
+
+// Held reports how many sources are on probation and how many promoted,
+// for a gauge.
+func (d *Default) Held() (probation, promoted int) { return d.prob.len(), len(d.lru.byAddr) }
+
+// admit handles a probe from a source without full state: the first one
+// puts the source on probation, and evidence of scanning promotes it.
+// It returns the promoted source, or nil while the source stays on
+// probation.
+func (d *Default) admit(ev *Event, probe Probe, t int64) *source {
+	r, ok := d.prob.get(ev.Src)
+	if !ok {
+		if !fits(ev.Src, ev.Dst) || evasive(ev.Evasion, probe) {
+			return d.newSource(ev.Src, t)
+		}
+		r = firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)),
+			probes: 1 << probe, flags: uint8(ev.Evasion)}
+		if d.prob.add(ev.Src, r) && d.cfg.OnProbationEvict != nil {
+			d.cfg.OnProbationEvict()
+		}
+		return nil
+	}
+	if r.sameService(ev.Dst, ev.DstPort, probe) && uint64(r.packets)+ev.Packets() < promoteAfter && !evasive(ev.Evasion, probe) {
+		d.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes|1<<probe, r.flags|uint8(ev.Evasion))
+		return nil
+	}
+	d.prob.remove(ev.Src)
+	s := d.newSource(ev.Src, r.first)
+	d.replayFirst(s, r)
+	return s
+}
+
+// promoteAfter: the third probe packet to the same (host, port) promotes a
+// source, so a flood on one port still gets full state (and a SYN
+// retransmitted twice is what a client does against a port that is down,
+// which full state then judges as before).
+const promoteAfter = 3
+
+// newSource gives src full state, evicting the least recently active
+// promoted source beyond MaxSources.
+func (d *Default) newSource(src netip.Addr, t int64) *source {
+	s := &source{addr: src, first: t, last: t, targets: map[[16]byte]*target{}, services: map[uint32]*service{}}
+	d.lru.byAddr[src] = s
+	if len(d.lru.byAddr) > d.cfg.MaxSources {
+		d.evict()
+	}
+	return s
+}
+
+// replayFirst accounts a promoted source's probation record as the probes
+// it stands for, at the time of the first one: one call per probe kind,
+// the packets with the first kind. Header traits were not kept, so the
+// tool fingerprint starts with the next probe.
+func (d *Default) replayFirst(s *source, r firstProbe) {
+	n := uint64(r.packets)
+	for p := ProbeSYN; p < probeCount; p++ {
+		if r.probes&(1<<p) == 0 {
+			continue
+		}
+		pk := max(n, 1)
+		n = 1
+		d.probe(s, probeArgs{dst: r.host, port: r.port, packets: pk, marks: r.marks()}, p, r.first, nil)
+	}
+	if r.flags&recCompleted != 0 {
+		d.completion(s, &Event{Dst: r.host, DstPort: r.port, Flags: FlagACK}, r.first)
+	}
+}
+
+// probationCompletion notes that a source on probation completed the
+// handshake of its first probe, so its promotion will not count that port
+// as a miss.
+func (d *Default) probationCompletion(ev *Event) {
+	if ev.Flags&FlagACK == 0 || ev.Flags&(FlagSYN|FlagRST) != 0 {
+		return
+	}
+	r, ok := d.prob.get(ev.Src)
+	if !ok || r.flags&recCompleted != 0 || r.probes&(1<<ProbeSYN) == 0 || !r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
+		return
+	}
+	d.prob.update(ev.Src, r.packets, r.probes, r.flags|recCompleted)
+}
+
+// probeArgs is what a probe contributes to full state.
+type probeArgs struct {
+	dst     netip.Addr
+	port    uint16
+	packets uint64
+	marks   Evasion
+}
+
+func probeOf(ev *Event) probeArgs {
+	return probeArgs{dst: ev.Dst, port: ev.DstPort, packets: ev.Packets(), marks: ev.Evasion}
 }
 
 // classify says whether ev is a probe, or a response to someone else's
@@ -102,6 +211,8 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 			if tg := s.targets[ev.Dst.As16()]; tg != nil && tg.syn.has(ev.DstPort) {
 				return ProbeNone, false // its own connection: a completion
 			}
+		} else if r, ok := d.prob.get(ev.Src); ok && r.probes&(1<<ProbeSYN) != 0 && r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
+			return ProbeNone, false
 		}
 		return p, false
 	}
@@ -113,7 +224,12 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 func (d *Default) reverseOf(ev *Event, udp bool) bool {
 	peer := d.lru.byAddr[ev.Dst]
 	if peer == nil {
-		return false
+		r, ok := d.prob.get(ev.Dst)
+		want := ProbeSYN
+		if udp {
+			want = ProbeUDP
+		}
+		return ok && r.probes&(1<<want) != 0 && r.sameService(ev.Src, ev.SrcPort, want)
 	}
 	tg := peer.targets[ev.Src.As16()]
 	if tg == nil {
@@ -141,10 +257,11 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	// sends none (it resets or ignores the SYN-ACKs), a busy client many.
 	s.acks.expire(w.shortCut)
 	s.acks.add(w.sec, 1)
-	tg.done.see(w, ev.DstPort)
+	tg.done.see(w, ev.DstPort, &s.budget)
 	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
-		sv.done.see(w, host)
+		sv.done.see(w, host, &s.budget)
 	}
+	d.prefixCompletion(s, host, ev.DstPort, w)
 }
 
 func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
@@ -155,48 +272,62 @@ func (d *Default) at(t int64) instant {
 	return instant{sec: sec, shortCut: sec - d.windowSec(), longCut: sec - max(int64(d.long/time.Second), 1)}
 }
 
-func (d *Default) probe(s *source, ev *Event, probe Probe, t int64) {
+// probe accounts one probe (or a run of them) of s; ev is the event for
+// the tool fingerprint, nil when a probation record is replayed.
+func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event) {
 	w := d.at(t)
-	host := ev.Dst.As16()
+	host := pa.dst.As16()
 	udp := probe == ProbeUDP
 
 	tg := s.targets[host]
 	if tg == nil {
+		if len(s.targets) >= maxTargets {
+			s.evictTarget()
+		}
 		tg = &target{first: t}
 		s.targets[host] = tg
 	}
 	tg.probes |= 1 << probe
-	tg.packets += ev.Packets()
+	tg.packets += pa.packets
 	if udp {
-		tg.udp.see(w, ev.DstPort)
+		tg.udp.see(w, pa.port, &s.budget)
 	} else {
-		tg.tcp.see(w, ev.DstPort)
+		tg.tcp.see(w, pa.port, &s.budget)
 		tg.done.age(w)
 	}
-	sk := serviceKey(udp, ev.DstPort)
+	sk := serviceKey(udp, pa.port)
 	sv := s.services[sk]
 	if sv == nil {
+		if len(s.services) >= maxServices {
+			s.evictService()
+		}
 		sv = &service{first: t}
 		s.services[sk] = sv
 	}
 	sv.probes |= 1 << probe
-	sv.packets += ev.Packets()
-	sv.hosts.see(w, host)
+	sv.packets += pa.packets
+	sv.hosts.see(w, host, &s.budget)
 	sv.done.age(w)
-	if !udp {
+	if !udp && ev != nil {
 		s.fp.add(ev, probe)
 	}
 
 	if probe == ProbeSYN {
-		tg.syn.see(w, ev.DstPort)
+		tg.syn.see(w, pa.port, &s.budget)
 		s.syns.expire(w.shortCut)
-		s.syns.add(w.sec, ev.Packets())
-		s.pairs.add(w.sec, pairKey{host, ev.DstPort}, w.shortCut)
+		s.syns.add(w.sec, pa.packets)
+		s.pairs.add(w.sec, pairKey{host, pa.port}, w.shortCut)
 		s.acks.expire(w.shortCut)
 		d.judgeFlood(s, t)
 	}
-	d.judgeVertical(s, ev.Dst, tg, udp, t)
+	d.judgeVertical(s, pa.dst, tg, udp, t)
 	d.judgeSweep(s, sk, sv, udp, t)
+	if pa.marks != 0 {
+		d.judgeEvasive(s, pa.dst, pa.marks, probe, pa.packets, t)
+	}
+	if !udp { // after the source's own judges: memberAlone sees its episodes
+		d.prefixProbe(s, pa, w, t)
+	}
 }
 
 // failed is a tier's count of keys probed minus keys whose handshake
@@ -285,8 +416,17 @@ func (d *Default) judgeFlood(s *source, t int64) {
 // state; only alerts that go out pay for it.
 func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 	a := Alert{Source: s.addr, Label: ep.label, LastSeen: time.Unix(0, s.last).UTC(), Rules: "default",
-		Window: ep.window.String(), Tool: s.fp.tool(), AlertID: ep.id}
+		Window: ep.window.String(), Tool: s.fp.tool(), AlertID: ep.id, Evasion: s.marks.Names()}
 	switch k.kind {
+	case epDistributed:
+		if s.prefix == nil || !d.describeDistributed(s.prefix, k, &a) {
+			return ep.sent
+		}
+	case epEvasive:
+		dst := netip.AddrFrom16(s.evasiveHost).Unmap()
+		a.Technique, a.TotalConns, a.DestHost, a.FirstSeen = "T1595", s.evasivePackets, &dst, time.Unix(0, s.evasiveFirst).UTC()
+		a.UniqueDestHosts, a.UniqueDestPorts = max(len(s.targets), 1), len(s.services)
+		a.ScanType = probeType(s.evasiveProbes, s.evasiveProbes == 1<<ProbeUDP)
 	case epVertical, epVerticalUDP:
 		udp := k.kind == epVerticalUDP
 		tg := s.targets[k.host]
@@ -305,6 +445,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 		if udp {
 			set = &tg.udp
 		}
+		a.Estimated = set.estimated()
 		a.DestPorts = samplePorts(set, 64)
 		if ep.related == nil {
 			ep.related = d.decoys(s, k.host, tg)
@@ -328,6 +469,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 			probes |= o.probes
 			first = min(first, o.first)
 			a.UniqueDestHosts = max(a.UniqueDestHosts, n)
+			a.Estimated = a.Estimated || o.hosts.estimated()
 		}
 		if len(a.DestPorts) == 0 {
 			return ep.sent
@@ -409,19 +551,22 @@ func (d *Default) evict() {
 // window, once per tenth of a short window of event time.
 func (d *Default) pruneIdle(t int64) {
 	d.prune = t + int64(d.window)/10
+	d.prob.expire(t - int64(d.long))
 	for s := d.lru.tail; s != nil; {
 		prev := s.prev
 		d.closeQuiet(s, t, false)
 		if s.last <= t-int64(d.long) {
 			d.lru.remove(s)
 		} else {
-			for h, tg := range s.targets {
-				if tg.tcp.long()+tg.udp.long() == 0 && tg.first <= t-int64(d.long) {
-					delete(s.targets, h)
-				}
-			}
+			s.recount(t - int64(d.long))
 		}
 		s = prev
+	}
+	for pf, p := range d.prefixes {
+		d.closeQuiet(&p.src, t, false)
+		if p.src.last <= t-int64(d.long) {
+			delete(d.prefixes, pf)
+		}
 	}
 }
 
@@ -432,10 +577,15 @@ func (d *Default) Flush() []Alert {
 	for s := d.lru.tail; s != nil; s = s.prev {
 		d.closeQuiet(s, d.now, true)
 	}
+	for _, p := range d.prefixes {
+		d.closeQuiet(&p.src, d.now, true)
+	}
+	d.prefixes = nil
 	out := d.flushed
 	d.collect, d.flushed = false, nil
 	SortAlerts(out)
 	d.lru = sourceLRU{byAddr: make(map[netip.Addr]*source)}
-	d.now, d.prune = 0, 0
+	d.prob.reset()
+	d.now, d.prune, d.clock = 0, 0, clock{}
 	return out
 }

@@ -20,6 +20,105 @@ type source struct {
 	pairs recentPairs  // the latest distinct (host, port) pairs its SYNs went to
 	fp    fingerprint  // tool attribution
 	eps   map[episodeKey]*episode
+
+	budget keyBudget // exact keys and sketches held by its sets
+
+	// Evasion marks of its probes, ORed, and its evasive probes.
+	marks          Evasion
+	evasivePackets uint64
+	evasiveProbes  uint16 // bit per Probe
+	evasiveFirst   int64
+	evasiveHost    [16]byte // the first evasive probe's destination
+
+	prefix *prefixState // set on a prefix's own source (distributed.go)
+}
+
+// Per-source table caps: a source probing millions of hosts or every port
+// keeps at most this many hosts (targets) and (protocol, port) services,
+// each set in them exact to maxExactKeys and estimated beyond. Hosts beyond
+// the cap replace a sampled one with the fewest ports (vertical scans keep
+// their host); services likewise (sweeps keep their port).
+const (
+	maxTargets  = 4096
+	maxServices = 4096
+)
+
+// evictTarget drops one of a few sampled targets: the one with the fewest
+// ports probed in the long window (Go starts each map iteration at a
+// random place, so the sample is spread over the table).
+func (s *source) evictTarget() {
+	var victim [16]byte
+	best, n := -1, 0
+	for h, tg := range s.targets {
+		if c := tg.tcp.long() + tg.udp.long(); best < 0 || c < best {
+			victim, best = h, c
+		}
+		if n++; n == 8 {
+			break
+		}
+	}
+	if tg := s.targets[victim]; tg != nil {
+		for _, set := range []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn} {
+			s.budget.release(set.exact(), set.over != nil)
+		}
+	}
+	delete(s.targets, victim)
+}
+
+func (b *keyBudget) release(keys int, sketched bool) {
+	b.keys = max(b.keys-keys, 0)
+	if sketched {
+		b.sketches = max(b.sketches-1, 0)
+	}
+}
+
+func (s *source) evictService() {
+	var victim uint32
+	best, n := -1, 0
+	for k, sv := range s.services {
+		c := sv.hosts.long()
+		if _, ok := s.sweeping[k]; ok {
+			c += 1 << 30
+		}
+		if best < 0 || c < best {
+			victim, best = k, c
+		}
+		if n++; n == 8 {
+			break
+		}
+	}
+	if sv := s.services[victim]; sv != nil {
+		s.budget.release(sv.hosts.exact(), sv.hosts.over != nil)
+		s.budget.release(sv.done.exact(), sv.done.over != nil)
+	}
+	delete(s.services, victim)
+}
+
+// recount forgets targets idle since before cut and recomputes the key
+// budget from what the sets hold now: between recounts the budget only
+// grows, so expired keys are charged until the next one.
+func (s *source) recount(cut int64) {
+	var b keyBudget
+	count := func(n int, sketched bool) {
+		b.keys += n
+		if sketched {
+			b.sketches++
+		}
+	}
+	for h, tg := range s.targets {
+		if tg.tcp.long()+tg.udp.long() == 0 && tg.first <= cut {
+			delete(s.targets, h)
+			continue
+		}
+		for _, set := range []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn} {
+			count(set.exact(), set.over != nil)
+		}
+	}
+	for _, sv := range s.services {
+		count(sv.hosts.exact(), sv.hosts.over != nil)
+		count(sv.done.exact(), sv.done.over != nil)
+	}
+	s.budget = b
 }
 
 type pairKey struct {

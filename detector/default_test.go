@@ -280,12 +280,15 @@ func TestDefaultBoundedStateKeepsTheScanner(t *testing.T) {
 		t.Skip("a million spoofed sources")
 	}
 	// A million spoofed one-SYN sources with a real scan spread through
-	// them: the cap evicts the spoofed ones, the scanner stays.
-	evicted := 0
+	// them: probation holds at most its cap and evicts the spoofed ones
+	// (counted), none reaches the promoted tier, the scanner stays.
+	evicted, probEvicted := 0, 0
 	var alerts []Alert
-	d := NewDefault(Config{MaxSources: 10_000, OnEvict: func() { evicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
+	d := NewDefault(Config{MaxSources: 10_000, MaxProbation: 100_000, OnEvict: func() { evicted++ },
+		OnProbationEvict: func() { probEvicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
 	ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), DstPort: 80, Kind: KindSYN, Flags: FlagSYN}
 	scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN, Flags: FlagSYN}
+	maxProb := 0
 	for i := 0; i < 1_000_000; i++ {
 		ev.Time = t0.Add(time.Duration(i) * time.Microsecond)
 		ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
@@ -293,22 +296,109 @@ func TestDefaultBoundedStateKeepsTheScanner(t *testing.T) {
 		if i%1000 == 0 { // one scan probe per 1000 flood packets
 			scan.Time, scan.DstPort = ev.Time, uint16(i/1000+1)
 			d.Observe(&scan)
+			p, _ := d.Held()
+			maxProb = max(maxProb, p)
 		}
 	}
+	prob, promoted := d.Held()
 	alerts = append(alerts, d.Flush()...)
-	if len(d.lru.byAddr) > 10_000 {
-		t.Fatalf("%d sources held, cap 10,000", len(d.lru.byAddr))
+	if promoted != 1 || prob > 100_000 || maxProb > 100_000 {
+		t.Fatalf("%d promoted (want the scanner alone), %d on probation (cap 100,000)", promoted, max(prob, maxProb))
 	}
-	if evicted < 900_000 {
-		t.Fatalf("only %d evictions counted", evicted)
+	if probEvicted < 899_000 || evicted != 0 {
+		t.Fatalf("%d probation evictions, %d promoted evictions: want about 900,000 and 0", probEvicted, evicted)
 	}
+	if last := lastAlertOf(alerts, scan.Src); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 1000 {
+		t.Fatalf("the scan in the middle of the flood: %+v", last)
+	}
+}
+
+func lastAlertOf(alerts []Alert, src netip.Addr) Alert {
 	var last Alert
 	for _, a := range alerts {
-		if a.Source == scan.Src {
+		if a.Source == src {
 			last = a
 		}
 	}
-	if last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 1000 {
-		t.Fatalf("the scan in the middle of the flood: %+v", last)
+	return last
+}
+
+func TestDefaultPromotedCapEvictsLeastRecentlyActive(t *testing.T) {
+	// Sources that do show evidence (two ports each) are promoted; past
+	// MaxSources the least recently active goes, counted, and a scanner
+	// active all along stays at the head of the LRU.
+	evicted := 0
+	var alerts []Alert
+	d := NewDefault(Config{MaxSources: 1000, OnEvict: func() { evicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
+	ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), Kind: KindSYN, Flags: FlagSYN}
+	scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN, Flags: FlagSYN}
+	for i := 0; i < 50_000; i++ {
+		ev.Time = t0.Add(time.Duration(i) * time.Microsecond)
+		ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
+		for _, p := range []uint16{80, 443} {
+			ev.DstPort = p
+			d.Observe(&ev)
+		}
+		if i%500 == 0 {
+			scan.Time, scan.DstPort = ev.Time, uint16(i/500+1)
+			d.Observe(&scan)
+		}
+	}
+	if _, promoted := d.Held(); promoted > 1000 {
+		t.Fatalf("%d promoted, cap 1000", promoted)
+	}
+	alerts = append(alerts, d.Flush()...)
+	if evicted < 48_000 {
+		t.Fatalf("only %d promoted evictions counted", evicted)
+	}
+	if last := lastAlertOf(alerts, scan.Src); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 100 {
+		t.Fatalf("the scanner: %+v", last)
+	}
+}
+
+// spoofedFlood is the blinding case: a 40-port SYN scan whose first
+// and second probes have a million one-SYN spoofed sources between them,
+// and 30,000 more between each later pair, 2.14 M in all: more than the
+// probation cap, so the flood's own oldest sources are evicted meanwhile.
+func spoofedFlood(observe func(*Event)) (scanner netip.Addr) {
+	scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN, Flags: FlagSYN}
+	ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), DstPort: 80, Kind: KindSYN, Flags: FlagSYN}
+	tm, n := t0, 0
+	for p := 1; p <= 40; p++ {
+		scan.Time, scan.DstPort = tm, uint16(p)
+		observe(&scan)
+		between := 30_000
+		if p == 1 {
+			between = 1_000_000
+		}
+		if p == 40 {
+			between = 0
+		}
+		for range between {
+			tm = tm.Add(time.Microsecond)
+			ev.Time, ev.Src = tm, netip.AddrFrom4([4]byte{100, byte(n >> 16), byte(n >> 8), byte(n)})
+			n++
+			observe(&ev)
+		}
+	}
+	return scan.Src
+}
+
+func TestDefaultScanInsideSpoofedFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two million spoofed sources")
+	}
+	probEvicted := 0
+	var alerts []Alert
+	d := NewDefault(Config{OnProbationEvict: func() { probEvicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
+	scanner := spoofedFlood(d.Observe)
+	prob, promoted := d.Held()
+	alerts = append(alerts, d.Flush()...)
+	t.Logf("%d on probation, %d promoted, %d probation evictions", prob, promoted, probEvicted)
+	if probEvicted == 0 || prob > DefaultMaxProbation || promoted != 1 {
+		t.Fatalf("want the probation cap reached and only the scanner promoted")
+	}
+	if last := lastAlertOf(alerts, scanner); last.Label != LabelPortScan || last.UniqueDestPorts != 40 || last.TotalConns != 40 {
+		t.Fatalf("the scan inside the flood: %+v", last)
 	}
 }

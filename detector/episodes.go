@@ -19,6 +19,8 @@ const (
 	epVerticalUDP                    // ports of one host, UDP
 	epSweep                          // hosts on one (protocol, port)
 	epFlood                          // SYNs to one or two (host, port) pairs
+	epEvasive                        // probes no stack sends (evasion.go), below every scan threshold
+	epDistributed                    // a source prefix's members together (distributed.go)
 )
 
 type episodeKey struct {
@@ -34,6 +36,7 @@ type episode struct {
 	alerted  int           // size (ports, hosts or SYNs) at the last alert
 	max      int           // largest size seen
 	lastGrow int64         // event time the size last grew
+	active   int64         // event time the source last probed the episode's key above its threshold
 	sent     Alert         // the last alert that went out
 	related  []netip.Addr  // decoys, found once when the episode opens
 }
@@ -62,8 +65,15 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 			s.eps = make(map[episodeKey]*episode)
 		}
 		ep = &episode{id: episodeID(s.addr, k, now), label: label}
-		s.eps[k] = ep
 		status = StatusNew
+		// The first scan of an evasive source takes over its EvasiveProbe
+		// episode: one alert_id, the label escalated to the scan's.
+		if ev := s.eps[evasiveKey]; ev != nil && k != evasiveKey {
+			ep.id = ev.id
+			delete(s.eps, evasiveKey)
+			status = StatusEscalated
+		}
+		s.eps[k] = ep
 	case labelRank[label] > labelRank[ep.label]:
 		status = StatusEscalated
 	case size >= 10*ep.alerted:
@@ -72,6 +82,7 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 	if size > ep.max {
 		ep.max, ep.lastGrow = size, now
 	}
+	ep.active = max(ep.active, now)
 	if status == "" {
 		return
 	}
@@ -86,12 +97,16 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 	d.send(s, a)
 }
 
-// closeQuiet ends the episodes of s that have not grown for a short
+// closeQuiet ends the episodes of s that have been quiet for a short
 // window (or all of them, at the end of the input) with a final alert
-// carrying the episode's final counts.
+// carrying the episode's final counts. Quiet means the source has not
+// probed the episode's key while it stood above its threshold: a slow scan
+// whose window count has stopped growing (new ports replacing those that
+// leave the long window) is still one scan, one alert_id. Closing on
+// lastGrow instead split such a scan into a new episode every window.
 func (d *Default) closeQuiet(s *source, now int64, all bool) {
 	for k, ep := range s.eps {
-		if !all && ep.lastGrow > now-int64(d.window) {
+		if !all && ep.active > now-int64(d.window) {
 			continue
 		}
 		a := d.describe(s, k, ep)

@@ -34,7 +34,26 @@ type Config struct {
 	Allow        PrefixSet   // authorised scanners: tracked, never alerted
 	MaxSources   int         // hard cap on sources held; default 100,000
 	OnSuppressed func(Alert) // an allowlisted source's would-be alert
-	OnEvict      func()      // a source dropped to respect MaxSources
+	OnEvict      func()      // a promoted source dropped to respect MaxSources
+
+	// MaxProbation bounds the probation tier, per address family, in every
+	// rule set: sources seen with one probe only, held in a few dozen bytes
+	// each until they show scan evidence (probation.go); oldest evicted
+	// first. Default 1<<21.
+	MaxProbation     int
+	OnProbationEvict func() // a source on probation dropped to respect MaxProbation
+	// MaxSeedSources bounds the seed rule's promoted sources (those past one
+	// SYN's evidence); default 1,000,000. Evictions go to OnEvict.
+	MaxSeedSources int
+	// OnClockHeld: an event more than 24 h ahead of the rules' clock did
+	// not move it (clock.go; 64 in a row do). The event still counts for its
+	// own source. Windowed rules only.
+	OnClockHeld func()
+}
+
+func (c *Config) fillSeedCaps() {
+	orDefault(&c.MaxProbation, DefaultMaxProbation)
+	orDefault(&c.MaxSeedSources, DefaultMaxSeedSources)
 }
 
 // New builds the named rule set.

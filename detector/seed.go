@@ -39,7 +39,8 @@ type seedSource struct {
 // over the whole input.
 type Seed struct {
 	cfg     Config
-	sources *sourceTable[seedSource]
+	sources *sourceTable[seedSource] // promoted: more than one SYN's worth of evidence
+	prob    probation                // sources with one SYN so far
 
 	// Scanners send runs of packets; remembering the last source skips most
 	// map lookups on the hot path.
@@ -49,7 +50,8 @@ type Seed struct {
 
 // NewSeed returns the starting rule.
 func NewSeed(cfg Config) *Seed {
-	return &Seed{cfg: cfg, sources: newSourceTable[seedSource]()}
+	cfg.fillSeedCaps()
+	return &Seed{cfg: cfg, sources: newSourceTable[seedSource](), prob: probation{max: cfg.MaxProbation}}
 }
 
 func (s *Seed) Observe(ev *Event) {
@@ -63,8 +65,9 @@ func (s *Seed) Observe(ev *Event) {
 			if s.cfg.Ignore.Contains(ev.Src) {
 				return
 			}
-			st = s.sources.add(ev.Src)
-			st.first = ev.Time.UnixNano()
+			if st = s.admit(ev); st == nil {
+				return
+			}
 		}
 		s.lastAddr, s.lastSrc = ev.Src, st
 	}
@@ -74,6 +77,62 @@ func (s *Seed) Observe(ev *Event) {
 	st.conns += ev.Packets()
 	st.ports.Add(ev.DstPort)
 	st.hosts.Add(ev.Dst.As16())
+}
+
+// admit holds a new source on probation and promotes it on its second
+// (host, port) or third SYN, with its first SYN replayed: the counts stay
+// the LogScale rule's exactly, as long as no source is evicted.
+func (s *Seed) admit(ev *Event) *seedSource {
+	t := ev.Time.UnixNano()
+	r, ok := s.prob.get(ev.Src)
+	switch {
+	case !ok && fits(ev.Src, ev.Dst):
+		if s.prob.add(ev.Src, firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)), probes: 1 << ProbeSYN}) && s.cfg.OnProbationEvict != nil {
+			s.cfg.OnProbationEvict()
+		}
+		return nil
+	case !ok:
+		r = firstProbe{first: t}
+	case r.sameService(ev.Dst, ev.DstPort, ProbeSYN) && uint64(r.packets)+ev.Packets() < promoteAfter:
+		s.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes, r.flags)
+		return nil
+	default:
+		s.prob.remove(ev.Src)
+	}
+	if s.sources.len() >= s.cfg.MaxSeedSources {
+		s.evict()
+	}
+	st := s.sources.add(ev.Src)
+	st.first, st.last = r.first, r.first
+	if r.packets > 0 {
+		st.conns = uint64(r.packets)
+		st.ports.Add(r.port)
+		st.hosts.Add(r.host.As16())
+	}
+	return st
+}
+
+// evict drops one promoted source to respect MaxSeedSources: of a few
+// sampled, one that has not crossed a threshold, fewest SYNs first. A
+// source that would alert goes only when every sampled one would.
+func (s *Seed) evict() {
+	var victim netip.Addr
+	best := uint64(0)
+	s.sources.sample(8, func(a netip.Addr, st *seedSource) bool {
+		score := st.conns
+		if SeedLabel(st.conns, st.ports.Len()) != "" {
+			score += 1 << 62
+		}
+		if !victim.IsValid() || score < best {
+			victim, best = a, score
+		}
+		return true
+	})
+	s.sources.remove(victim)
+	s.lastSrc = nil
+	if s.cfg.OnEvict != nil {
+		s.cfg.OnEvict()
+	}
 }
 
 // Flush returns one alert per source that crossed a threshold and starts
@@ -101,6 +160,7 @@ func (s *Seed) Flush() []Alert {
 	})
 	SortAlerts(out)
 	s.sources.reset()
+	s.prob.reset()
 	s.lastSrc = nil
 	return out
 }

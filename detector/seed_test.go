@@ -139,22 +139,90 @@ func TestSeedMillionSourcesMemory(t *testing.T) {
 		t.Skip("allocates a million sources")
 	}
 	// The bound: one million distinct sources in well under 256 MB.
+	// Each sends SYNs to two ports, so all are promoted past probation (one
+	// SYN each would cost probation's 43 bytes a source).
 	const n = 1_000_000
 	s := NewSeed(Config{})
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	ev := Event{Time: t0, Dst: netip.MustParseAddr("203.0.113.1"), DstPort: 443, Kind: KindSYN}
+	ev := Event{Time: t0, Dst: netip.MustParseAddr("203.0.113.1"), Kind: KindSYN}
 	for i := 0; i < n; i++ {
 		ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
-		s.Observe(&ev)
+		for _, p := range []uint16{443, 80} {
+			ev.DstPort = p
+			s.Observe(&ev)
+		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	used := after.HeapAlloc - before.HeapAlloc
-	t.Logf("%d sources: %.1f MB live heap, %.0f bytes per source", n, float64(used)/1e6, float64(used)/n)
+	t.Logf("%d sources (%d promoted): %.1f MB live heap, %.0f bytes per source", n, s.sources.len(), float64(used)/1e6, float64(used)/n)
+	if s.sources.len() != n {
+		t.Fatalf("%d promoted, want %d", s.sources.len(), n)
+	}
 	if used > 160<<20 {
 		t.Fatalf("%d sources use %d MB; the bound is well under 256 MB", n, used>>20)
 	}
 	runtime.KeepAlive(s)
+}
+
+func TestSeedScanInsideSpoofedFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two million spoofed sources")
+	}
+	for _, tc := range []struct {
+		name  string
+		rules func(cfg Config) Rules
+	}{
+		{"whole input", func(cfg Config) Rules { return NewSeed(cfg) }},
+		{"windowed", func(cfg Config) Rules { cfg.Window = 5 * time.Minute; return NewSeedWindow(cfg) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probEvicted, evicted := 0, 0
+			var alerts []Alert
+			r := tc.rules(Config{OnProbationEvict: func() { probEvicted++ }, OnEvict: func() { evicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
+			scanner := spoofedFlood(r.Observe)
+			alerts = append(alerts, r.Flush()...)
+			if probEvicted == 0 || evicted != 0 {
+				t.Fatalf("%d probation and %d promoted evictions: want the probation cap reached, no promoted eviction", probEvicted, evicted)
+			}
+			if last := lastAlertOf(alerts, scanner); last.Label != LabelPortScan || last.UniqueDestPorts != 40 || last.TotalConns != 40 {
+				t.Fatalf("the scan inside the flood: %+v", last)
+			}
+		})
+	}
+}
+
+func TestSeedCapKeepsSourcesThatAlert(t *testing.T) {
+	// Sources with two ports each are promoted; past MaxSeedSources one
+	// that has not crossed a threshold is evicted, counted, and a scanner
+	// that has stays and keeps counting.
+	for _, window := range []time.Duration{0, 5 * time.Minute} {
+		evicted := 0
+		var alerts []Alert
+		cfg := Config{MaxSeedSources: 1000, Window: window, OnEvict: func() { evicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }}
+		r, _ := New("seed", cfg)
+		ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), Kind: KindSYN}
+		scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN}
+		for i := 0; i < 50_000; i++ {
+			ev.Time = t0.Add(time.Duration(i) * time.Microsecond)
+			ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
+			for _, p := range []uint16{80, 443} {
+				ev.DstPort = p
+				r.Observe(&ev)
+			}
+			if i%500 == 0 {
+				scan.Time, scan.DstPort = ev.Time, uint16(i/500+1)
+				r.Observe(&scan)
+			}
+		}
+		alerts = append(alerts, r.Flush()...)
+		if evicted < 48_000 {
+			t.Fatalf("window %v: only %d evictions counted", window, evicted)
+		}
+		if last := lastAlertOf(alerts, scan.Src); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 100 {
+			t.Fatalf("window %v: the scanner: %+v", window, last)
+		}
+	}
 }

@@ -13,7 +13,9 @@ import (
 type SeedWindow struct {
 	cfg      Config
 	winSec   int64
-	sources  map[netip.Addr]*windowSource
+	sources  map[netip.Addr]*windowSource // promoted: past one SYN's evidence
+	prob     probation                    // sources with one SYN so far
+	clock    clock
 	now      int64 // newest event time seen, Unix ns
 	pruneSec int64
 }
@@ -34,7 +36,9 @@ type windowSource struct {
 // least one second. Alerts go to cfg.OnAlert as they happen; Flush returns
 // the closing summaries.
 func NewSeedWindow(cfg Config) *SeedWindow {
-	return &SeedWindow{cfg: cfg, winSec: max(int64(cfg.Window/time.Second), 1), sources: make(map[netip.Addr]*windowSource)}
+	cfg.fillSeedCaps()
+	return &SeedWindow{cfg: cfg, winSec: max(int64(cfg.Window/time.Second), 1), sources: make(map[netip.Addr]*windowSource),
+		prob: probation{max: cfg.MaxProbation}}
 }
 
 func (s *SeedWindow) Observe(ev *Event) {
@@ -42,15 +46,22 @@ func (s *SeedWindow) Observe(ev *Event) {
 		return
 	}
 	t := ev.Time.UnixNano()
-	s.now = max(s.now, t)
+	if !s.clock.observe(t) && s.cfg.OnClockHeld != nil {
+		s.cfg.OnClockHeld()
+	}
+	s.now = s.clock.now
 	sec := t / 1e9
 	st := s.sources[ev.Src]
 	if st == nil {
 		if s.cfg.Ignore.Contains(ev.Src) {
 			return
 		}
-		st = &windowSource{first: t}
-		s.sources[ev.Src] = st
+		if st = s.admit(ev, t); st == nil {
+			if now := s.now / 1e9; now >= s.pruneSec {
+				s.prune(now)
+			}
+			return
+		}
 	}
 	s.expire(st, sec-s.winSec)
 	if st.conns.total == 0 {
@@ -71,8 +82,73 @@ func (s *SeedWindow) Observe(ev *Event) {
 	case t-st.alertedAt >= int64(s.cfg.Window):
 		s.alert(ev.Src, st, label, StatusNew, t)
 	}
-	if sec >= s.pruneSec {
-		s.prune(sec)
+	if now := s.now / 1e9; now >= s.pruneSec {
+		s.prune(now)
+	}
+}
+
+// admit is Seed.admit over the window: probation first, promotion on a
+// second (host, port) or a third SYN, the first replayed at its own time.
+func (s *SeedWindow) admit(ev *Event, t int64) *windowSource {
+	r, ok := s.prob.get(ev.Src)
+	switch {
+	case !ok && fits(ev.Src, ev.Dst):
+		if s.prob.add(ev.Src, firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)), probes: 1 << ProbeSYN}) && s.cfg.OnProbationEvict != nil {
+			s.cfg.OnProbationEvict()
+		}
+		return nil
+	case !ok:
+		r = firstProbe{first: t}
+	case r.sameService(ev.Dst, ev.DstPort, ProbeSYN) && uint64(r.packets)+ev.Packets() < promoteAfter:
+		s.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes, r.flags)
+		return nil
+	default:
+		s.prob.remove(ev.Src)
+	}
+	if len(s.sources) >= s.cfg.MaxSeedSources {
+		s.evict()
+	}
+	st := &windowSource{first: r.first}
+	s.sources[ev.Src] = st
+	if r.packets > 0 {
+		sec := r.first / 1e9
+		st.last = r.first
+		st.conns.add(sec, uint64(r.packets))
+		st.ports.add(sec, r.port)
+		st.hosts.add(sec, r.host.As16())
+	}
+	return st
+}
+
+// evict drops one source to respect MaxSeedSources: of a few sampled, one
+// that has not alerted, fewest SYNs in the window first. It gets no
+// closing summary: a source that alerted goes only when every sampled one
+// has, and then its summary goes out first.
+func (s *SeedWindow) evict() {
+	var victim netip.Addr
+	var vs *windowSource
+	best, n := uint64(0), 0
+	for a, st := range s.sources {
+		score := st.conns.total
+		if st.label != "" {
+			score += 1 << 62
+		}
+		if vs == nil || score < best {
+			victim, vs, best = a, st, score
+		}
+		if n++; n == 8 {
+			break
+		}
+	}
+	if vs == nil {
+		return
+	}
+	if a, ok := s.summary(victim, vs); ok && s.cfg.OnAlert != nil {
+		s.cfg.OnAlert(a)
+	}
+	delete(s.sources, victim)
+	if s.cfg.OnEvict != nil {
+		s.cfg.OnEvict()
 	}
 }
 
@@ -103,6 +179,7 @@ func (s *SeedWindow) makeAlert(src netip.Addr, st *windowSource, label, status s
 // that alerted gets its closing summary first if its counts grew since.
 func (s *SeedWindow) prune(sec int64) {
 	s.pruneSec = sec + max(s.winSec/10, 1)
+	s.prob.expire((sec - s.winSec) * 1e9)
 	for src, st := range s.sources {
 		if st.last/1e9 > sec-s.winSec {
 			continue
@@ -138,5 +215,7 @@ func (s *SeedWindow) Flush() []Alert {
 	}
 	SortAlerts(out)
 	clear(s.sources)
+	s.prob.reset()
+	s.clock = clock{}
 	return out
 }

@@ -87,8 +87,9 @@ func TestSeedWindowClosesQuietEpisodes(t *testing.T) {
 	}
 	r.Observe(&later)
 	compareAlerts(t, "live", live, []alertSummary{{StatusNew, LabelPortScan, 20, 20}, {StatusFinal, LabelPortScan, 30, 30}})
-	if len(r.sources) != 1 {
-		t.Fatalf("%d sources kept, want only the active one", len(r.sources))
+	// The active one has sent one SYN: it is on probation, not promoted.
+	if len(r.sources) != 0 || r.prob.len() != 1 {
+		t.Fatalf("%d sources kept, %d on probation: want only the active one, on probation", len(r.sources), r.prob.len())
 	}
 }
 

@@ -28,6 +28,13 @@ const (
 	DefaultWindow     = 5 * time.Minute // Zeek's scan epoch
 	DefaultLongWindow = time.Hour       // psad's default timeout
 	DefaultMaxSources = 100_000
+	// DefaultMaxProbation holds over two million one-probe sources (about
+	// 60 bytes each for IPv4: ~125 MB), so a million spoofed sources
+	// between a scanner's first and second probe do not push it out.
+	DefaultMaxProbation = 1 << 21
+	// DefaultMaxSeedSources: a million promoted sources of the seed rule
+	// take about 125 MB (TestSeedMillionSourcesMemory).
+	DefaultMaxSeedSources = 1_000_000
 )
 
 // Labels and techniques beyond the starting rule's.

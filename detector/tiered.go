@@ -17,7 +17,30 @@ type tieredSet[K comparable] struct {
 	qShort     []keyBucket[K]
 	qLong      []keyBucket[K]
 	shortCount int
+
+	// Past maxExactKeys (or the source's key budget), new keys go to a
+	// sketch instead: counts keep growing, as estimates. The sketch lives
+	// while it keeps seeing keys within the long window.
+	over         *hll
+	overSec      int64
+	lastShortCut int64 // the short window's cut at the last age
+	lossy        bool  // the source's sketch budget was spent too: counts are lower bounds
 }
+
+// maxExactKeys is how many keys a set counts exactly: well above every
+// threshold, and above the exact counts users compare (1000 ports of one
+// host, a /24 of hosts).
+const maxExactKeys = 4096
+
+// keyBudget is what one source may hold across all its sets: exact keys
+// (about 50-80 bytes each) and sketches (4 KiB each). A source past it gets
+// estimates; one past the sketches too gets lower bounds.
+type keyBudget struct{ keys, sketches int }
+
+const (
+	maxSourceKeys     = 1 << 16 // about 5 MB
+	maxSourceSketches = 256     // 1 MiB
+)
 
 // add records k at second sec; shortFrom is the first second inside the
 // short window. Call expire with the same clock first: a sighting that has
@@ -85,9 +108,22 @@ func (s *tieredSet[K]) expire(shortCut, longCut int64) {
 	}
 }
 
-func (s *tieredSet[K]) short() int { return s.shortCount }
+func (s *tieredSet[K]) short() int {
+	if s.over != nil && s.overSec > s.lastShortCut {
+		return s.shortCount + s.over.estimate()
+	}
+	return s.shortCount
+}
 
 func (s *tieredSet[K]) long() int {
+	if s.over != nil {
+		return s.exact() + s.over.estimate()
+	}
+	return s.exact()
+}
+
+// exact is how many keys the set holds exactly (in the long window).
+func (s *tieredSet[K]) exact() int {
 	if s.last == nil {
 		if s.oneValid {
 			return 1
@@ -96,6 +132,9 @@ func (s *tieredSet[K]) long() int {
 	}
 	return len(s.last)
 }
+
+// estimated reports whether the counts are estimates (or lower bounds).
+func (s *tieredSet[K]) estimated() bool { return s.over != nil || s.lossy }
 
 func (s *tieredSet[K]) has(k K) bool {
 	if s.last == nil {
@@ -122,11 +161,43 @@ func (s *tieredSet[K]) each(f func(K)) {
 // seconds outside the short and long windows.
 type instant struct{ sec, shortCut, longCut int64 }
 
-// see ages s to w and records k at w's second.
-func (s *tieredSet[K]) see(w instant, k K) {
-	s.expire(w.shortCut, w.longCut)
+// see ages s to w and records k at w's second, charging new exact keys
+// and sketches to b (nil: no budget).
+func (s *tieredSet[K]) see(w instant, k K, b *keyBudget) {
+	s.age(w)
+	if s.last != nil && (len(s.last) >= maxExactKeys || (b != nil && b.keys >= maxSourceKeys)) {
+		if _, ok := s.last[k]; !ok {
+			s.overflow(w.sec, k, b)
+			return
+		}
+	}
+	n := s.exact()
 	s.add(w.sec, k, w.shortCut+1)
+	if b != nil {
+		b.keys += s.exact() - n
+	}
+}
+
+func (s *tieredSet[K]) overflow(sec int64, k K, b *keyBudget) {
+	if s.over == nil {
+		if b != nil && b.sketches >= maxSourceSketches {
+			s.lossy = true
+			return
+		}
+		s.over = newHLL()
+		if b != nil {
+			b.sketches++
+		}
+	}
+	s.over.add(hashKey(k))
+	s.overSec = sec
 }
 
 // age ages s to w.
-func (s *tieredSet[K]) age(w instant) { s.expire(w.shortCut, w.longCut) }
+func (s *tieredSet[K]) age(w instant) {
+	s.expire(w.shortCut, w.longCut)
+	s.lastShortCut = w.shortCut
+	if s.over != nil && s.overSec <= w.longCut {
+		s.over, s.lossy = nil, false
+	}
+}

@@ -1,0 +1,207 @@
+package detector
+
+import "net/netip"
+
+// Probation is the cheap first tier of source state (issue 7, item 4). A
+// source the rules have not seen before lives here with its first probe
+// only, a few dozen bytes, until it shows scan evidence: a second distinct
+// (host, port), or a third probe packet (so a flood on one port promotes
+// too). Only then does it get full state, and its first probe is replayed
+// into that state so no count is lost. Spoofed one-packet sources therefore
+// cycle through this table, oldest first, and never reach the promoted tier
+// where a real scanner lives: scanlogd's fixed table and Snort's memcap
+// bound state the same way, but there one flood pushes everyone out.
+//
+// IPv4 sources probing IPv4 hosts (nearly all of them) are held with 4-byte
+// addresses, IPv6 ones with 16: each family has its own ring of max entries,
+// so a flood of spoofed IPv6 sources does not evict IPv4 ones either.
+type probation struct {
+	v4  probTier[[4]byte]
+	v6  probTier[[16]byte]
+	max int
+}
+
+// probeRec is a source's first probe, stored in the ring with its source:
+// 24 bytes for IPv4, 48 for IPv6, plus the index's few bytes per key.
+type probeRec[A comparable] struct {
+	src     A
+	host    A     // the probe's destination
+	first   int64 // Unix ns of the first probe
+	packets uint32
+	port    uint16
+	probes  uint8 // bit per Probe kind sent to (host, port)
+	flags   uint8 // Evasion marks, recCompleted, recLive
+}
+
+const (
+	// recCompleted: the source completed the handshake of its first probe
+	// (replay of a capture with both directions).
+	recCompleted = 1 << 6
+	// recLive: the slot holds a source still on probation (not promoted,
+	// expired or evicted).
+	recLive = 1 << 7
+)
+
+// firstProbe is a probeRec with addresses, for the rules.
+type firstProbe struct {
+	first   int64
+	host    netip.Addr
+	port    uint16
+	packets uint32
+	probes  uint8
+	flags   uint8
+}
+
+// sameService reports whether probe p to (dst, port) goes to the recorded
+// (host, port, protocol).
+func (r *firstProbe) sameService(dst netip.Addr, port uint16, p Probe) bool {
+	return r.host == dst && r.port == port && (r.probes&(1<<ProbeUDP) != 0) == (p == ProbeUDP)
+}
+
+func (r *firstProbe) marks() Evasion { return Evasion(r.flags &^ (recCompleted | recLive)) }
+
+// probTier is one family's table: records in a ring of insertion order,
+// allocated in chunks as it fills, and an index from source to slot. A new
+// source takes the slot after the newest; when the ring is full that is
+// the oldest slot, whose source (if still on probation) is evicted.
+// Promoted and expired sources leave dead slots that are reused in turn.
+type probTier[A comparable] struct {
+	index  map[A]uint32
+	chunks []*[probChunk]probeRec[A]
+	next   int // slot the next source takes
+	oldest int // expire's cursor: the oldest slot not yet found expired
+	aged   int // written slots from oldest up to next
+}
+
+const probChunk = 4096
+
+func (p *probTier[A]) slot(i int) *probeRec[A] {
+	c := i / probChunk
+	for c >= len(p.chunks) {
+		p.chunks = append(p.chunks, new([probChunk]probeRec[A]))
+	}
+	return &p.chunks[c][i%probChunk]
+}
+
+func (p *probTier[A]) get(src A) (*probeRec[A], bool) {
+	i, ok := p.index[src]
+	if !ok {
+		return nil, false
+	}
+	return p.slot(int(i)), true
+}
+
+// add files a new source's record, evicting the slot's previous source if
+// it is still on probation; it reports the eviction.
+func (p *probTier[A]) add(r probeRec[A], max int) (evicted bool) {
+	if p.index == nil {
+		p.index = make(map[A]uint32)
+	}
+	sl := p.slot(p.next)
+	if sl.flags&recLive != 0 { // the ring is full: sl is the oldest
+		delete(p.index, sl.src)
+		evicted = true
+	}
+	r.flags |= recLive
+	*sl = r
+	p.index[r.src] = uint32(p.next)
+	p.next = (p.next + 1) % max
+	if p.aged == max {
+		p.oldest = p.next // sl was the oldest; the one after it is now
+	} else {
+		p.aged++
+	}
+	return evicted
+}
+
+func (p *probTier[A]) remove(src A, max int) {
+	i, ok := p.index[src]
+	if !ok {
+		return
+	}
+	p.slot(int(i)).flags &^= recLive
+	delete(p.index, src)
+	// A scanner is promoted by its second probe, usually before any other
+	// source arrives: give the newest slot back, so a run of scanners does
+	// not fill the ring with dead slots.
+	if newest := (p.next + max - 1) % max; int(i) == newest && p.aged > 0 {
+		p.next = newest
+		p.aged--
+	}
+}
+
+// expire kills records older than cut, walking from the oldest slot while
+// records are dead or old (insertion order is nearly time order).
+func (p *probTier[A]) expire(cut int64, max int) {
+	for p.aged > 0 {
+		sl := p.slot(p.oldest)
+		if sl.flags&recLive != 0 {
+			if sl.first > cut {
+				return
+			}
+			delete(p.index, sl.src)
+			sl.flags &^= recLive
+		}
+		p.oldest = (p.oldest + 1) % max
+		p.aged--
+	}
+}
+
+func (p *probation) len() int { return len(p.v4.index) + len(p.v6.index) }
+
+func (p *probation) reset() { *p = probation{max: p.max} }
+
+// fits reports whether src probing dst can be held on probation: an IPv4
+// source with a non-IPv4 destination (no real packet has one) is not.
+func fits(src, dst netip.Addr) bool { return src.Is4() == dst.Is4() }
+
+// get returns src's first probe, if src is on probation.
+func (p *probation) get(src netip.Addr) (firstProbe, bool) {
+	if src.Is4() {
+		if r, ok := p.v4.get(src.As4()); ok {
+			return firstProbe{r.first, netip.AddrFrom4(r.host), r.port, r.packets, r.probes, r.flags}, true
+		}
+		return firstProbe{}, false
+	}
+	if r, ok := p.v6.get(src.As16()); ok {
+		return firstProbe{r.first, netip.AddrFrom16(r.host), r.port, r.packets, r.probes, r.flags}, true
+	}
+	return firstProbe{}, false
+}
+
+// add puts src on probation (fits must hold) and reports whether that
+// evicted the oldest source of its family.
+func (p *probation) add(src netip.Addr, r firstProbe) bool {
+	if src.Is4() {
+		return p.v4.add(probeRec[[4]byte]{src.As4(), r.host.As4(), r.first, r.packets, r.port, r.probes, r.flags}, p.max)
+	}
+	return p.v6.add(probeRec[[16]byte]{src.As16(), r.host.As16(), r.first, r.packets, r.port, r.probes, r.flags}, p.max)
+}
+
+// update folds another probe to the same service into src's record.
+func (p *probation) update(src netip.Addr, packets uint32, probes, flags uint8) {
+	if src.Is4() {
+		if r, ok := p.v4.get(src.As4()); ok {
+			r.packets, r.probes, r.flags = packets, probes, flags|recLive
+		}
+		return
+	}
+	if r, ok := p.v6.get(src.As16()); ok {
+		r.packets, r.probes, r.flags = packets, probes, flags|recLive
+	}
+}
+
+func (p *probation) remove(src netip.Addr) {
+	if src.Is4() {
+		p.v4.remove(src.As4(), p.max)
+		return
+	}
+	p.v6.remove(src.As16(), p.max)
+}
+
+// expire forgets first probes at or before cut (Unix ns): older than the
+// long window, they are no evidence any more. Not counted as evictions.
+func (p *probation) expire(cut int64) {
+	p.v4.expire(cut, p.max)
+	p.v6.expire(cut, p.max)
+}
