@@ -44,6 +44,9 @@ lab_up() {
 	ip -n "$NS_TGT" route add local 203.0.113.0/24 dev lo
 	# Sweeps answer from 256 addresses; keep the kernel from rate-limiting RSTs.
 	ip netns exec "$NS_TGT" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.tcp_syncookies=0
+	# The evasion tests count ICMP errors (protocol unreachable, ICMPv6
+	# parameter problems) per probe: no per-host or global rate limit.
+	ip netns exec "$NS_TGT" sysctl -qw net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000 net.ipv4.icmp_msgs_burst=10000
 }
 
 lab_down() {
