@@ -68,7 +68,12 @@ func (l *Lab) Tcpreplay(ctx context.Context, t testing.TB, pcap string) {
 	if err != nil {
 		t.Fatalf("tcpreplay: %v\n%s", err, out)
 	}
-	t.Logf("tcpreplay: %s", strings.Join(strings.Fields(string(out)), " "))
+	// Keep its summary line ("Actual: N packets ... sent in S seconds").
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "Actual:") || strings.Contains(line, "Failed packets") || strings.Contains(line, "Rated:") {
+			t.Logf("tcpreplay: %s", strings.TrimSpace(line))
+		}
+	}
 }
 
 // MACs returns the lab's two veth ends' addresses, for frames written to

@@ -22,13 +22,19 @@ lab_up() {
 	lab_down
 	ip netns add "$NS_SCAN"
 	ip netns add "$NS_TGT"
-	ip link add "$VETH_SCAN" netns "$NS_SCAN" type veth peer name "$VETH_TGT" netns "$NS_TGT"
 	local ns
 	for ns in "$NS_SCAN" "$NS_TGT"; do
 		ip -n "$ns" link set lo up
-		# No IPv6 duplicate-address wait: addresses are usable at once.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+		# Set before the veth exists, so its ends inherit the defaults. No
+		# IPv6 duplicate-address wait: addresses are usable at once. No
+		# router solicitations, and multicast listener reports at once
+		# rather than spread over the next seconds: a capture of a test
+		# then holds the test's traffic, and goes quiet when it ends.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.default.router_solicitations=0 \
+			net.ipv6.conf.default.mldv1_unsolicited_report_interval=0 net.ipv6.conf.default.mldv2_unsolicited_report_interval=0
 	done
+	ip link add "$VETH_SCAN" netns "$NS_SCAN" type veth peer name "$VETH_TGT" netns "$NS_TGT"
 	ip -n "$NS_SCAN" link set "$VETH_SCAN" up
 	ip -n "$NS_TGT" link set "$VETH_TGT" up
 	ip -n "$NS_SCAN" addr add "$SCAN_IP/24" dev "$VETH_SCAN"

@@ -17,10 +17,13 @@ import (
 // into a veth here, so this is a few seconds of flood.
 const MaxSpoofed = 500_000
 
-// WriteSpoofedFlood writes an Ethernet pcap for tcpreplay: spoofed sources
-// each sending one SYN to port 80 of TgtIP6, with a SYN scan of ports
-// 1..ports from ScanIP to TgtIP spread evenly through them, so every probe
-// of the scan has thousands of fake sources between it and the next.
+// WriteSpoofedFlood writes an Ethernet pcap for tcpreplay: a SYN scan of
+// ports 1..ports from ScanIP to TgtIP whose first half comes before a flood
+// of spoofed sources, each sending one SYN to port 80 of TgtIP6, and whose
+// second half comes after it. Between the halves there are then more fake
+// sources than the default rules hold (--max-sources, 100,000) when
+// spoofed exceeds that: a source table that admits every new address
+// evicts the scanner and splits its scan in two.
 //
 // The spoofed sources are random IPv6 addresses in 2001:db8::/32 (the only
 // documentation range with room for them) outside the lab's two /64s: the
@@ -45,7 +48,7 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 	}
 	defer f.Close()
 	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(256, layers.LinkTypeEthernet); err != nil {
+	if err := w.WriteFileHeader(1514, layers.LinkTypeEthernet); err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5ca9))
@@ -54,7 +57,6 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	scan4, tgt4 := net.ParseIP(ScanIP).To4(), net.ParseIP(TgtIP).To4()
 	tgt6 := net.ParseIP(TgtIP6)
-	every := spoofed/ports + 1
 	write := func(ls ...gopacket.SerializableLayer) error {
 		if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
 			return err
@@ -63,20 +65,18 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 		b := buf.Bytes()
 		return w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b)
 	}
-	port := 1
-	for i := 0; i < spoofed || port <= ports; i++ {
-		if i%every == every/2 && port <= ports {
-			ip := &layers.IPv4{Version: 4, TTL: 64, Id: uint16(port), Protocol: layers.IPProtocolTCP, SrcIP: scan4, DstIP: tgt4}
-			tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), Seq: uint32(port), SYN: true, Window: 1024}
-			tcp.SetNetworkLayerForChecksum(ip)
-			if err := write(&layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv4}, ip, tcp); err != nil {
-				return err
-			}
-			port++
+	probe := func(port int) error {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Id: uint16(port), Protocol: layers.IPProtocolTCP, SrcIP: scan4, DstIP: tgt4}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), Seq: uint32(port), SYN: true, Window: 1024}
+		tcp.SetNetworkLayerForChecksum(ip)
+		return write(&layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv4}, ip, tcp)
+	}
+	for port := 1; port <= ports/2; port++ {
+		if err := probe(port); err != nil {
+			return err
 		}
-		if i >= spoofed {
-			continue
-		}
+	}
+	for range spoofed {
 		var a [16]byte
 		a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
 		// The third group from 0x0100 up: never 2001:db8:1:: or 2001:db8:2::.
@@ -93,5 +93,10 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 			return err
 		}
 	}
-	return nil
+	for port := ports/2 + 1; port <= ports; port++ {
+		if err := probe(port); err != nil {
+			return err
+		}
+	}
+	return f.Close()
 }
