@@ -66,17 +66,21 @@ def frags4(a, size, reverse=False, payload=b""):
     return out
 
 
-def overlap4(a):
-    """The SYN in a 16-byte first fragment; a later fragment starts inside it
-    (offset 8) and rewrites the flags to RST. The overlap is partial, so
-    Linux (>= 4.19, RFC 5722 style) drops the whole datagram."""
+def overlap4(a, first=16):
+    """The SYN in a first fragment of `first` bytes; a later fragment starts
+    inside it (offset 8) and rewrites the flags to RST. The overlap is
+    partial, so Linux (>= 4.19, RFC 5722 style) drops the whole datagram.
+    With first=24 the first fragment holds the whole TCP header (the SYN
+    carries 16 bytes of data): a sensor that counts a first fragment as its
+    probe, without waiting for the rest, is fooled."""
     out = []
+    payload = b"\x00" * 16 if first > 16 else b""
     for port in a.portlist:
-        syn = tcp_bytes(syn4(a, port))
+        syn = tcp_bytes(syn4(a, port, payload=payload))
         rst = bytearray(syn)
         rst[13] = 0x04  # RST
         ipid = 0x4000 + port
-        out.append(IP(src=a.src, dst=a.dst, id=ipid, flags="MF", frag=0, proto=6) / Raw(syn[:16]))
+        out.append(IP(src=a.src, dst=a.dst, id=ipid, flags="MF", frag=0, proto=6) / Raw(syn[:first]))
         out.append(IP(src=a.src, dst=a.dst, id=ipid, flags=0, frag=1, proto=6) / Raw(bytes(rst[8:])))
     return out
 
@@ -156,6 +160,7 @@ CASES = {
     "frag8-reverse": lambda a: frags4(a, 8, reverse=True),
     "frag24-data16": lambda a: frags4(a, 24, payload=b"\x00" * 16),
     "overlap": overlap4,
+    "overlap-fullheader": lambda a: overlap4(a, first=24),
     "badsum4": lambda a: badsum([syn4(a, p) for p in a.portlist]),
     "badsum6": lambda a: badsum([syn6(a, p) for p in a.portlist]),
     "synrst": lambda a: [syn4(a, p, flags="SR") for p in a.portlist],

@@ -171,6 +171,8 @@ func evasionCases() []evasionCase {
 		// Probes the host drops accuse nobody.
 		{"overlap rewrites SYN to RST", craft("overlap"),
 			both(silent("IpReasmFails", "IpExtReasmOverlaps"), zero("IpReasmOKs", "TcpInSegs")), nil},
+		{"overlap after a first fragment with the whole header", craft("overlap-fullheader"),
+			both(silent("IpReasmFails", "IpExtReasmOverlaps"), zero("IpReasmOKs", "TcpInSegs")), nil},
 		{"bad checksum IPv4", craft("badsum4"), silent("TcpInCsumErrors"), nil},
 		{"bad checksum IPv6", craft("badsum6"), silent("TcpInCsumErrors"), nil},
 		{"SYN+RST", craft("synrst"), both(silent("TcpInSegs"), zero("TcpOutRsts")), nil},
