@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, when they are missing: clang,
 # llvm and libbpf-dev build the BPF object; nmap, masscan, zmap, hping3,
-# curl and tcpdump make and check real traffic; iproute2 builds the
-# namespaces. Run by 'make test' (and so by .ci/run). Without root it only
+# curl and tcpdump make and check real traffic; python3-scapy crafts the
+# adversarial packets (lab/craft.py) and tcpreplay pushes a generated flood
+# onto the wire; iproute2 builds the namespaces and its nstat reads the
+# target's own counters, the referee of the evasion tests. Run by 'make test' (and so by .ci/run). Without root it only
 # says what is missing: the tests then skip what needs it, except under
 # CI=true, where they fail.
 set -euo pipefail
-packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3)
+packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3 python3-scapy tcpreplay)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -82,11 +82,15 @@ func Require(t testing.TB, tools ...string) {
 
 // InScan and InTgt make commands that run inside a namespace, bounded by ctx.
 func (l *Lab) InScan(ctx context.Context, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.NSScan}, args...)...)
+	return execIn(ctx, l.NSScan, args...)
 }
 
 func (l *Lab) InTgt(ctx context.Context, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.NSTgt}, args...)...)
+	return execIn(ctx, l.NSTgt, args...)
+}
+
+func execIn(ctx context.Context, ns string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
 }
 
 // MAC returns an interface's address in a namespace.

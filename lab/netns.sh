@@ -22,13 +22,19 @@ lab_up() {
 	lab_down
 	ip netns add "$NS_SCAN"
 	ip netns add "$NS_TGT"
-	ip link add "$VETH_SCAN" netns "$NS_SCAN" type veth peer name "$VETH_TGT" netns "$NS_TGT"
 	local ns
 	for ns in "$NS_SCAN" "$NS_TGT"; do
 		ip -n "$ns" link set lo up
-		# No IPv6 duplicate-address wait: addresses are usable at once.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+		# Set before the veth exists, so its ends inherit the defaults. No
+		# IPv6 duplicate-address wait: addresses are usable at once. No
+		# router solicitations, and multicast listener reports at once
+		# rather than spread over the next seconds: a capture of a test
+		# then holds the test's traffic, and goes quiet when it ends.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.default.router_solicitations=0 \
+			net.ipv6.conf.default.mldv1_unsolicited_report_interval=0 net.ipv6.conf.default.mldv2_unsolicited_report_interval=0
 	done
+	ip link add "$VETH_SCAN" netns "$NS_SCAN" type veth peer name "$VETH_TGT" netns "$NS_TGT"
 	ip -n "$NS_SCAN" link set "$VETH_SCAN" up
 	ip -n "$NS_TGT" link set "$VETH_TGT" up
 	ip -n "$NS_SCAN" addr add "$SCAN_IP/24" dev "$VETH_SCAN"
@@ -44,6 +50,9 @@ lab_up() {
 	ip -n "$NS_TGT" route add local 203.0.113.0/24 dev lo
 	# Sweeps answer from 256 addresses; keep the kernel from rate-limiting RSTs.
 	ip netns exec "$NS_TGT" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.tcp_syncookies=0
+	# The evasion tests count ICMP errors (protocol unreachable, ICMPv6
+	# parameter problems) per probe: no per-host or global rate limit.
+	ip netns exec "$NS_TGT" sysctl -qw net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000 net.ipv4.icmp_msgs_burst=10000
 }
 
 lab_down() {

@@ -1,0 +1,102 @@
+package lab
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+)
+
+// MaxSpoofed bounds WriteSpoofedFlood: tcpreplay pushes about 50k packets/s
+// into a veth here, so this is a few seconds of flood.
+const MaxSpoofed = 500_000
+
+// WriteSpoofedFlood writes an Ethernet pcap for tcpreplay: a SYN scan of
+// ports 1..ports from ScanIP to TgtIP whose first half comes before a flood
+// of spoofed sources, each sending one SYN to port 80 of TgtIP6, and whose
+// second half comes after it. Between the halves there are then more fake
+// sources than the default rules hold (--max-sources, 100,000) when
+// spoofed exceeds that: a source table that admits every new address
+// evicts the scanner and splits its scan in two.
+//
+// The spoofed sources are random IPv6 addresses in 2001:db8::/32 (the only
+// documentation range with room for them) outside the lab's two /64s: the
+// target has no route back, so its stack processes each SYN (TcpInSegs)
+// without a neighbour-discovery storm. Their /48s differ too, and each goes
+// to the one port, so no prefix among them is a scan of its own.
+func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, seed uint64) error {
+	if spoofed > MaxSpoofed || ports < 1 || ports > 65535 {
+		return fmt.Errorf("spoofed flood: %d sources, %d ports is past the bounds (%d, 65535)", spoofed, ports, MaxSpoofed)
+	}
+	smac, err := net.ParseMAC(srcMAC)
+	if err != nil {
+		return err
+	}
+	dmac, err := net.ParseMAC(dstMAC)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(1514, layers.LinkTypeEthernet); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5ca9))
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	scan4, tgt4 := net.ParseIP(ScanIP).To4(), net.ParseIP(TgtIP).To4()
+	tgt6 := net.ParseIP(TgtIP6)
+	write := func(ls ...gopacket.SerializableLayer) error {
+		if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
+			return err
+		}
+		ts = ts.Add(time.Microsecond)
+		b := buf.Bytes()
+		return w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b)
+	}
+	probe := func(port int) error {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Id: uint16(port), Protocol: layers.IPProtocolTCP, SrcIP: scan4, DstIP: tgt4}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), Seq: uint32(port), SYN: true, Window: 1024}
+		tcp.SetNetworkLayerForChecksum(ip)
+		return write(&layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv4}, ip, tcp)
+	}
+	for port := 1; port <= ports/2; port++ {
+		if err := probe(port); err != nil {
+			return err
+		}
+	}
+	for range spoofed {
+		var a [16]byte
+		a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
+		// The third group from 0x0100 up: never 2001:db8:1:: or 2001:db8:2::.
+		g := 0x0100 + rng.IntN(0xff00)
+		a[4], a[5] = byte(g>>8), byte(g)
+		for j := 6; j < 16; j++ {
+			a[j] = byte(rng.Uint32())
+		}
+		src := netip.AddrFrom16(a)
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: tgt6}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(1024 + rng.IntN(60000)), DstPort: 80, Seq: rng.Uint32(), SYN: true, Window: 64240}
+		tcp.SetNetworkLayerForChecksum(ip)
+		if err := write(&layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv6}, ip, tcp); err != nil {
+			return err
+		}
+	}
+	for port := ports/2 + 1; port <= ports; port++ {
+		if err := probe(port); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
