@@ -237,12 +237,16 @@ static __always_inline int parse_ipv6(struct cursor *c, void *data, struct pkt *
 	__u32 fdata = 0;         // a first fragment: where its data starts
 	int frag = 0;            // ... and walk on to its transport header
 
-	for (int i = 0; i < MAX_IPV6_EXT; i++) {
+	// MAX_IPV6_EXT headers, then one more step to reach the transport.
+	for (int i = 0; i <= MAX_IPV6_EXT; i++) {
 		off &= MAX_PARSE_OFF;
 		// Hop-by-hop options belong right after the IPv6 header; Linux
 		// drops them anywhere else.
 		if (next == IPPROTO_HOPOPTS && i > 0)
 			return frag ? PARSE_FRAG_DROP : PARSE_ERROR;
+		if (i == MAX_IPV6_EXT && (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS ||
+					  next == IPPROTO_AH || next == IPPROTO_FRAGMENT))
+			break; // one header too many
 		switch (next) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:

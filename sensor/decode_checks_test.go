@@ -95,7 +95,18 @@ func vxlan(t testing.TB, frame []byte) []byte {
 	return serialize(t, ip, udp, gopacket.Payload(append(hdr, frame...)))
 }
 
-func TestDecodeChecks(t *testing.T) {
+// checkCase is one case of TestDecodeChecks, shared with the XDP parity test.
+type checkCase struct {
+	name   string
+	link   uint32
+	frame  []byte
+	opts   DecodeOptions
+	events int
+	stat   string // the counter that must be 1 (besides TCP/UDP for events)
+	check  func(t *testing.T, evs []detector.Event)
+}
+
+func checkCases(t testing.TB) []checkCase {
 	syn := pktOpts{flags: "S", dport: 22, window: 1024, ttl: 41, id: 54321, tcpOpts: mssOpt}
 	with := func(f func(*pktOpts)) pktOpts { o := syn; f(&o); return o }
 	v6 := with(func(o *pktOpts) { o.v6 = true })
@@ -106,15 +117,7 @@ func TestDecodeChecks(t *testing.T) {
 	all := DecodeOptions{Decapsulate: TunnelIPIP | TunnelGRE | TunnelVXLAN}
 	strict := DecodeOptions{Checksums: ChecksumStrict}
 	inner := buildIP(t, syn)
-	tests := []struct {
-		name   string
-		link   uint32
-		frame  []byte
-		opts   DecodeOptions
-		events int
-		stat   string // the counter that must be 1 (besides TCP/UDP for events)
-		check  func(t *testing.T, evs []detector.Event)
-	}{
+	return []checkCase{
 		{name: "valid SYN", link: LinkEthernet, frame: buildEth(t, syn), events: 1},
 		{name: "bad TCP checksum", link: LinkEthernet, frame: flip(buildEth(t, syn), tcpCsum), stat: "BadChecksum"},
 		{name: "bad TCP checksum IPv6", link: LinkEthernet, frame: flip(buildEth(t, v6), eth6+40+16), stat: "BadChecksum"},
@@ -179,6 +182,11 @@ func TestDecodeChecks(t *testing.T) {
 				}
 			}},
 	}
+
+}
+
+func TestDecodeChecks(t *testing.T) {
+	tests := checkCases(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDecoderWith(tc.opts)

@@ -107,7 +107,17 @@ func concat(fs ...[][]byte) [][]byte {
 	return out
 }
 
-func TestDefrag(t *testing.T) {
+// defragCase is one case of TestDefrag, shared with the XDP parity test.
+type defragCase struct {
+	name    string
+	frames  [][]byte
+	at      []time.Duration
+	events  int
+	evasion detector.Evasion
+	want    DefragStats // the counters checked (zero fields included)
+}
+
+func defragCases(t testing.TB) []defragCase {
 	syn := pktOpts{flags: "S", dport: 443, window: 1024, ttl: 47, id: 777, tcpOpts: mssOpt} // 24 bytes of TCP, as nmap sends
 	rst := syn
 	rst.flags = "R"
@@ -122,14 +132,7 @@ func TestDefrag(t *testing.T) {
 	rstTail := rst4[20+8 : 20+24]
 	frag, tiny := detector.EvasionFragmented, detector.EvasionFragmented|detector.EvasionTinyFragment
 	type stats = DefragStats
-	tests := []struct {
-		name    string
-		frames  [][]byte
-		at      []time.Duration
-		events  int
-		evasion detector.Evasion
-		want    stats // the counters checked (zero fields included)
-	}{
+	return []defragCase{
 		{name: "nmap -f: 8-byte fragments in order", frames: frag4(syn4, inOrder(24, 8)...), events: 1, evasion: tiny,
 			want: stats{Fragments: 3, Reassembled: 1}},
 		{name: "8-byte fragments last first", frames: frag4(syn4, reversed(inOrder(24, 8))...), events: 1, evasion: tiny,
@@ -178,6 +181,11 @@ func TestDefrag(t *testing.T) {
 		{name: "same datagram twice: two events", frames: concat(frag4(syn4, inOrder(24, 8)...), frag4(syn4, inOrder(24, 8)...)), events: 2, evasion: tiny,
 			want: stats{Fragments: 6, Reassembled: 2}},
 	}
+
+}
+
+func TestDefrag(t *testing.T) {
+	tests := defragCases(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDecoder()

@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/scanwatch/scanwatch/detector"
 )
 
 // TestGeneratedBPFUpToDate rebuilds the BPF object and Go bindings from
@@ -85,4 +88,25 @@ func splitQuoted(t *testing.T, s string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// TestBPFLimitsMatchReplay: the XDP program and the replay decoder walk the
+// same number of VLAN tags and IPv6 extension headers, or live and replay
+// would judge a packet at the limit differently.
+func TestBPFLimitsMatchReplay(t *testing.T) {
+	src, err := os.ReadFile("../bpf/parse.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"MAX_VLAN_TAGS": MaxVLANTags, "MAX_IPV6_EXT": detector.MaxIPv6ExtHeaders} {
+		var got int
+		for _, line := range strings.Split(string(src), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "#define" && f[1] == name {
+				got, _ = strconv.Atoi(f[2])
+			}
+		}
+		if got != want {
+			t.Errorf("bpf/parse.h %s is %d, the Go side walks %d", name, got, want)
+		}
+	}
 }

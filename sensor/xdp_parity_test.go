@@ -1,0 +1,133 @@
+package sensor
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/scanwatch/scanwatch/bpf"
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+// liveProbe is the probe the XDP program would make of a replayed event,
+// and false for what it does not report (answers, ACK-bearing packets,
+// UDP replies from service ports): the program's own classification,
+// restated so replay's events can be compared with the kernel's flows.
+func liveProbe(ev *detector.Event) (uint8, bool) {
+	switch {
+	case ev.Evasion&detector.EvasionHeaderChain != 0:
+		return probeChain, true
+	case ev.Kind == detector.KindSYN:
+		return uint8(detector.ProbeSYN), true
+	case ev.Kind == detector.KindUDP:
+		return uint8(detector.ProbeUDP), !(ev.SrcPort < 1024 && ev.DstPort >= 1024)
+	case ev.Kind == detector.KindOther && ev.Flags&(detector.FlagACK|detector.FlagSYN|detector.FlagRST) == 0:
+		switch ev.Flags & (detector.FlagFIN | detector.FlagPSH | detector.FlagURG) {
+		case 0:
+			return uint8(detector.ProbeNULL), true
+		case detector.FlagFIN:
+			return uint8(detector.ProbeFIN), true
+		case detector.FlagFIN | detector.FlagPSH | detector.FlagURG:
+			return uint8(detector.ProbeXMAS), true
+		}
+	}
+	return 0, false
+}
+
+// probeTally counts probes by port, kind and evasion marks.
+type probeTally map[string]uint64
+
+func tallyKey(dport uint16, probe uint8, ev detector.Evasion) string {
+	return fmt.Sprintf("port %d probe %d evasion %v", dport, probe, ev.Names())
+}
+
+// ethFrame puts a raw IP packet in an Ethernet frame, as it would reach
+// the card.
+func ethFrame(ip []byte) []byte {
+	typ := []byte{0x08, 0x00}
+	if len(ip) > 0 && ip[0]>>4 == 6 {
+		typ = []byte{0x86, 0xdd}
+	}
+	f := append(append(append([]byte{}, macTgt...), macScan...), typ...)
+	return append(f, ip...)
+}
+
+func (h *progHarness) tally() probeTally {
+	out := probeTally{}
+	var k bpf.ScanwatchFlowKey
+	var v bpf.ScanwatchFlowValue
+	it := h.objs.Flows.Iterate()
+	for it.Next(&k, &v) {
+		out[tallyKey(k.Dport, k.Probe, detector.Evasion(v.Evasion))] += v.Count
+	}
+	if err := it.Err(); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func replayTally(evs []detector.Event) probeTally {
+	out := probeTally{}
+	for i := range evs {
+		if p, ok := liveProbe(&evs[i]); ok {
+			out[tallyKey(evs[i].DstPort, p, evs[i].Evasion)] += evs[i].Packets()
+		}
+	}
+	return out
+}
+
+// TestPrivilegedXDPMatchesReplay sends every frame of the replay decoder's
+// fragment and header-check tables through the real XDP program and
+// checks that the kernel counts exactly the probes replay yields: same
+// ports, kinds, counts and evasion marks. Live and replay are two
+// implementations of one rule (the target's stack is the referee); this
+// keeps them one.
+func TestPrivilegedXDPMatchesReplay(t *testing.T) {
+	requirePrivileged(t)
+	compare := func(t *testing.T, cfg ProgramConfig, frames [][]byte, replay probeTally) {
+		t.Helper()
+		h := newProgHarness(t, cfg)
+		for _, f := range frames {
+			h.run(f)
+		}
+		if live := h.tally(); !maps.Equal(live, replay) {
+			t.Errorf("kernel %v\nreplay %v", live, replay)
+		}
+	}
+	for _, tc := range defragCases(t) {
+		if tc.at != nil {
+			continue // packet-time timeouts: the kernel's clock is its own
+		}
+		t.Run("defrag/"+tc.name, func(t *testing.T) {
+			var frames [][]byte
+			for _, f := range tc.frames {
+				frames = append(frames, ethFrame(f))
+			}
+			compare(t, ProgramConfig{}, frames, replayTally(decodeSeq(NewDecoder(), tc.frames, nil)))
+		})
+	}
+	for _, tc := range checkCases(t) {
+		// Live offers no decapsulation, and frames off a wire are never
+		// cut by a snap length.
+		if tc.opts.Decapsulate != 0 || strings.Contains(tc.name, "snap length") {
+			continue
+		}
+		t.Run("checks/"+tc.name, func(t *testing.T) {
+			d := NewDecoderWith(tc.opts)
+			var evs []detector.Event
+			var ev detector.Event
+			if d.Decode(tc.link, tc.frame, 1, &ev) {
+				evs = append(evs, ev)
+				for d.More(&ev) {
+					evs = append(evs, ev)
+				}
+			}
+			frame := tc.frame
+			if tc.link != LinkEthernet {
+				frame = ethFrame(frame)
+			}
+			compare(t, ProgramConfig{StrictChecksums: tc.opts.Checksums == ChecksumStrict}, [][]byte{frame}, replayTally(evs))
+		})
+	}
+}
