@@ -22,6 +22,13 @@ type KernelCounters struct {
 	Probes, FlowsNew, RingbufEvents, RingbufDrops    uint64
 	DetectorSYNs                                     uint64 // SYNs the sensor handed to the detector
 	Actions                                          [5]uint64
+
+	// What the program refused to count because the host would not
+	// process it, and what it saw of evasion.
+	ChecksumBad, ChecksumOffloaded, ChecksumUnverified uint64
+	Fragments, FragmentDatagrams                       uint64
+	FragmentQueueDrops, FragmentDrops                  uint64
+	TinyFragments, HeaderChains, VLANDepth             uint64
 }
 
 // Metrics holds the registry and the metrics scanwatch updates itself.
@@ -32,6 +39,10 @@ type Metrics struct {
 	Allowed  *prometheus.CounterVec
 	Evicted  prometheus.Counter
 	Events   prometheus.Counter
+	// Spoofed one-probe sources cycle through the probation tier; its
+	// evictions are the flood's footprint, not lost evidence.
+	ProbationEvicted prometheus.Counter
+	ClockHeld        prometheus.Counter
 }
 
 // Alerted counts an alert: raised (new) or escalated; updates and closing
@@ -74,13 +85,21 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 			Namespace: namespace, Name: "sources_evicted_total",
 			Help: "Sources dropped, least recently active first, to respect --max-sources.",
 		}),
+		ProbationEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "probation_evicted_total",
+			Help: "Sources with a single probe dropped from the probation tier (oldest first) to respect --max-probation; sources with scan evidence are never in it.",
+		}),
+		ClockHeld: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "clock_held_events_total",
+			Help: "Events stamped more than 24 h ahead of the rules' clock, which did not move it.",
+		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help: "A metric with a constant '1' value labelled by version and Go version.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, buildInfo,
+	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, m.ProbationEvicted, m.ClockHeld, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if kernel != nil {
 		reg.MustRegister(&kernelCollector{read: kernel})
@@ -101,6 +120,14 @@ var (
 	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.")
 	descDetector   = desc("detector_syn_events_total", "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.")
 	descActions    = prometheus.NewDesc(namespace+"_xdp_actions_total", "XDP verdicts returned, by action.", []string{"action"}, nil)
+	descCsumBad    = desc("checksum_errors_total", "First probes of a flow, or reassembled datagrams, with a bad IP or transport checksum: the host drops them, so they are not counted.")
+	descCsumOff    = desc("checksum_offloaded_total", "Probes whose checksum field holds only the pseudo-header sum (offload on a software link), accepted; rejected instead under --checksums strict.")
+	descCsumUnver  = desc("checksum_unverified_total", "Probes too long to verify in the kernel (over 2048 bytes) or of unknown length, accepted unverified.")
+	descFrags      = desc("fragments_total", "IP fragments of TCP or UDP datagrams seen.")
+	descFragDgrams = desc("fragment_datagrams_total", "Datagrams whose fragments all arrived, judged whole.")
+	descFragQDrops = desc("fragment_queue_drops_total", "Fragment queues dropped as Linux drops them: overlapping fragments, inconsistent lengths, zero-length fragments.")
+	descFragDrops  = desc("fragment_drops_total", "Fragments the host discards on sight: IPv6 first fragments without their header chain, bad lengths, oversized datagrams, no room.")
+	descEvasion    = prometheus.NewDesc(namespace+"_evasion_packets_total", "Evasion evidence: tiny_fragment (datagrams whose first fragment cannot hold the TCP flags), header_chain (IPv6 extension headers past 16), vlan_depth (more than 8 VLAN tags; not decoded).", []string{"reason"}, nil)
 	actionNames    = [5]string{"aborted", "drop", "pass", "tx", "redirect"}
 )
 
@@ -115,7 +142,8 @@ type kernelCollector struct {
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descDetector, descActions} {
+	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descDetector, descActions,
+		descCsumBad, descCsumOff, descCsumUnver, descFrags, descFragDgrams, descFragQDrops, descFragDrops, descEvasion} {
 		ch <- d
 	}
 }
@@ -130,8 +158,13 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		n uint64
 	}{{descPackets, k.Packets}, {descSYN, k.SYN}, {descOtherTCP, k.OtherTCP}, {descUDP, k.UDP}, {descNonTCP, k.NonTCP},
-		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}, {descDetector, k.DetectorSYNs}} {
+		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}, {descDetector, k.DetectorSYNs},
+		{descCsumBad, k.ChecksumBad}, {descCsumOff, k.ChecksumOffloaded}, {descCsumUnver, k.ChecksumUnverified}, {descFrags, k.Fragments},
+		{descFragDgrams, k.FragmentDatagrams}, {descFragQDrops, k.FragmentQueueDrops}, {descFragDrops, k.FragmentDrops}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
+	}
+	for reason, n := range map[string]uint64{"tiny_fragment": k.TinyFragments, "header_chain": k.HeaderChains, "vlan_depth": k.VLANDepth} {
+		ch <- prometheus.MustNewConstMetric(descEvasion, prometheus.CounterValue, float64(n), reason)
 	}
 	for i, n := range k.Actions {
 		ch <- prometheus.MustNewConstMetric(descActions, prometheus.CounterValue, float64(n), actionNames[i])

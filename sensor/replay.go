@@ -51,12 +51,23 @@ type ReplayStats struct {
 }
 
 // Warnings lists what the caller should tell the user about an otherwise
-// successful replay, once per file.
-func (s *ReplayStats) Warnings() []string {
-	var w []string
+// successful replay, once per file: what was skipped or dropped.
+func (s *ReplayStats) Warnings() []string { w, _ := s.report(); return w }
+
+// Notes lists what a replay accepted in a way worth knowing but that needs
+// no action (offloaded checksums on the sending host's own packets,
+// reassembled fragments, clock jumps): info, not warnings.
+func (s *ReplayStats) Notes() []string { _, n := s.report(); return n }
+
+func (s *ReplayStats) report() (w, notes []string) {
 	add := func(n uint64, format string, args ...any) {
 		if n > 0 {
 			w = append(w, fmt.Sprintf(format, append([]any{n}, args...)...))
+		}
+	}
+	note := func(n uint64, format string, args ...any) {
+		if n > 0 {
+			notes = append(notes, fmt.Sprintf(format, append([]any{n}, args...)...))
 		}
 	}
 	d, f := &s.Decode, &s.Decode.Defrag
@@ -72,7 +83,7 @@ func (s *ReplayStats) Warnings() []string {
 	if s.opts.Decode.Checksums == ChecksumStrict {
 		add(d.OffloadedChecksum, "skipped %d packets carrying offloaded checksums (captured on the sending host): --checksums strict rejects them")
 	} else {
-		add(d.OffloadedChecksum, "%d packets carry offloaded checksums: captured on the sending host; accepted unverified (--checksums strict rejects them)")
+		note(d.OffloadedChecksum, "%d packets carry offloaded checksums: captured on the sending host; accepted unverified (--checksums strict rejects them)")
 	}
 	add(d.Unverified, "%d probes were cut by the snap length (or carry no IP length), so their checksums could not be verified; accepted")
 	add(d.HeaderChain, "%d IPv6 packets carry more than %d extension headers: reported as header-chain evasion, transport not read", detector.MaxIPv6ExtHeaders)
@@ -82,8 +93,8 @@ func (s *ReplayStats) Warnings() []string {
 	} else {
 		add(d.Tunneled, "%d tunnel packets of types not named in --decapsulate were judged by their outer header only")
 	}
-	add(f.Reassembled, "reassembled %d fragmented datagrams (marked as fragmentation evasion)")
-	add(f.Duplicates, "ignored %d duplicate IP fragments")
+	note(f.Reassembled, "reassembled %d fragmented datagrams (marked as fragmentation evasion)")
+	note(f.Duplicates, "ignored %d duplicate IP fragments")
 	add(f.Overlaps, "dropped %d fragmented datagrams with overlapping fragments, as Linux does (RFC 5722)")
 	add(f.Invalid, "dropped %d invalid IP fragments or their datagrams (zero length, inconsistent end, IPv6 length not a multiple of 8, beyond 65535 bytes)")
 	add(f.NoChain, "dropped %d IPv6 first fragments without the whole header chain (RFC 7112), as Linux does")
@@ -92,8 +103,8 @@ func (s *ReplayStats) Warnings() []string {
 	add(f.Evicted, "dropped %d fragment queues to stay within %d queues and %d MiB", maxFragQueues, maxFragMem>>20)
 	add(f.Pending, "%d fragmented datagrams were still incomplete at the end of the capture")
 	add(s.TimeSkipped, "skipped %d packets stamped more than %v ahead of or %v behind the capture clock (the largest accepted timestamp)", s.opts.MaxAhead, s.opts.MaxBehind)
-	add(s.ClockJumps, "the capture clock jumped %d times (%d packets in a row agreed on the new time); judged them as stamped", clockRun)
-	return w
+	note(s.ClockJumps, "the capture clock jumped %d times (%d packets in a row agreed on the new time); judged them as stamped", clockRun)
+	return w, notes
 }
 
 // Replay reads a capture with the default options and hands every event to

@@ -86,11 +86,11 @@ func TestReplayClockGuard(t *testing.T) {
 				}
 			}
 			warned := false
-			for _, w := range st.Warnings() {
+			for _, w := range append(st.Warnings(), st.Notes()...) {
 				warned = warned || strings.Contains(w, "capture clock")
 			}
 			if warned != (tc.skipped+tc.jumps > 0) {
-				t.Errorf("warnings %q", st.Warnings())
+				t.Errorf("warnings %q, notes %q", st.Warnings(), st.Notes())
 			}
 		})
 	}

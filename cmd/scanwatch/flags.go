@@ -46,6 +46,7 @@ type commonFlags struct {
 	window     time.Duration
 	longWindow time.Duration
 	maxSources int
+	probation  int
 	logLevel   string
 }
 
@@ -57,6 +58,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.window, "window", detector.DefaultWindow, "sliding window the rules are judged over (replay with --rules seed: the whole file)")
 	fs.DurationVar(&c.longWindow, "long-window", detector.DefaultLongWindow, "second, longer window for low-and-slow scans (default rules)")
 	fs.IntVar(&c.maxSources, "max-sources", detector.DefaultMaxSources, "sources held at most; the least recently active are evicted (default rules)")
+	fs.IntVar(&c.probation, "max-probation", detector.DefaultMaxProbation, "one-probe sources held in probation at most, per address family; spoofed floods cycle through it and never reach --max-sources")
 	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 }
 
@@ -82,7 +84,10 @@ func (c *commonFlags) validate() (detector.Config, error) {
 	if c.maxSources < 1 {
 		return cfg, usageError{fmt.Errorf("--max-sources %d: use at least 1", c.maxSources)}
 	}
-	cfg.LongWindow, cfg.MaxSources = c.longWindow, c.maxSources
+	if c.probation < 1 {
+		return cfg, usageError{fmt.Errorf("--max-probation %d: use at least 1", c.probation)}
+	}
+	cfg.LongWindow, cfg.MaxSources, cfg.MaxProbation = c.longWindow, c.maxSources, c.probation
 	if c.rules == "default" {
 		cfg.Window = c.window
 	}

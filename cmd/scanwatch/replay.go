@@ -43,6 +43,24 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			finals = append(finals, a)
 		}
 	}
+	// What the rules had to let go of, told per file like the decoder's
+	// warnings: state bounds an attacker can press on.
+	var evicted, probation, held int
+	cfg.OnEvict = func() { evicted++ }
+	cfg.OnProbationEvict = func() { probation++ }
+	cfg.OnClockHeld = func() { held++ }
+	warnRules := func(name string) {
+		if evicted > 0 {
+			log.Warn(fmt.Sprintf("evicted %d sources with scan evidence, least recently active first, to respect --max-sources", evicted), "file", name)
+		}
+		if probation > 0 {
+			log.Warn(fmt.Sprintf("evicted %d one-probe sources from probation (--max-probation): a flood of spoofed sources, or a very large capture", probation), "file", name)
+		}
+		if held > 0 {
+			log.Warn(fmt.Sprintf("%d events stamped more than 24 h ahead did not move the rules' clock", held), "file", name)
+		}
+		evicted, probation, held = 0, 0, 0
+	}
 	rules, err := detector.New(c.rules, cfg)
 	if err != nil {
 		return usageError{err}
@@ -56,6 +74,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			detector.SortAlerts(all)
 			return all
 		}, out, stderr, log)
+		warnRules(name)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -100,6 +119,9 @@ func replayFile(ctx context.Context, name string, opts sensor.ReplayOptions, rul
 	}
 	for _, w := range stats.Warnings() {
 		log.Warn(w, "file", name)
+	}
+	for _, n := range stats.Notes() {
+		log.Info(n, "file", name)
 	}
 	log.Debug("replayed", "file", name, "packets", stats.Decode.Packets, "tcp", stats.Decode.TCP, "udp", stats.Decode.UDP, "events", stats.Events)
 	switch {

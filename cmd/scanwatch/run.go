@@ -23,6 +23,7 @@ type runFlags struct {
 	promisc     bool
 	listenAddr  string
 	metricsPath string
+	checksums   string
 }
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,6 +35,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
 	fs.StringVar(&f.listenAddr, "web.listen-address", ":9595", "address for /metrics; empty disables it")
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
+	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -49,9 +51,11 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{errors.New("--iface is required: the interface to watch, e.g. --iface eth0")}
 	case f.xdpMode != sensor.ModeAuto && f.xdpMode != sensor.ModeNative && f.xdpMode != sensor.ModeGeneric:
 		return usageError{fmt.Errorf("--xdp-mode %q: use auto, native or generic", f.xdpMode)}
+	case f.checksums != sensor.ChecksumsAuto && f.checksums != sensor.ChecksumsStrict && f.checksums != sensor.ChecksumsTolerant:
+		return usageError{fmt.Errorf("--checksums %q: use auto, strict or tolerant", f.checksums)}
 	}
 
-	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Log: log})
+	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log})
 	if err != nil {
 		return err
 	}
@@ -68,6 +72,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Window = f.window
 	cfg.OnSuppressed = m.Suppressed
 	cfg.OnEvict = m.Evicted.Inc
+	cfg.OnProbationEvict = m.ProbationEvicted.Inc
+	cfg.OnClockHeld = m.ClockHeld.Inc
 	cfg.OnAlert = func(a detector.Alert) {
 		m.Alerted(a)
 		if err := out.Write(a); err != nil && writeErr == nil {
@@ -118,6 +124,10 @@ func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
 		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], Probes: v[sensor.CntProbes], FlowsNew: v[sensor.CntFlowsNew],
 		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
 		DetectorSYNs: live.Emitted(),
+		ChecksumBad:  v[sensor.CntCsumBad], ChecksumOffloaded: v[sensor.CntCsumOffload], ChecksumUnverified: v[sensor.CntCsumUnverified],
+		Fragments: v[sensor.CntFragments], FragmentDatagrams: v[sensor.CntFragDatagrams],
+		FragmentQueueDrops: v[sensor.CntFragOverlap], FragmentDrops: v[sensor.CntFragDropped],
+		TinyFragments: v[sensor.CntTinyFragment], HeaderChains: v[sensor.CntHeaderChain], VLANDepth: v[sensor.CntVLANDepth],
 	}, nil
 }
 
