@@ -18,9 +18,9 @@ build:
 demo: build
 	@echo "Replaying $(words $(PCAPS)) shipped captures (pcaps/README.md says what each is)."
 	@echo; echo "Default rules:"
-	@./$(BIN) replay --format table $(PCAPS)
+	@./$(BIN) replay --log.level warn --format table $(PCAPS)
 	@echo; echo "The starting LogScale rule, exactly (--rules seed):"
-	@./$(BIN) replay --rules seed --format table $(PCAPS)
+	@./$(BIN) replay --log.level warn --rules seed --format table $(PCAPS)
 
 # Debian packages the tests use; installs them when run as root.
 deps:

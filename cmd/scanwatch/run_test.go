@@ -139,16 +139,33 @@ func TestPrivilegedRunCatchesNmapLive(t *testing.T) {
 	}
 
 	// Metrics, scraped the way Prometheus would, inside the namespace.
-	body, err := l.InTgt(ctx, "curl", "-sf", "http://127.0.0.1:9595/metrics").Output()
-	if err != nil {
-		t.Fatalf("scraping /metrics: %v", err)
-	}
-	for _, want := range []string{"scanwatch_syn_packets_total 1000", "scanwatch_ringbuf_dropped_total 0", `scanwatch_alerts_total{label="T1595 - PortScan"} 1`,
+	// The last ring records reach the detector within the reader's flush
+	// interval (100 ms) and the map sweep (1 s): scrape until they have,
+	// for at most 5 s.
+	wants := []string{"scanwatch_syn_packets_total 1000", "scanwatch_ringbuf_dropped_total 0", `scanwatch_alerts_total{label="T1595 - PortScan"} 1`,
 		`scanwatch_alerts_total{label="T1595 - FullNetworkScan"} 1`, "scanwatch_build_info{", "scanwatch_packets_total", "scanwatch_ringbuf_events_total 1000", "scanwatch_detector_syn_events_total 1000",
-		`scanwatch_xdp_actions_total{action="pass"}`} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
+		`scanwatch_xdp_actions_total{action="pass"}`, "scanwatch_checksum_errors_total 0", `scanwatch_evasion_packets_total{reason="tiny_fragment"} 0`,
+		"scanwatch_fragments_total 0", "scanwatch_probation_evicted_total 0"}
+	var body []byte
+	var missing []string
+	for try := 0; try < 25; try++ {
+		var err error
+		if body, err = l.InTgt(ctx, "curl", "-sf", "http://127.0.0.1:9595/metrics").Output(); err != nil {
+			t.Fatalf("scraping /metrics: %v", err)
 		}
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(string(body), want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, m := range missing {
+		t.Errorf("/metrics lacks %q", m)
 	}
 	if strings.Contains(string(body), lab.ScanIP) {
 		t.Error("/metrics carries a source address: per-IP labels are forbidden")
