@@ -147,7 +147,9 @@ static __always_inline int parse_l4(struct cursor *c, void *data, __u8 proto, st
 			return PARSE_ERROR;
 		p->sport = bpf_ntohs(uh->source);
 		p->dport = bpf_ntohs(uh->dest);
+		p->window = 0;
 		p->flags = 0;
+		p->mss_only = 0;
 		p->opt_len = 0;
 		return PARSE_UDP;
 	}

@@ -344,36 +344,50 @@ static __always_inline int verify(struct xdp_md *ctx, const struct pkt *p)
 
 // ---- Probes and flows -----------------------------------------------------
 
-// on_probe counts one probe of a flow. A flow's first probe is verified
-// first (check: 1), unless it is a reassembled datagram verified whole.
-static __always_inline void on_probe(struct xdp_md *ctx, struct pkt *p, __u8 probe, __u8 evasion, int check)
+static __always_inline void flow_key_of(const struct pkt *p, __u8 probe, struct flow_key *key)
 {
-	struct flow_key key = {};
-	__builtin_memcpy(key.saddr, p->saddr, 16);
-	__builtin_memcpy(key.daddr, p->daddr, 16);
-	key.dport = p->dport;
-	key.probe = probe;
+	__builtin_memset(key, 0, sizeof(*key));
+	__builtin_memcpy(key->saddr, p->saddr, 16);
+	__builtin_memcpy(key->daddr, p->daddr, 16);
+	key->dport = p->dport;
+	key->probe = probe;
 	if (cfg.bench_fresh_keys) {
 		// The v4-mapped prefix's first word: 2^32 distinct keys.
 		static __u32 seq;
 		__u32 n = __sync_fetch_and_add(&seq, 1);
-		__builtin_memcpy(key.saddr, &n, 4);
+		__builtin_memcpy(key->saddr, &n, 4);
 	}
+}
 
-	struct flow_value *v = bpf_map_lookup_elem(&flows, &key);
-	if (v) {
-		// A repeat only needs last_ns to the window's one-second
-		// granularity: the coarse clock is a third of this path's cost
-		// cheaper than bpf_ktime_get_ns on a virtual machine.
-		__u64 c = __sync_fetch_and_add(&v->count, 1) + 1;
-		__u64 now = bpf_ktime_get_coarse_ns();
-		v->last_ns = now;
-		if (evasion)
-			v->evasion |= evasion; // benign race: marks only accumulate
-		if ((c & (cfg.report_every - 1)) == 0)
-			report(&key, p, now, c, 0, v->evasion);
+// on_known counts a probe of a flow already in the map; 0 when the flow is
+// new. The fast path for repeats: no checksum (the flow's first probe was
+// verified), no clock but the coarse one.
+static __always_inline int on_known(const struct pkt *p, const struct flow_key *key, __u8 evasion)
+{
+	struct flow_value *v = bpf_map_lookup_elem(&flows, key);
+	if (!v)
+		return 0;
+	// A repeat only needs last_ns to the window's one-second
+	// granularity: the coarse clock is a third of this path's cost
+	// cheaper than bpf_ktime_get_ns on a virtual machine.
+	__u64 c = __sync_fetch_and_add(&v->count, 1) + 1;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	v->last_ns = now;
+	if (evasion)
+		v->evasion |= evasion; // benign race: marks only accumulate
+	if ((c & (cfg.report_every - 1)) == 0)
+		report(key, p, now, c, 0, v->evasion);
+	return 1;
+}
+
+// on_probe counts one probe of a flow. A flow's first probe is verified
+// first (check: 1), unless it is a reassembled datagram verified whole.
+static __always_inline void on_probe(struct xdp_md *ctx, struct pkt *p, __u8 probe, __u8 evasion, int check)
+{
+	struct flow_key key;
+	flow_key_of(p, probe, &key);
+	if (on_known(p, &key, evasion))
 		return;
-	}
 	if (check && !verify(ctx, p))
 		return;
 	__u64 now = bpf_ktime_get_ns();
@@ -392,7 +406,7 @@ static __always_inline void on_probe(struct xdp_md *ctx, struct pkt *p, __u8 pro
 	};
 	// BPF_NOEXIST: if another CPU inserted the flow meanwhile, count on it.
 	if (bpf_map_update_elem(&flows, &key, &nv, BPF_NOEXIST) != 0) {
-		v = bpf_map_lookup_elem(&flows, &key);
+		struct flow_value *v = bpf_map_lookup_elem(&flows, &key);
 		if (v)
 			__sync_fetch_and_add(&v->count, 1);
 		return;
@@ -419,33 +433,42 @@ static __always_inline __u8 stealth_probe(__u8 flags)
 	return 0;
 }
 
+// probe_of is the probe a parsed TCP or UDP packet is, or 0.
+static __always_inline __u8 probe_of(const struct pkt *p)
+{
+	if (p->proto == IPPROTO_TCP) {
+		// SYN+RST is no probe: Linux discards it, port open or closed.
+		if ((p->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+			return PROBE_SYN;
+		return stealth_probe(p->flags);
+	}
+	// A datagram from a service port to an ephemeral one answers
+	// something this host sent (DNS, NTP): XDP sees only inbound, so this
+	// is the one cheap test it has for replies.
+	if (cfg.udp_probes && !(p->sport < 1024 && p->dport >= 1024))
+		return PROBE_UDP;
+	return 0;
+}
+
+// count_class counts a TCP or UDP packet by class.
+static __always_inline void count_class(const struct pkt *p, __u8 probe)
+{
+	if (p->proto == IPPROTO_TCP)
+		count(probe == PROBE_SYN ? CNT_SYN : CNT_OTHER_TCP);
+	else
+		count(CNT_UDP);
+	if (probe && probe != PROBE_SYN)
+		count(CNT_PROBES);
+}
+
 // judge counts a parsed TCP or UDP packet (whole, or reassembled) and
 // hands probes on.
 static __always_inline void judge(struct xdp_md *ctx, struct pkt *p, __u8 evasion, int check)
 {
-	__u8 probe;
-	if (p->proto == IPPROTO_TCP) {
-		// SYN+RST is no probe: Linux discards it, port open or closed.
-		if ((p->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
-			count(CNT_SYN);
-			on_probe(ctx, p, PROBE_SYN, evasion, check);
-		} else if ((probe = stealth_probe(p->flags))) {
-			count(CNT_OTHER_TCP);
-			count(CNT_PROBES);
-			on_probe(ctx, p, probe, evasion, check);
-		} else {
-			count(CNT_OTHER_TCP);
-		}
-		return;
-	}
-	count(CNT_UDP);
-	// A datagram from a service port to an ephemeral one answers
-	// something this host sent (DNS, NTP): XDP sees only inbound, so this
-	// is the one cheap test it has for replies.
-	if (cfg.udp_probes && !(p->sport < 1024 && p->dport >= 1024)) {
-		count(CNT_PROBES);
-		on_probe(ctx, p, PROBE_UDP, evasion, check);
-	}
+	__u8 probe = probe_of(p);
+	count_class(p, probe);
+	if (probe)
+		on_probe(ctx, p, probe, evasion, check);
 }
 
 // ---- Fragments ------------------------------------------------------------
@@ -514,6 +537,15 @@ struct frag_io {
 	__u8 pad[3];
 	__u8 hdr[FRAG_HDR];
 };
+
+// One frag_io per CPU, off the stack: the main program, handle and
+// frag_track together must fit the verifier's 512-byte stack.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct frag_io);
+} frag_scratch SEC(".maps");
 
 // frag_mask is word w's bits for units [lo, hi).
 static __always_inline __u64 frag_mask(__u32 w, __u32 lo, __u32 hi)
@@ -659,17 +691,21 @@ kill:
 // on_fragment follows one fragment and judges its datagram once whole.
 static __always_inline void on_fragment(struct xdp_md *ctx, struct pkt *p)
 {
-	struct frag_io io = {};
-	__builtin_memcpy(io.key.saddr, p->saddr, 16);
-	__builtin_memcpy(io.key.daddr, p->daddr, 16);
-	io.key.id = p->frag.id;
-	io.key.proto = p->frag.proto;
-	io.key.v6 = p->v6;
-	io.f = p->frag;
-	io.ttl = p->ttl;
-	io.ip_id = p->ip_id;
+	__u32 zero = 0;
+	struct frag_io *io = bpf_map_lookup_elem(&frag_scratch, &zero);
+	if (!io)
+		return;
+	__builtin_memset(io, 0, sizeof(*io));
+	__builtin_memcpy(io->key.saddr, p->saddr, 16);
+	__builtin_memcpy(io->key.daddr, p->daddr, 16);
+	io->key.id = p->frag.id;
+	io->key.proto = p->frag.proto;
+	io->key.v6 = p->v6;
+	io->f = p->frag;
+	io->ttl = p->ttl;
+	io->ip_id = p->ip_id;
 	count(CNT_FRAGMENTS);
-	switch (frag_track(ctx, &io)) {
+	switch (frag_track(ctx, io)) {
 	case FRAG_DONE:
 		break;
 	case FRAG_KILLED:
@@ -683,41 +719,41 @@ static __always_inline void on_fragment(struct xdp_md *ctx, struct pkt *p)
 	}
 	count(CNT_FRAG_DATAGRAMS);
 	__u8 evasion = EVASION_FRAGMENTED;
-	p->proto = io.key.proto;
-	p->ttl = io.ttl;
-	p->ip_id = io.ip_id;
+	p->proto = io->key.proto;
+	p->ttl = io->ttl;
+	p->ip_id = io->ip_id;
 	__u16 field;
 	if (p->proto == IPPROTO_TCP) {
-		__u32 hlen = (io.hdr[12] >> 4) * 4;
+		__u32 hlen = (io->hdr[12] >> 4) * 4;
 		// The whole datagram must hold a whole TCP header, as for the host.
-		if ((io.have & 0xfffff) != 0xfffff || hlen < 20 || hlen > io.l4_len) {
+		if ((io->have & 0xfffff) != 0xfffff || hlen < 20 || hlen > io->l4_len) {
 			count(CNT_PARSE_ERROR);
 			return;
 		}
-		if (hlen >= 24 && (io.have & 0xffffff) != 0xffffff)
+		if (hlen >= 24 && (io->have & 0xffffff) != 0xffffff)
 			hlen = 20; // options past what we keep: their shape is unknown
-		tcp_fields(io.hdr, hlen, p);
-		field = (__u16)io.hdr[16] | ((__u16)io.hdr[17] << 8);
-		if (io.first_len < 14) {
+		tcp_fields(io->hdr, hlen, p);
+		field = (__u16)io->hdr[16] | ((__u16)io->hdr[17] << 8);
+		if (io->first_len < 14) {
 			evasion |= EVASION_TINY_FRAGMENT;
 			count(CNT_TINY_FRAGMENT);
 		}
 	} else {
-		if ((io.have & 0xff) != 0xff || io.l4_len < 8) {
+		if ((io->have & 0xff) != 0xff || io->l4_len < 8) {
 			count(CNT_PARSE_ERROR);
 			return;
 		}
-		p->sport = ((__u16)io.hdr[0] << 8) | io.hdr[1];
-		p->dport = ((__u16)io.hdr[2] << 8) | io.hdr[3];
+		p->sport = ((__u16)io->hdr[0] << 8) | io->hdr[1];
+		p->dport = ((__u16)io->hdr[2] << 8) | io->hdr[3];
 		p->flags = 0;
 		p->opt_len = 0;
 		p->mss_only = 0;
-		field = (__u16)io.hdr[6] | ((__u16)io.hdr[7] << 8);
+		field = (__u16)io->hdr[6] | ((__u16)io->hdr[7] << 8);
 	}
-	if (io.no_csum) {
+	if (io->no_csum) {
 		count(CNT_CSUM_UNVERIFIED);
 	} else {
-		switch (csum_judge(p, io.l4_len, io.sum, field)) {
+		switch (csum_judge(p, io->l4_len, io->sum, field)) {
 		case CSUM_OK:
 			break;
 		case CSUM_OFFLOAD:
@@ -750,7 +786,8 @@ __noinline int handle(struct xdp_md *ctx, struct pkt *p, int res)
 		// Past the extension headers we walk, the host still finds the
 		// transport header: one flow per (source, destination), no port.
 		count(CNT_HEADER_CHAIN);
-		p->dport = 0;
+		p->sport = p->dport = p->window = 0;
+		p->flags = p->mss_only = p->opt_len = 0;
 		on_probe(ctx, p, PROBE_CHAIN, EVASION_HEADER_CHAIN, 0);
 		break;
 	case PARSE_VLAN_DEPTH:
@@ -772,9 +809,36 @@ __noinline int handle(struct xdp_md *ctx, struct pkt *p, int res)
 SEC("xdp")
 int scanwatch_xdp(struct xdp_md *ctx)
 {
-	struct pkt p = {};
+	// Not zeroed: every path reads only what the parser wrote for it (the
+	// verifier allows uninitialised stack to loaders with CAP_PERFMON,
+	// which scanwatch needs anyway), and zeroing it cost the fast paths.
+	struct pkt p;
 	count(CNT_PACKETS);
-	handle(ctx, &p, parse(ctx, &p));
+	int res = parse(ctx, &p);
+	// The fast paths stay inline: TCP and UDP that are no probe are only
+	// counted, and repeats of a known flow only add to it; the rest goes
+	// through handle.
+	switch (res) {
+	case PARSE_TCP:
+	case PARSE_UDP: {
+		__u8 probe = probe_of(&p);
+		if (!probe) {
+			count_class(&p, 0);
+			return pass();
+		}
+		struct flow_key key;
+		flow_key_of(&p, probe, &key);
+		if (on_known(&p, &key, 0)) {
+			count_class(&p, probe);
+			return pass();
+		}
+		break;
+	}
+	case PARSE_OTHER:
+		count(CNT_NON_TCP);
+		return pass();
+	}
+	handle(ctx, &p, res);
 	return pass();
 }
 

@@ -67,6 +67,31 @@ type ScanwatchFlowValue struct {
 	Pad     [5]uint8
 }
 
+type ScanwatchFragIo struct {
+	_   structs.HostLayout
+	Key ScanwatchFragKey
+	F   struct {
+		_     structs.HostLayout
+		Id    uint32
+		Off   uint16
+		Len   uint16
+		Data  uint16
+		L4off uint16
+		More  uint8
+		Proto uint8
+		_     [2]byte
+	}
+	IpId     uint16
+	Ttl      uint8
+	FirstLen uint8
+	Sum      uint32
+	Have     uint32
+	L4Len    uint32
+	NoCsum   uint8
+	Pad      [3]uint8
+	Hdr      [24]uint8
+}
+
 type ScanwatchFragKey struct {
 	_     structs.HostLayout
 	Saddr [16]uint8
@@ -101,6 +126,7 @@ const (
 	ScanwatchMapCounters      = "counters"
 	ScanwatchMapEvents        = "events"
 	ScanwatchMapFlows         = "flows"
+	ScanwatchMapFragScratch   = "frag_scratch"
 	ScanwatchMapFrags         = "frags"
 	ScanwatchMapXdpActions    = "xdp_actions"
 	ScanwatchProgScanwatchXdp = "scanwatch_xdp"
@@ -159,11 +185,12 @@ type ScanwatchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ScanwatchMapSpecs struct {
-	Counters   *ebpf.MapSpec `ebpf:"counters"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	Flows      *ebpf.MapSpec `ebpf:"flows"`
-	Frags      *ebpf.MapSpec `ebpf:"frags"`
-	XdpActions *ebpf.MapSpec `ebpf:"xdp_actions"`
+	Counters    *ebpf.MapSpec `ebpf:"counters"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Flows       *ebpf.MapSpec `ebpf:"flows"`
+	FragScratch *ebpf.MapSpec `ebpf:"frag_scratch"`
+	Frags       *ebpf.MapSpec `ebpf:"frags"`
+	XdpActions  *ebpf.MapSpec `ebpf:"xdp_actions"`
 }
 
 // ScanwatchVariableSpecs contains global variables before they are loaded into the kernel.
@@ -194,11 +221,12 @@ func (o *ScanwatchObjects) Close() error {
 //
 // It can be passed to LoadScanwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ScanwatchMaps struct {
-	Counters   *ebpf.Map `ebpf:"counters"`
-	Events     *ebpf.Map `ebpf:"events"`
-	Flows      *ebpf.Map `ebpf:"flows"`
-	Frags      *ebpf.Map `ebpf:"frags"`
-	XdpActions *ebpf.Map `ebpf:"xdp_actions"`
+	Counters    *ebpf.Map `ebpf:"counters"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Flows       *ebpf.Map `ebpf:"flows"`
+	FragScratch *ebpf.Map `ebpf:"frag_scratch"`
+	Frags       *ebpf.Map `ebpf:"frags"`
+	XdpActions  *ebpf.Map `ebpf:"xdp_actions"`
 }
 
 func (m *ScanwatchMaps) Close() error {
@@ -206,6 +234,7 @@ func (m *ScanwatchMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Flows,
+		m.FragScratch,
 		m.Frags,
 		m.XdpActions,
 	)
