@@ -81,6 +81,20 @@ type prefixState struct {
 	// of them for the alert (they have no episodes for memberAlone).
 	oneProbe int
 	listed   []netip.Addr
+	// The host and port last probed, and their sets: a scan's or a flood's
+	// probes come in runs to one host or one port, and a [16]byte map key
+	// costs a hash. Sets are never deleted while the prefix lives.
+	lastHost [16]byte
+	lastPort uint16
+	lastTg   *prefixSet[uint16]
+	lastSv   *prefixSet[[16]byte]
+	// judged: the (host, port) and second prefixSee last judged. Another
+	// probe of them within that second changes no count and no verdict:
+	// a flood of one service from a whole /24 (the probes of a spoofed
+	// flood, or one service's clients) pays for a compare.
+	judgedHost [16]byte
+	judgedPort uint16
+	judgedSec  int64
 }
 
 // prefixSet is keys probed by any member, and those whose handshake a
@@ -123,7 +137,7 @@ func (d *Default) prefixFor(k prefixKey, src netip.Addr, t int64) *prefixState {
 		bits = prefixBits4
 	}
 	pf, _ := src.Prefix(bits)
-	p := &prefixState{key: k, targets: map[[16]byte]*prefixSet[uint16]{}, services: map[uint16]*prefixSet[[16]byte]{},
+	p := &prefixState{key: k, judgedSec: -1, targets: map[[16]byte]*prefixSet[uint16]{}, services: map[uint16]*prefixSet[[16]byte]{},
 		members: map[netip.Addr]struct{}{}}
 	p.src = source{addr: pf.Addr(), first: t, prefix: p}
 	d.prefixes[k] = p
@@ -221,29 +235,39 @@ func (d *Default) oneProbeMember(p *prefixState, m netip.Addr, r firstProbe) {
 // prefixSee adds a member's probe of (host, port) to p and judges p.
 func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instant, t int64) {
 	p.src.last = max(p.src.last, t)
-	tg := p.targets[host]
-	if tg == nil {
-		if len(p.targets) >= maxPrefixTargets {
-			return
+	if w.sec == p.judgedSec && port == p.judgedPort && host == p.judgedHost {
+		return
+	}
+	tg := p.lastTg
+	if tg == nil || p.lastHost != host {
+		if tg = p.targets[host]; tg == nil {
+			if len(p.targets) >= maxPrefixTargets {
+				return
+			}
+			tg = &prefixSet[uint16]{first: t}
+			p.targets[host] = tg
 		}
-		tg = &prefixSet[uint16]{first: t}
-		p.targets[host] = tg
+		p.lastHost, p.lastTg = host, tg
 	}
 	tg.keys.see(w, port, &p.src.budget)
 	tg.done.age(w)
-	sv := p.services[port]
-	if sv == nil {
-		if len(p.services) >= maxPrefixServices {
-			return
+	sv := p.lastSv
+	if sv == nil || p.lastPort != port {
+		if sv = p.services[port]; sv == nil {
+			if len(p.services) >= maxPrefixServices {
+				return
+			}
+			sv = &prefixSet[[16]byte]{first: t}
+			p.services[port] = sv
 		}
-		sv = &prefixSet[[16]byte]{first: t}
-		p.services[port] = sv
+		p.lastPort, p.lastSv = port, sv
 	}
 	sv.keys.see(w, host, &p.src.budget)
 	sv.done.age(w)
 	if len(p.members)+p.oneProbe < 2 {
 		return
 	}
+	p.judgedHost, p.judgedPort, p.judgedSec = host, port, w.sec
 	if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts &&
 		!d.aloneMemo(p, &tg.alone, true, host, port, failed(tg.keys.long(), tg.done.long()), t) {
 		d.report(&p.src, episodeKey{kind: epDistributed, host: host}, LabelDistributed, n, win, t)
