@@ -18,11 +18,13 @@ type Default struct {
 	long   time.Duration
 	lru    sourceLRU
 	prob   probation // sources with one probe so far
-	// prefixes aggregates promoted sources per /24 or /64 (distributed.go)
-	prefixes map[netip.Prefix]*prefixState
-	clock    clock
-	now      int64
-	prune    int64 // next event time to prune at
+	// prefixes aggregates sources per /24 or /64 (distributed.go);
+	// lastPrefix is the one last looked up.
+	prefixes   map[prefixKey]*prefixState
+	lastPrefix *prefixState
+	clock      clock
+	now        int64
+	prune      int64 // next event time to prune at
 
 	// While Flush runs, final alerts are collected for its result instead
 	// of going to OnAlert (the Rules contract: Flush returns them).
@@ -108,7 +110,16 @@ func (d *Default) admit(ev *Event, probe Probe, t int64) *source {
 		}
 		r = firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)),
 			probes: 1 << probe, flags: uint8(ev.Evasion)}
-		if d.prob.add(ev.Src, r) && d.cfg.OnProbationEvict != nil {
+		// Its prefix counts the probe now (distributed.go): a scan split one
+		// probe per address promotes no member. The prefix looks before the
+		// record goes in, so the member it finds cannot be src itself.
+		var k prefixKey
+		first := false
+		if feedsPrefix(probe) {
+			k = prefixKeyOf(ev.Src)
+			first = d.probationProbe(ev.Src, r, k)
+		}
+		if d.prob.addMember(ev.Src, r, k, first) && d.cfg.OnProbationEvict != nil {
 			d.cfg.OnProbationEvict()
 		}
 		return nil
@@ -171,6 +182,7 @@ func (d *Default) probationCompletion(ev *Event) {
 		return
 	}
 	d.prob.update(ev.Src, r.packets, r.probes, r.flags|recCompleted)
+	d.prefixCompletion(ev.Src, r.host.As16(), r.port, d.at(d.now))
 }
 
 // probeArgs is what a probe contributes to full state.
@@ -261,7 +273,7 @@ func (d *Default) completion(s *source, ev *Event, t int64) {
 	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
 		sv.done.see(w, host, &s.budget)
 	}
-	d.prefixCompletion(s, host, ev.DstPort, w)
+	d.prefixCompletion(s.addr, host, ev.DstPort, w)
 }
 
 func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
@@ -325,7 +337,7 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	if pa.marks != 0 {
 		d.judgeEvasive(s, pa.dst, pa.marks, probe, pa.packets, t)
 	}
-	if !udp { // after the source's own judges: memberAlone sees its episodes
+	if !udp { // after the source's own judges
 		d.prefixProbe(s, pa, w, t)
 	}
 }
@@ -562,10 +574,10 @@ func (d *Default) pruneIdle(t int64) {
 		}
 		s = prev
 	}
-	for pf, p := range d.prefixes {
+	for _, p := range d.prefixes {
 		d.closeQuiet(&p.src, t, false)
 		if p.src.last <= t-int64(d.long) {
-			delete(d.prefixes, pf)
+			d.dropPrefix(p)
 		}
 	}
 }
@@ -580,7 +592,7 @@ func (d *Default) Flush() []Alert {
 	for _, p := range d.prefixes {
 		d.closeQuiet(&p.src, d.now, true)
 	}
-	d.prefixes = nil
+	d.prefixes, d.lastPrefix = nil, nil
 	out := d.flushed
 	d.collect, d.flushed = false, nil
 	SortAlerts(out)

@@ -1,6 +1,8 @@
 package detector
 
 import (
+	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -26,9 +28,6 @@ const (
 )
 
 // Bounds: prefixes held, and per prefix hosts, services and members kept.
-// Only promoted sources feed prefixes, so a spoofed one-packet flood never
-// reaches this table (a member that sends one probe only is not counted:
-// a known limit).
 const (
 	maxPrefixes       = 16384
 	maxPrefixTargets  = 1024
@@ -37,14 +36,65 @@ const (
 	maxMembersListed  = 64
 )
 
-// prefixState aggregates the TCP probes of a prefix's promoted sources.
+// Who feeds a prefix. Every TCP probe of a promoted source, as before; and
+// since a scan split one probe per address never promotes anyone, also the
+// first probe of each source on probation, once the prefix has a second
+// such member (probation.mate finds the first): a random spoofed flood puts
+// about one source in each /24 it touches (a million spoofed IPv4 sources
+// pair up in some 30,000 of the 16 M /24s), so most of it never gets here,
+// and what does holds a key or two and is evicted first (evictPrefix). In
+// IPv6 a spoofer can fill one /64 at will; that /64 then scans, and
+// accusing the spoofed network is no worse than accusing a spoofed address.
+// Only probes no connection sends are fed from probation: SYN and the
+// stealth probes. A lone ACK or FIN+ACK is what an established connection
+// that predates the sensor looks like, from every client of a busy /24.
+
+// prefixKey names a /24 or /64 in one word, a cheaper map key than
+// netip.Prefix (24 bytes with a pointer, hashed as memory): an IPv6 /64 is
+// its top 64 bits, an IPv4 /24 its 24 bits under v4PrefixTag. ff00::/8 is
+// multicast, never a source (martian), so no /64 collides with the tag.
+type prefixKey uint64
+
+const v4PrefixTag prefixKey = 0xff << 56
+
+func prefix24(a [4]byte) uint32 { return uint32(a[0])<<16 | uint32(a[1])<<8 | uint32(a[2]) }
+
+func prefix64(a [16]byte) uint64 { return binary.BigEndian.Uint64(a[:8]) }
+
+func prefixKeyOf(a netip.Addr) prefixKey {
+	if a.Is4() {
+		return v4PrefixTag | prefixKey(prefix24(a.As4()))
+	}
+	return prefixKey(prefix64(a.As16()))
+}
+
+// prefixState aggregates the TCP probes of a prefix's members.
 // Its episodes live in a source of their own whose address is the prefix.
 type prefixState struct {
 	src      source // addr: the prefix's first address; eps: its episodes
-	prefix   netip.Prefix
+	key      prefixKey
 	targets  map[[16]byte]*prefixSet[uint16] // per host: ports
 	services map[uint16]*prefixSet[[16]byte] // per TCP port: hosts
-	members  map[netip.Addr]struct{}
+	members  map[netip.Addr]struct{}         // promoted members (memberAlone walks them)
+	last     netip.Addr                      // the member members was last given
+	// oneProbe: members fed from probation, and the first maxMembersListed
+	// of them for the alert (they have no episodes for memberAlone).
+	oneProbe int
+	listed   []netip.Addr
+	// The host and port last probed, and their sets: a scan's or a flood's
+	// probes come in runs to one host or one port, and a [16]byte map key
+	// costs a hash. Sets are never deleted while the prefix lives.
+	lastHost [16]byte
+	lastPort uint16
+	lastTg   *prefixSet[uint16]
+	lastSv   *prefixSet[[16]byte]
+	// judged: the (host, port) and second prefixSee last judged. Another
+	// probe of them within that second changes no count and no verdict:
+	// a flood of one service from a whole /24 (the probes of a spoofed
+	// flood, or one service's clients) pays for a compare.
+	judgedHost [16]byte
+	judgedPort uint16
+	judgedSec  int64
 }
 
 // prefixSet is keys probed by any member, and those whose handshake a
@@ -58,42 +108,61 @@ type prefixSet[K comparable] struct {
 	alone int64
 }
 
-func prefixOf(a netip.Addr) netip.Prefix {
-	bits := prefixBits6
-	if a.Is4() {
-		bits = prefixBits4
+// prefix returns the state of prefix k, or nil. The last one found is
+// kept, as a scan's probes come in runs from one network.
+func (d *Default) prefix(k prefixKey) *prefixState {
+	if d.lastPrefix != nil && d.lastPrefix.key == k {
+		return d.lastPrefix
 	}
-	p, _ := a.Prefix(bits)
+	p := d.prefixes[k]
+	if p != nil {
+		d.lastPrefix = p
+	}
 	return p
 }
 
-// prefixFor returns (making it) the state of src's prefix.
-func (d *Default) prefixFor(src netip.Addr, t int64) *prefixState {
-	pf := prefixOf(src)
-	p := d.prefixes[pf]
-	if p != nil {
+// prefixFor returns (making it) the state of prefix k, src's.
+func (d *Default) prefixFor(k prefixKey, src netip.Addr, t int64) *prefixState {
+	if p := d.prefix(k); p != nil {
 		return p
 	}
 	if d.prefixes == nil {
-		d.prefixes = make(map[netip.Prefix]*prefixState)
+		d.prefixes = make(map[prefixKey]*prefixState)
 	}
 	if len(d.prefixes) >= maxPrefixes {
 		d.evictPrefix()
 	}
-	p = &prefixState{prefix: pf, targets: map[[16]byte]*prefixSet[uint16]{}, services: map[uint16]*prefixSet[[16]byte]{},
+	bits := prefixBits6
+	if src.Is4() {
+		bits = prefixBits4
+	}
+	pf, _ := src.Prefix(bits)
+	p := &prefixState{key: k, judgedSec: -1, targets: map[[16]byte]*prefixSet[uint16]{}, services: map[uint16]*prefixSet[[16]byte]{},
 		members: map[netip.Addr]struct{}{}}
 	p.src = source{addr: pf.Addr(), first: t, prefix: p}
-	d.prefixes[pf] = p
+	d.prefixes[k] = p
+	d.lastPrefix = p
 	return p
 }
 
-// evictPrefix drops the least recently active of a few sampled prefixes,
-// closing its episodes first.
+// dropPrefix forgets p.
+func (d *Default) dropPrefix(p *prefixState) {
+	delete(d.prefixes, p.key)
+	if d.lastPrefix == p {
+		d.lastPrefix = nil
+	}
+}
+
+// evictPrefix drops one of a few sampled prefixes, closing its episodes
+// first: the one with the least evidence, ranked by an open episode, then
+// a promoted member, then its breadth (hosts plus ports held), then the
+// least recently active. A flood's stray pairs hold a key or two and go
+// first; a scan under way, even a slow one, outranks them.
 func (d *Default) evictPrefix() {
 	var victim *prefixState
 	n := 0
 	for _, p := range d.prefixes {
-		if victim == nil || p.src.last < victim.src.last {
+		if victim == nil || prefixRank(p, victim) < 0 {
 			victim = p
 		}
 		if n++; n == 8 {
@@ -101,55 +170,120 @@ func (d *Default) evictPrefix() {
 		}
 	}
 	d.closeQuiet(&victim.src, d.now, true)
-	delete(d.prefixes, victim.prefix)
+	d.dropPrefix(victim)
+}
+
+// prefixRank orders prefixes by evidence, least first.
+func prefixRank(a, b *prefixState) int {
+	for _, c := range [...][2]int{
+		{min(len(a.src.eps), 1), min(len(b.src.eps), 1)},
+		{min(len(a.members), 1), min(len(b.members), 1)},
+		{len(a.targets) + len(a.services), len(b.targets) + len(b.services)},
+	} {
+		if c[0] != c[1] {
+			return cmp.Compare(c[0], c[1])
+		}
+	}
+	return cmp.Compare(a.src.last, b.src.last)
 }
 
 // prefixProbe adds a promoted source's TCP probe to its prefix and judges
 // the prefix.
 func (d *Default) prefixProbe(s *source, pa probeArgs, w instant, t int64) {
-	p := d.prefixFor(s.addr, t)
-	p.src.last = max(p.src.last, t)
-	if len(p.members) < maxPrefixMembers {
+	p := d.prefixFor(prefixKeyOf(s.addr), s.addr, t)
+	if s.addr != p.last && len(p.members) < maxPrefixMembers {
 		p.members[s.addr] = struct{}{}
+		p.last = s.addr
 	}
-	host := pa.dst.As16()
-	tg := p.targets[host]
-	if tg == nil {
-		if len(p.targets) >= maxPrefixTargets {
-			return
+	d.prefixSee(p, pa.dst.As16(), pa.port, w, t)
+}
+
+// probationProbe adds the first probe of src, just put on probation, to
+// its prefix k if the prefix has state, or if another member on probation
+// is found to open it with; otherwise it makes src the one found next.
+func (d *Default) probationProbe(src netip.Addr, r firstProbe, k prefixKey) (first bool) {
+	p := d.prefix(k)
+	if p == nil {
+		m, mr, ok := d.prob.mate(src, k)
+		if !ok {
+			return true
 		}
-		tg = &prefixSet[uint16]{first: t}
-		p.targets[host] = tg
+		p = d.prefixFor(k, src, mr.first)
+		d.oneProbeMember(p, m, mr)
 	}
-	tg.keys.see(w, pa.port, &p.src.budget)
+	d.oneProbeMember(p, src, r)
+	return false
+}
+
+// feedsPrefix reports whether a probe from probation feeds its prefix.
+func feedsPrefix(p Probe) bool { return p >= ProbeSYN && p <= ProbeXMAS }
+
+// oneProbeMember adds a probation member's first probe to p, at its time,
+// with its handshake if it completed.
+func (d *Default) oneProbeMember(p *prefixState, m netip.Addr, r firstProbe) {
+	p.oneProbe++
+	if len(p.listed) < maxMembersListed {
+		p.listed = append(p.listed, m)
+	}
+	w, host := d.at(r.first), r.host.As16()
+	d.prefixSee(p, host, r.port, w, r.first)
+	if r.flags&recCompleted != 0 {
+		d.prefixDone(p, host, r.port, w)
+	}
+}
+
+// prefixSee adds a member's probe of (host, port) to p and judges p.
+func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instant, t int64) {
+	p.src.last = max(p.src.last, t)
+	if w.sec == p.judgedSec && port == p.judgedPort && host == p.judgedHost {
+		return
+	}
+	tg := p.lastTg
+	if tg == nil || p.lastHost != host {
+		if tg = p.targets[host]; tg == nil {
+			if len(p.targets) >= maxPrefixTargets {
+				return
+			}
+			tg = &prefixSet[uint16]{first: t}
+			p.targets[host] = tg
+		}
+		p.lastHost, p.lastTg = host, tg
+	}
+	tg.keys.see(w, port, &p.src.budget)
 	tg.done.age(w)
-	sv := p.services[pa.port]
-	if sv == nil {
-		if len(p.services) >= maxPrefixServices {
-			return
+	sv := p.lastSv
+	if sv == nil || p.lastPort != port {
+		if sv = p.services[port]; sv == nil {
+			if len(p.services) >= maxPrefixServices {
+				return
+			}
+			sv = &prefixSet[[16]byte]{first: t}
+			p.services[port] = sv
 		}
-		sv = &prefixSet[[16]byte]{first: t}
-		p.services[pa.port] = sv
+		p.lastPort, p.lastSv = port, sv
 	}
 	sv.keys.see(w, host, &p.src.budget)
 	sv.done.age(w)
-	if len(p.members) < 2 {
+	if len(p.members)+p.oneProbe < 2 {
 		return
 	}
-	if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts && !d.aloneMemo(p, &tg.alone, epVertical, host, t) {
+	p.judgedHost, p.judgedPort, p.judgedSec = host, port, w.sec
+	if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts &&
+		!d.aloneMemo(p, &tg.alone, true, host, port, failed(tg.keys.long(), tg.done.long()), t) {
 		d.report(&p.src, episodeKey{kind: epDistributed, host: host}, LabelDistributed, n, win, t)
 	}
-	if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts && !d.aloneMemo(p, &sv.alone, epSweep, [16]byte{}, t) {
-		d.report(&p.src, episodeKey{kind: epDistributed, port: 1<<17 | uint32(pa.port)}, LabelDistributed, n, win, t)
+	if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts &&
+		!d.aloneMemo(p, &sv.alone, false, host, port, failed(sv.keys.long(), sv.done.long()), t) {
+		d.report(&p.src, episodeKey{kind: epDistributed, port: 1<<17 | uint32(port)}, LabelDistributed, n, win, t)
 	}
 }
 
 // aloneMemo is memberAlone, remembered for a tenth of a short window.
-func (d *Default) aloneMemo(p *prefixState, until *int64, kind episodeKind, host [16]byte, t int64) bool {
+func (d *Default) aloneMemo(p *prefixState, until *int64, vertical bool, host [16]byte, port uint16, n int, t int64) bool {
 	if t < *until {
 		return true
 	}
-	if d.memberAlone(p, kind, host) {
+	if d.memberAlone(p, vertical, host, port, n) {
 		*until = t + int64(d.window)/10
 		return true
 	}
@@ -172,30 +306,43 @@ func (d *Default) prefixFailedHosts(sv *prefixSet[[16]byte]) (int, time.Duration
 	return n, d.window
 }
 
-// memberAlone reports whether a member has an open scan episode of that
-// kind on that host (vertical) or any port (sweep): then its own alert says
-// it, and the prefix's would only repeat it.
-func (d *Default) memberAlone(p *prefixState, kind episodeKind, host [16]byte) bool {
+// memberAlone reports whether one promoted member crosses the threshold
+// on this host's ports (vertical) or this port's hosts by itself, in the
+// long window, and the other members add less than a threshold's worth to
+// the prefix's n: then its own alert says it and the prefix's would only
+// repeat it. Counted, not asked of its open episodes: once a scanner's
+// episode had closed, one SYN from a neighbour would otherwise report the
+// scanner's old ports again as the network's. More than a threshold added
+// by the others is a scan of their own, and is reported.
+func (d *Default) memberAlone(p *prefixState, vertical bool, host [16]byte, port uint16, n int) bool {
+	thr, best := d.th.SweepHosts, 0
+	if vertical {
+		thr = d.th.PortScanPorts
+	}
 	for m := range p.members {
 		s := d.lru.byAddr[m]
 		if s == nil {
 			continue
 		}
-		for k := range s.eps {
-			if k.kind == kind && (kind != epVertical || k.host == host) {
-				return true
+		if vertical {
+			if tg := s.targets[host]; tg != nil {
+				best = max(best, failed(tg.tcp.long(), tg.done.long()))
 			}
+		} else if sv := s.services[serviceKey(false, port)]; sv != nil {
+			best = max(best, failed(sv.hosts.long(), sv.done.long()))
 		}
 	}
-	return false
+	return best >= thr && n-best < thr
 }
 
 // prefixCompletion credits a member's completed handshake to its prefix.
-func (d *Default) prefixCompletion(s *source, dst [16]byte, port uint16, w instant) {
-	p := d.prefixes[prefixOf(s.addr)]
-	if p == nil {
-		return
+func (d *Default) prefixCompletion(src netip.Addr, dst [16]byte, port uint16, w instant) {
+	if p := d.prefix(prefixKeyOf(src)); p != nil {
+		d.prefixDone(p, dst, port, w)
 	}
+}
+
+func (d *Default) prefixDone(p *prefixState, dst [16]byte, port uint16, w instant) {
 	if tg := p.targets[dst]; tg != nil {
 		tg.done.see(w, port, &p.src.budget)
 	}
@@ -226,10 +373,14 @@ func (d *Default) describeDistributed(p *prefixState, k episodeKey, a *Alert) bo
 		a.DestPorts, a.UniqueDestPorts = []uint16{uint16(k.port)}, 1
 		a.FirstSeen, a.Estimated = time.Unix(0, sv.first).UTC(), sv.keys.estimated()
 	}
+	// Promoted and one-probe members, once each: a one-probe member may
+	// have been promoted since.
 	for m := range p.members {
 		a.MemberSources = append(a.MemberSources, m)
 	}
+	a.MemberSources = append(a.MemberSources, p.listed...)
 	slices.SortFunc(a.MemberSources, netip.Addr.Compare)
+	a.MemberSources = slices.Compact(a.MemberSources)
 	if len(a.MemberSources) > maxMembersListed {
 		a.MemberSources = a.MemberSources[:maxMembersListed]
 	}
@@ -238,6 +389,9 @@ func (d *Default) describeDistributed(p *prefixState, k episodeKey, a *Alert) bo
 		if s := d.lru.byAddr[m]; s != nil {
 			a.TotalConns += s.syns.total
 			marks |= s.marks
+		} else if r, ok := d.prob.get(m); ok {
+			a.TotalConns += uint64(r.packets)
+			marks |= r.marks()
 		}
 	}
 	a.Evasion = marks.Names()

@@ -19,6 +19,19 @@ type probation struct {
 	v4  probTier[[4]byte]
 	v6  probTier[[16]byte]
 	max int
+
+	// firsts4 and firsts6 point, per source prefix without aggregate state
+	// (distributed.go), at the ring slot of one of its probation members, so
+	// the prefix's next one-probe member finds it and the two open the
+	// prefix's state together. A prefix with one member never gets that
+	// state: a random spoofed flood lands about one source per /24. An entry
+	// is dropped when its slot is reused, so each map holds at most one
+	// entry per slot, within the ring's bound; a slot that died otherwise
+	// (promoted, expired) is caught by mate's liveness check. IPv4 keys are
+	// the /24's 24 bits, 8 bytes a slot with the value, not the 16 of a
+	// prefixKey: every spoofed IPv4 source pays for one.
+	firsts4 map[uint32]uint32
+	firsts6 map[uint64]uint32
 }
 
 // probeRec is a source's first probe, stored in the ring with its source:
@@ -92,8 +105,9 @@ func (p *probTier[A]) get(src A) (*probeRec[A], bool) {
 }
 
 // add files a new source's record, evicting the slot's previous source if
-// it is still on probation; it reports the eviction.
-func (p *probTier[A]) add(r probeRec[A], max int) (evicted bool) {
+// it is still on probation; it reports the slot, the source the slot held
+// before (written: there was one, live or dead) and the eviction.
+func (p *probTier[A]) add(r probeRec[A], max int) (slot uint32, old A, written, evicted bool) {
 	if p.index == nil {
 		p.index = make(map[A]uint32)
 	}
@@ -102,16 +116,17 @@ func (p *probTier[A]) add(r probeRec[A], max int) (evicted bool) {
 		delete(p.index, sl.src)
 		evicted = true
 	}
+	slot, old, written = uint32(p.next), sl.src, sl.first != 0 || sl.flags != 0
 	r.flags |= recLive
 	*sl = r
-	p.index[r.src] = uint32(p.next)
+	p.index[r.src] = slot
 	p.next = (p.next + 1) % max
 	if p.aged == max {
 		p.oldest = p.next // sl was the oldest; the one after it is now
 	} else {
 		p.aged++
 	}
-	return evicted
+	return slot, old, written, evicted
 }
 
 func (p *probTier[A]) remove(src A, max int) {
@@ -171,11 +186,67 @@ func (p *probation) get(src netip.Addr) (firstProbe, bool) {
 
 // add puts src on probation (fits must hold) and reports whether that
 // evicted the oldest source of its family.
-func (p *probation) add(src netip.Addr, r firstProbe) bool {
+func (p *probation) add(src netip.Addr, r firstProbe) bool { return p.addMember(src, r, 0, false) }
+
+// addMember is add that, with first, also makes src the member of its
+// prefix k (prefixKeyOf(src)) that the prefix's next member finds (mate).
+func (p *probation) addMember(src netip.Addr, r firstProbe, k prefixKey, first bool) bool {
 	if src.Is4() {
-		return p.v4.add(probeRec[[4]byte]{src.As4(), r.host.As4(), r.first, r.packets, r.port, r.probes, r.flags}, p.max)
+		slot, old, written, evicted := p.v4.add(probeRec[[4]byte]{src.As4(), r.host.As4(), r.first, r.packets, r.port, r.probes, r.flags}, p.max)
+		if written && len(p.firsts4) > 0 { // the slot's previous source no longer holds it
+			if ok := prefix24(old); p.firsts4[ok] == slot {
+				delete(p.firsts4, ok)
+			}
+		}
+		if first {
+			if p.firsts4 == nil {
+				p.firsts4 = make(map[uint32]uint32)
+			}
+			p.firsts4[uint32(k)] = slot
+		}
+		return evicted
 	}
-	return p.v6.add(probeRec[[16]byte]{src.As16(), r.host.As16(), r.first, r.packets, r.port, r.probes, r.flags}, p.max)
+	slot, old, written, evicted := p.v6.add(probeRec[[16]byte]{src.As16(), r.host.As16(), r.first, r.packets, r.port, r.probes, r.flags}, p.max)
+	if written && len(p.firsts6) > 0 {
+		if ok := prefix64(old); p.firsts6[ok] == slot {
+			delete(p.firsts6, ok)
+		}
+	}
+	if first {
+		if p.firsts6 == nil {
+			p.firsts6 = make(map[uint64]uint32)
+		}
+		p.firsts6[uint64(k)] = slot
+	}
+	return evicted
+}
+
+// mate returns a member of src's prefix k other than src still on
+// probation, found through firsts, and forgets the entry: the caller opens
+// the prefix's state, which takes over from it.
+func (p *probation) mate(src netip.Addr, k prefixKey) (netip.Addr, firstProbe, bool) {
+	if src.Is4() {
+		i, ok := p.firsts4[uint32(k)]
+		if !ok {
+			return netip.Addr{}, firstProbe{}, false
+		}
+		delete(p.firsts4, uint32(k))
+		r := p.v4.slot(int(i))
+		if r.flags&recLive == 0 || prefix24(r.src) != uint32(k) || r.src == src.As4() {
+			return netip.Addr{}, firstProbe{}, false
+		}
+		return netip.AddrFrom4(r.src), firstProbe{r.first, netip.AddrFrom4(r.host), r.port, r.packets, r.probes, r.flags}, true
+	}
+	i, ok := p.firsts6[uint64(k)]
+	if !ok {
+		return netip.Addr{}, firstProbe{}, false
+	}
+	delete(p.firsts6, uint64(k))
+	r := p.v6.slot(int(i))
+	if r.flags&recLive == 0 || prefix64(r.src) != uint64(k) || r.src == src.As16() {
+		return netip.Addr{}, firstProbe{}, false
+	}
+	return netip.AddrFrom16(r.src), firstProbe{r.first, netip.AddrFrom16(r.host), r.port, r.packets, r.probes, r.flags}, true
 }
 
 // update folds another probe to the same service into src's record.
