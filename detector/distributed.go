@@ -81,6 +81,10 @@ type prefixState struct {
 	// of them for the alert (they have no episodes for memberAlone).
 	oneProbe int
 	listed   []netip.Addr
+	// Probes and evasion marks of every member fed in, listed or not, so
+	// the alert's total_conns and evasion cover the whole network.
+	packets uint64
+	marks   Evasion
 	// The host and port last probed, and their sets: a scan's or a flood's
 	// probes come in runs to one host or one port, and a [16]byte map key
 	// costs a hash. Sets are never deleted while the prefix lives.
@@ -195,6 +199,8 @@ func (d *Default) prefixProbe(s *source, pa probeArgs, w instant, t int64) {
 		p.members[s.addr] = struct{}{}
 		p.last = s.addr
 	}
+	p.packets += pa.packets
+	p.marks |= pa.marks
 	d.prefixSee(p, pa.dst.As16(), pa.port, w, t)
 }
 
@@ -222,6 +228,8 @@ func feedsPrefix(p Probe) bool { return p >= ProbeSYN && p <= ProbeXMAS }
 // with its handshake if it completed.
 func (d *Default) oneProbeMember(p *prefixState, m netip.Addr, r firstProbe) {
 	p.oneProbe++
+	p.packets += uint64(r.packets)
+	p.marks |= r.marks()
 	if len(p.listed) < maxMembersListed {
 		p.listed = append(p.listed, m)
 	}
@@ -384,16 +392,6 @@ func (d *Default) describeDistributed(p *prefixState, k episodeKey, a *Alert) bo
 	if len(a.MemberSources) > maxMembersListed {
 		a.MemberSources = a.MemberSources[:maxMembersListed]
 	}
-	var marks Evasion
-	for _, m := range a.MemberSources {
-		if s := d.lru.byAddr[m]; s != nil {
-			a.TotalConns += s.syns.total
-			marks |= s.marks
-		} else if r, ok := d.prob.get(m); ok {
-			a.TotalConns += uint64(r.packets)
-			marks |= r.marks()
-		}
-	}
-	a.Evasion = marks.Names()
+	a.TotalConns, a.Evasion = p.packets, p.marks.Names()
 	return true
 }

@@ -152,7 +152,8 @@ func TestDefaultDistributedOneProbeMembers(t *testing.T) {
 			if a.Label != LabelDistributed || a.UniqueDestPorts != tc.ports || a.UniqueDestHosts != tc.hosts || len(a.MemberSources) != tc.members {
 				t.Fatalf("got %q, %d ports, %d hosts, %d members: %+v", a.Label, a.UniqueDestPorts, a.UniqueDestHosts, len(a.MemberSources), a)
 			}
-			if a.MemberSources[0].String() != tc.evs[0].Src.String() || a.TotalConns != uint64(len(a.MemberSources)) {
+			// total_conns counts every member's probes, listed or not.
+			if a.MemberSources[0].String() != tc.evs[0].Src.String() || a.TotalConns != uint64(len(tc.evs)) {
 				t.Fatalf("members %v, total_conns %d", a.MemberSources, a.TotalConns)
 			}
 		})
