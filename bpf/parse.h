@@ -52,7 +52,8 @@ struct frag {
 	__u16 data;      // packet offset of that data
 	__u16 l4off;     // first fragment: bytes before the transport header (IPv6 headers after the fragment header)
 	__u8 more;       // more fragments follow
-	__u8 proto;      // transport protocol
+	__u8 proto;      // transport protocol (IPv6: from the first fragment only)
+	__u8 chain;      // first fragment whose header chain goes past MAX_IPV6_EXT
 };
 
 // What the program needs of a packet, in host byte order.
@@ -198,6 +199,7 @@ static __always_inline int parse_ipv4(struct cursor *c, void *data, struct pkt *
 		p->frag.data = c->pos - data;
 		p->frag.l4off = 0;
 		p->frag.proto = ip->protocol;
+		p->frag.chain = 0;
 		return PARSE_FRAGMENT;
 	}
 	return parse_l4(c, data, ip->protocol, p);
@@ -272,9 +274,6 @@ static __always_inline int parse_ipv6(struct cursor *c, void *data, struct pkt *
 			off += sizeof(*f);
 			if (!(fo & 0xfff9))
 				break; // an atomic fragment (RFC 6946): an ordinary packet
-			if (next != IPPROTO_TCP && next != IPPROTO_UDP &&
-			    next != IPPROTO_DSTOPTS && next != IPPROTO_ROUTING && next != IPPROTO_AH)
-				return PARSE_OTHER;
 			if (pend < off)
 				return PARSE_ERROR;
 			p->frag.id = bpf_ntohl(f->id);
@@ -283,9 +282,15 @@ static __always_inline int parse_ipv6(struct cursor *c, void *data, struct pkt *
 			p->frag.len = pend - off;
 			p->frag.data = off;
 			p->frag.l4off = 0;
-			p->frag.proto = next;
+			// Linux keys IPv6 queues by addresses and ID and takes the
+			// next header from the offset-0 fragment only.
+			p->frag.proto = 0;
+			p->frag.chain = 0;
 			if (p->frag.off)
 				return PARSE_FRAGMENT; // data only: no headers of its own
+			if (next != IPPROTO_TCP && next != IPPROTO_UDP && next != IPPROTO_HOPOPTS &&
+			    next != IPPROTO_DSTOPTS && next != IPPROTO_ROUTING && next != IPPROTO_AH)
+				return PARSE_OTHER;
 			frag = 1;
 			fdata = off;
 			break;
@@ -316,8 +321,13 @@ static __always_inline int parse_ipv6(struct cursor *c, void *data, struct pkt *
 		}
 	}
 	// More extension headers than we walk. Linux walks on, so this may
-	// well be a probe the host answers: evasion evidence.
-	return frag ? PARSE_FRAG_DROP : PARSE_CHAIN;
+	// well be a probe the host answers: evasion evidence, once whole if
+	// it is a first fragment.
+	if (frag) {
+		p->frag.chain = 1;
+		return PARSE_FRAGMENT;
+	}
+	return PARSE_CHAIN;
 }
 
 static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)

@@ -380,39 +380,69 @@ static __always_inline int on_known(const struct pkt *p, const struct flow_key *
 	return 1;
 }
 
+// A new flow's key and value are built off the stack, in a per-CPU slot:
+// the main program, handle and the fragment tracker together must fit the
+// verifier's 512 bytes. XDP never runs twice at once on one CPU.
+struct probe_scratch {
+	struct flow_key key;
+	struct flow_value nv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct probe_scratch);
+} probe_scratch SEC(".maps");
+
 // on_probe counts one probe of a flow. A flow's first probe is verified
 // first (check: 1), unless it is a reassembled datagram verified whole.
-static __always_inline void on_probe(struct xdp_md *ctx, struct pkt *p, __u8 probe, __u8 evasion, int check)
+// A global function, verified once: inlined at each of its callers it
+// took most of handle's stack.
+__noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 {
-	struct flow_key key;
-	flow_key_of(p, probe, &key);
-	if (on_known(p, &key, evasion))
-		return;
+	if (!p)
+		return 0;
+	__u8 probe = args & 0xff, evasion = (args >> 8) & 0xff;
+	int check = (args >> 16) & 1;
+	__u32 zero = 0;
+	struct probe_scratch *sc = bpf_map_lookup_elem(&probe_scratch, &zero);
+	if (!sc)
+		return 0;
+	flow_key_of(p, probe, &sc->key);
+	if (on_known(p, &sc->key, evasion))
+		return 0;
 	if (check && !verify(ctx, p))
-		return;
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	struct flow_value nv = {
-		.count = 1,
-		.first_ns = now,
-		.last_ns = now,
-		.sport = p->sport,
-		.window = p->window,
-		.ip_id = p->ip_id,
-		.ttl = p->ttl,
-		.flags = p->flags,
-		.mss_only = p->mss_only,
-		.opt_len = p->opt_len,
-		.evasion = evasion,
-	};
+	struct flow_value *nv = &sc->nv;
+	__builtin_memset(nv, 0, sizeof(*nv));
+	nv->count = 1;
+	nv->first_ns = now;
+	nv->last_ns = now;
+	nv->sport = p->sport;
+	nv->window = p->window;
+	nv->ip_id = p->ip_id;
+	nv->ttl = p->ttl;
+	nv->flags = p->flags;
+	nv->mss_only = p->mss_only;
+	nv->opt_len = p->opt_len;
+	nv->evasion = evasion;
 	// BPF_NOEXIST: if another CPU inserted the flow meanwhile, count on it.
-	if (bpf_map_update_elem(&flows, &key, &nv, BPF_NOEXIST) != 0) {
-		struct flow_value *v = bpf_map_lookup_elem(&flows, &key);
+	if (bpf_map_update_elem(&flows, &sc->key, nv, BPF_NOEXIST) != 0) {
+		struct flow_value *v = bpf_map_lookup_elem(&flows, &sc->key);
 		if (v)
 			__sync_fetch_and_add(&v->count, 1);
-		return;
+		return 0;
 	}
 	count(CNT_FLOWS_NEW);
-	report(&key, p, now, 1, 1, evasion);
+	report(&sc->key, p, now, 1, 1, evasion);
+	return 0;
+}
+
+static __always_inline void on_probe(struct xdp_md *ctx, struct pkt *p, __u8 probe, __u8 evasion, int check)
+{
+	probe_flow(ctx, p, probe | (__u32)evasion << 8 | (__u32)(check != 0) << 16);
 }
 
 // stealth_probe names TCP packets that are probes by their flags alone: no
@@ -485,6 +515,7 @@ static __always_inline void judge(struct xdp_md *ctx, struct pkt *p, __u8 evasio
 #define FRAG_FIRST_IN 1
 #define FRAG_LAST_IN 2
 #define FRAG_NO_CSUM 4        // a fragment too long to sum: accept unverified
+#define FRAG_CHAIN 8          // the first fragment's header chain goes past MAX_IPV6_EXT
 
 struct frag_key {
 	__u8 saddr[16];
@@ -498,6 +529,10 @@ struct frag_key {
 struct frag_value {
 	__u64 first_ns;
 	__u64 units[FRAG_WORDS];
+	// Where Linux's runs start: a fragment appended right after the
+	// highest one held extends its run, any other starts one, and a
+	// duplicate must lie inside a single run (inet_frag_queue_insert).
+	__u64 runs[FRAG_WORDS];
 	__u32 meat;   // data bytes held, duplicates not counted
 	__u32 maxend; // the datagram's length so far (exact once the last is in)
 	__u32 sum;    // ones' complement sum of the transport data held
@@ -507,7 +542,7 @@ struct frag_value {
 	__u8 flags;
 	__u8 first_len; // transport bytes in the first fragment, up to 255
 	__u8 ttl;
-	__u8 pad;
+	__u8 proto;   // transport protocol, from the first fragment (IPv6)
 	__u8 hdr[FRAG_HDR];
 };
 
@@ -534,8 +569,11 @@ struct frag_io {
 	__u32 have;
 	__u32 l4_len;
 	__u8 no_csum;
-	__u8 pad[3];
+	__u8 proto;
+	__u8 chain;
+	__u8 pad;
 	__u8 hdr[FRAG_HDR];
+	struct frag_value nv; // a new queue's first value, off the stack
 };
 
 // One frag_io per CPU, off the stack: the main program, handle and
@@ -578,6 +616,10 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 	}
 	if (end > 65535)
 		return FRAG_DROPPED;
+	// Past the bitmap, duplicates and holes could not be told apart: a
+	// datagram that long is no probe scanwatch follows (a limit the
+	// README states); its queue is dropped, never completed.
+	int beyond = (end + 7) / 8 > FRAG_WORDS * 64;
 	__u64 now = bpf_ktime_get_ns();
 	struct frag_value *v = bpf_map_lookup_elem(&frags, &io->key);
 	if (v && now - v->first_ns > FRAG_TIMEOUT_NS) {
@@ -592,14 +634,21 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 		}
 		return FRAG_DROPPED;
 	}
+	if (beyond) {
+		if (v)
+			bpf_map_delete_elem(&frags, &io->key);
+		return FRAG_DROPPED;
+	}
 	if (!v) {
-		struct frag_value nv = {.first_ns = now};
-		if (bpf_map_update_elem(&frags, &io->key, &nv, BPF_NOEXIST) && bpf_map_update_elem(&frags, &io->key, &nv, BPF_ANY))
+		__builtin_memset(&io->nv, 0, sizeof(io->nv));
+		io->nv.first_ns = now;
+		if (bpf_map_update_elem(&frags, &io->key, &io->nv, BPF_NOEXIST) && bpf_map_update_elem(&frags, &io->key, &io->nv, BPF_ANY))
 			return FRAG_DROPPED;
 		v = bpf_map_lookup_elem(&frags, &io->key);
 		if (!v)
 			return FRAG_DROPPED;
 	}
+	__u32 tail_end = v->maxend; // the highest fragment held ends here
 	if (!io->f.more) {
 		if (end < v->maxend || ((v->flags & FRAG_LAST_IN) && end != v->maxend))
 			goto kill;
@@ -614,24 +663,30 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 	// overlap. Units past the bitmap are not checked (a limit the README
 	// states); probes are far shorter.
 	__u32 lo = off / 8, hi = (end + 7) / 8;
-	int any = 0, all = hi <= FRAG_WORDS * 64;
-	__u64 masks[FRAG_WORDS];
+	int any = 0, all = 1, split = 0;
 #pragma unroll
 	for (int w = 0; w < FRAG_WORDS; w++) {
-		masks[w] = frag_mask(w, lo, hi);
-		__u64 held = v->units[w] & masks[w];
+		__u64 m = frag_mask(w, lo, hi);
+		__u64 held = v->units[w] & m;
 		if (held)
 			any = 1;
-		if (held != masks[w])
+		if (held != m)
 			all = 0;
+		// A run starting after the fragment's first unit: it spans runs.
+		if (v->runs[w] & frag_mask(w, lo + 1, hi))
+			split = 1;
 	}
-	if (any && all)
+	if (any && all && !split)
 		return FRAG_HELD; // a duplicate: dropped, the queue kept
 	if (any)
 		goto kill;
+	__u64 start = (v->meat && off == tail_end) ? 0 : 1; // appended to the highest run, or a run of its own
 #pragma unroll
-	for (int w = 0; w < FRAG_WORDS; w++)
-		v->units[w] |= masks[w];
+	for (int w = 0; w < FRAG_WORDS; w++) {
+		v->units[w] |= frag_mask(w, lo, hi);
+		if (start)
+			v->runs[w] |= frag_mask(w, lo, lo + 1);
+	}
 
 	// The transport data's sum (the first fragment's IPv6 headers after
 	// the fragment header are not transport data) and its header bytes.
@@ -645,7 +700,8 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 		v->sum = fold(v->sum + s);
 	v->meat += len;
 	if (off == 0) {
-		v->flags |= FRAG_FIRST_IN;
+		v->flags |= FRAG_FIRST_IN | (io->f.chain ? FRAG_CHAIN : 0);
+		v->proto = io->f.proto;
 		v->l4off = io->f.l4off;
 		v->first_len = len - skip > 255 ? 255 : len - skip;
 		v->ttl = io->ttl;
@@ -654,7 +710,7 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 	// Header byte i sits at datagram offset l4off + i. IPv6's first
 	// fragment holds the whole header (checked by the parser); IPv4's
 	// may hold any part of it.
-	if (off == 0 || !io->key.v6) {
+	if ((off == 0 && !io->f.chain) || !io->key.v6) {
 		__u32 base = off == 0 ? io->f.l4off : 0;
 		for (int i = 0; i < FRAG_HDR; i++) {
 			__u32 pos = base + i;
@@ -681,6 +737,8 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 	io->no_csum = (v->flags & FRAG_NO_CSUM) != 0;
 	io->ttl = v->ttl;
 	io->ip_id = v->ip_id;
+	io->proto = v->proto;
+	io->chain = (v->flags & FRAG_CHAIN) != 0;
 	bpf_map_delete_elem(&frags, &io->key);
 	return FRAG_DONE;
 kill:
@@ -699,7 +757,7 @@ static __always_inline void on_fragment(struct xdp_md *ctx, struct pkt *p)
 	__builtin_memcpy(io->key.saddr, p->saddr, 16);
 	__builtin_memcpy(io->key.daddr, p->daddr, 16);
 	io->key.id = p->frag.id;
-	io->key.proto = p->frag.proto;
+	io->key.proto = p->v6 ? 0 : p->frag.proto; // as Linux keys queues
 	io->key.v6 = p->v6;
 	io->f = p->frag;
 	io->ttl = p->ttl;
@@ -719,9 +777,18 @@ static __always_inline void on_fragment(struct xdp_md *ctx, struct pkt *p)
 	}
 	count(CNT_FRAG_DATAGRAMS);
 	__u8 evasion = EVASION_FRAGMENTED;
-	p->proto = io->key.proto;
+	p->proto = io->proto;
 	p->ttl = io->ttl;
 	p->ip_id = io->ip_id;
+	if (io->chain) {
+		// Whole, with a header chain past what we walk: evasion evidence
+		// with no port, as for an unfragmented packet.
+		count(CNT_HEADER_CHAIN);
+		p->sport = p->dport = p->window = 0;
+		p->flags = p->mss_only = p->opt_len = 0;
+		on_probe(ctx, p, PROBE_CHAIN, EVASION_FRAGMENTED | EVASION_HEADER_CHAIN, 0);
+		return;
+	}
 	__u16 field;
 	if (p->proto == IPPROTO_TCP) {
 		__u32 hlen = (io->hdr[12] >> 4) * 4;
@@ -753,11 +820,11 @@ static __always_inline void on_fragment(struct xdp_md *ctx, struct pkt *p)
 	if (io->no_csum) {
 		count(CNT_CSUM_UNVERIFIED);
 	} else {
+		// Offload never reaches a fragmented datagram (the sender
+		// completes the checksum before fragmenting): only a valid sum
+		// counts.
 		switch (csum_judge(p, io->l4_len, io->sum, field)) {
 		case CSUM_OK:
-			break;
-		case CSUM_OFFLOAD:
-			count(CNT_CSUM_OFFLOAD);
 			break;
 		default:
 			count(CNT_CSUM_BAD);

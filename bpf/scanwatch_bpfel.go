@@ -79,7 +79,8 @@ type ScanwatchFragIo struct {
 		L4off uint16
 		More  uint8
 		Proto uint8
-		_     [2]byte
+		Chain uint8
+		_     [1]byte
 	}
 	IpId     uint16
 	Ttl      uint8
@@ -88,8 +89,12 @@ type ScanwatchFragIo struct {
 	Have     uint32
 	L4Len    uint32
 	NoCsum   uint8
-	Pad      [3]uint8
+	Proto    uint8
+	Chain    uint8
+	Pad      uint8
 	Hdr      [24]uint8
+	_        [4]byte
+	Nv       ScanwatchFragValue
 }
 
 type ScanwatchFragKey struct {
@@ -106,6 +111,7 @@ type ScanwatchFragValue struct {
 	_        structs.HostLayout
 	FirstNs  uint64
 	Units    [4]uint64
+	Runs     [4]uint64
 	Meat     uint32
 	Maxend   uint32
 	Sum      uint32
@@ -115,8 +121,15 @@ type ScanwatchFragValue struct {
 	Flags    uint8
 	FirstLen uint8
 	Ttl      uint8
-	Pad      uint8
+	Proto    uint8
 	Hdr      [24]uint8
+}
+
+type ScanwatchProbeScratch struct {
+	_   structs.HostLayout
+	Key ScanwatchFlowKey
+	_   [4]byte
+	Nv  ScanwatchFlowValue
 }
 
 // Names of all BPF objects in the ELF.
@@ -128,6 +141,7 @@ const (
 	ScanwatchMapFlows         = "flows"
 	ScanwatchMapFragScratch   = "frag_scratch"
 	ScanwatchMapFrags         = "frags"
+	ScanwatchMapProbeScratch  = "probe_scratch"
 	ScanwatchMapXdpActions    = "xdp_actions"
 	ScanwatchProgScanwatchXdp = "scanwatch_xdp"
 	ScanwatchProgXdpPassFloor = "xdp_pass_floor"
@@ -185,12 +199,13 @@ type ScanwatchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ScanwatchMapSpecs struct {
-	Counters    *ebpf.MapSpec `ebpf:"counters"`
-	Events      *ebpf.MapSpec `ebpf:"events"`
-	Flows       *ebpf.MapSpec `ebpf:"flows"`
-	FragScratch *ebpf.MapSpec `ebpf:"frag_scratch"`
-	Frags       *ebpf.MapSpec `ebpf:"frags"`
-	XdpActions  *ebpf.MapSpec `ebpf:"xdp_actions"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Flows        *ebpf.MapSpec `ebpf:"flows"`
+	FragScratch  *ebpf.MapSpec `ebpf:"frag_scratch"`
+	Frags        *ebpf.MapSpec `ebpf:"frags"`
+	ProbeScratch *ebpf.MapSpec `ebpf:"probe_scratch"`
+	XdpActions   *ebpf.MapSpec `ebpf:"xdp_actions"`
 }
 
 // ScanwatchVariableSpecs contains global variables before they are loaded into the kernel.
@@ -221,12 +236,13 @@ func (o *ScanwatchObjects) Close() error {
 //
 // It can be passed to LoadScanwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ScanwatchMaps struct {
-	Counters    *ebpf.Map `ebpf:"counters"`
-	Events      *ebpf.Map `ebpf:"events"`
-	Flows       *ebpf.Map `ebpf:"flows"`
-	FragScratch *ebpf.Map `ebpf:"frag_scratch"`
-	Frags       *ebpf.Map `ebpf:"frags"`
-	XdpActions  *ebpf.Map `ebpf:"xdp_actions"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Flows        *ebpf.Map `ebpf:"flows"`
+	FragScratch  *ebpf.Map `ebpf:"frag_scratch"`
+	Frags        *ebpf.Map `ebpf:"frags"`
+	ProbeScratch *ebpf.Map `ebpf:"probe_scratch"`
+	XdpActions   *ebpf.Map `ebpf:"xdp_actions"`
 }
 
 func (m *ScanwatchMaps) Close() error {
@@ -236,6 +252,7 @@ func (m *ScanwatchMaps) Close() error {
 		m.Flows,
 		m.FragScratch,
 		m.Frags,
+		m.ProbeScratch,
 		m.XdpActions,
 	)
 }

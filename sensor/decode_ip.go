@@ -224,7 +224,10 @@ func (d *Decoder) ipv6Chain(ip *ipCtx, next uint8, p []byte, walked, used int) {
 		case 6, 17, 4, 41, 47:
 			d.ipPayload(ip, next, p)
 			return
-		case 0, 43, 44, 51, 60, 135, 139, 140, 253, 254:
+		case 0, 43, 44, 51, 60:
+			// The headers Linux walks to a transport protocol (and the
+			// XDP program walks). Mobility, HIP, Shim6 and experimental
+			// headers have no handler there that hands on to TCP or UDP.
 		default: // ICMPv6, ESP, no next header, ...
 			d.Stats.NotIP++
 			return
@@ -283,18 +286,21 @@ func (d *Decoder) headerChain(ip *ipCtx) {
 // fragment6 queues an IPv6 fragment; p starts at its fragment header.
 func (d *Decoder) fragment6(ip *ipCtx, p []byte, walked, used int) {
 	next := p[0]
-	if ip.reassembled || ip.noLength || !(d.wanted(next) || isIPv6Ext(next)) {
+	fo := binary.BigEndian.Uint16(p[2:])
+	// Linux keys IPv6 queues by addresses and ID only and takes the next
+	// header from the offset-0 fragment: another value in a later one
+	// changes nothing, so it must not split the queue here either.
+	if ip.reassembled || ip.noLength || (fo&0xfff8 == 0 && !(d.wanted(next) || isIPv6Ext(next))) {
 		// A fragment inside a reassembled datagram is not something a
 		// stack sends; other protocols do not matter here.
 		d.Stats.NotIP++
 		return
 	}
-	fo := binary.BigEndian.Uint16(p[2:])
 	fr := fragment{
-		key:  fragKey{src: ip.src, dst: ip.dst, id: binary.BigEndian.Uint32(p[4:]), proto: next, v6: true},
+		key:  fragKey{src: ip.src, dst: ip.dst, id: binary.BigEndian.Uint32(p[4:]), v6: true},
 		off:  int(fo & 0xfff8),
 		data: p[8:], last: fo&1 == 0, v6: true,
-		ttl: ip.ttl, hdrLen: used, extCount: walked,
+		ttl: ip.ttl, upper: next, hdrLen: used, extCount: walked,
 	}
 	fr.end = fr.off + len(p) - 8 + ip.missing
 	if fr.off == 0 && firstFragmentTruncated(next, fr.data, fr.end) {
@@ -310,12 +316,12 @@ func (d *Decoder) fragment6(ip *ipCtx, p []byte, walked, used int) {
 	ip.ttl, ip.cut, ip.missing = q.ttl, q.cut, 0
 	ip.evasion |= detector.EvasionFragmented
 	ip.reassembled, ip.fragLen, ip.firstEnd = true, len(buf), q.firstEnd
-	d.ipv6Chain(ip, q.key.proto, buf, q.extCount, 0)
+	d.ipv6Chain(ip, q.upper, buf, q.extCount, 0)
 }
 
 func isIPv6Ext(n uint8) bool {
 	switch n {
-	case 0, 43, 44, 51, 60, 135, 139, 140, 253, 254:
+	case 0, 43, 44, 51, 60:
 		return true
 	}
 	return false

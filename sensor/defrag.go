@@ -69,9 +69,10 @@ type fragQueue struct {
 
 	// From the offset-0 fragment.
 	ttl      uint8
-	hdrLen   int // IPv4 header, or IPv6 extension headers before the fragment header
-	extCount int // IPv6 extension headers before and including the fragment header
-	firstEnd int // bytes of the fragmentable part the first fragment held
+	upper    uint8 // the header after the fragment header (IPv6: not part of the key)
+	hdrLen   int   // IPv4 header, or IPv6 extension headers before the fragment header
+	extCount int   // IPv6 extension headers before and including the fragment header
+	firstEnd int   // bytes of the fragmentable part the first fragment held
 
 	prev, next *fragQueue // creation order, oldest first
 }
@@ -97,6 +98,7 @@ type fragment struct {
 	last     bool // MF clear
 	v6       bool
 	ttl      uint8
+	upper    uint8
 	hdrLen   int
 	extCount int
 }
@@ -177,7 +179,7 @@ func (f *defragger) add(fr *fragment, now int64) *fragQueue {
 	f.mem += cost
 	if fr.off == 0 {
 		q.firstIn = true
-		q.ttl, q.hdrLen, q.extCount, q.firstEnd = fr.ttl, fr.hdrLen, fr.extCount, end
+		q.ttl, q.upper, q.hdrLen, q.extCount, q.firstEnd = fr.ttl, fr.upper, fr.hdrLen, fr.extCount, end
 	}
 	q.meat += end - fr.off
 	f.bound(q)

@@ -115,6 +115,7 @@ type defragCase struct {
 	events  int
 	evasion detector.Evasion
 	want    DefragStats // the counters checked (zero fields included)
+	chain   bool        // the event is a header-chain evasion: no port
 }
 
 func defragCases(t testing.TB) []defragCase {
@@ -180,8 +181,30 @@ func defragCases(t testing.TB) []defragCase {
 			want: stats{Fragments: 2, Overlaps: 1}},
 		{name: "same datagram twice: two events", frames: concat(frag4(syn4, inOrder(24, 8)...), frag4(syn4, inOrder(24, 8)...)), events: 2, evasion: tiny,
 			want: stats{Fragments: 6, Reassembled: 2}},
+		// Found in review: cases where the XDP program once differed.
+		{name: "IPv6 destination options after the fragment header", frames: frag6(chain6(data6, 1), 9, inOrder(48, 32)...), events: 1, evasion: frag,
+			want: stats{Fragments: 2, Reassembled: 1}},
+		{name: "IPv6 later fragment with another next header: Linux keys by ID, not by it", frames: nextHeader(frag6(data6, 9, inOrder(40, 24)...), 1, 59), events: 1, evasion: frag,
+			want: stats{Fragments: 2, Reassembled: 1}},
+		{name: "a duplicate spanning two runs kills the queue", frames: frag4(data4, piece{16, 8, true, nil}, piece{0, 16, true, nil}, piece{0, 24, true, nil}, piece{24, 16, false, nil}),
+			want: stats{Fragments: 4, Overlaps: 1, Pending: 1}},
+		{name: "offloaded checksum on a fragmented datagram is forged", frames: frag4(offload(syn4, 0, false, 6), inOrder(24, 8)...),
+			want: stats{Fragments: 3, Reassembled: 1}},
+		{name: "IPv6 fragmented with the chain past 16 headers: header-chain evasion", frames: frag6(chain6(data6, detector.MaxIPv6ExtHeaders), 9, inOrder(40+8*detector.MaxIPv6ExtHeaders, 160)...),
+			events: 1, evasion: frag | detector.EvasionHeaderChain, chain: true, want: stats{Fragments: 2, Reassembled: 1}},
 	}
+}
 
+// chain6 puts n destination-options headers between an IPv6 packet's fixed
+// header and its transport header.
+func chain6(pkt []byte, n int) []byte { return extChain(pkt, n) }
+
+// nextHeader rewrites the next-header byte of fragment i's fragment header.
+func nextHeader(frames [][]byte, i int, next byte) [][]byte {
+	f := append([]byte(nil), frames[i]...)
+	f[40] = next
+	frames[i] = f
+	return frames
 }
 
 func TestDefrag(t *testing.T) {
@@ -194,6 +217,12 @@ func TestDefrag(t *testing.T) {
 				t.Fatalf("%d events, want %d (stats %+v, %+v)", len(evs), tc.events, d.Stats.Defrag, d.Stats)
 			}
 			for _, ev := range evs {
+				if tc.chain {
+					if ev.Evasion != tc.evasion || ev.DstPort != 0 || ev.Kind != detector.KindOther {
+						t.Errorf("event %+v: want a header-chain evasion %v", ev, tc.evasion.Names())
+					}
+					continue
+				}
 				if ev.Evasion != tc.evasion || ev.DstPort != 443 || ev.Kind != detector.KindSYN {
 					t.Errorf("event %+v: want a SYN to 443 with evasion %v", ev, tc.evasion.Names())
 				}
