@@ -15,6 +15,12 @@ type clockGuard struct {
 	ahead, behind int64 // nanoseconds; 0 disables that side
 	clock         int64
 	started       bool
+	// prev is the clock before the last accepted jump. A run of forged
+	// stamps can pass for a jump; the capture's own packets, back at the
+	// old time, are then judged against prev instead of being held and
+	// lost.
+	prev    int64
+	hasPrev bool
 
 	held     [clockRun]heldRecord
 	nheld    int
@@ -49,6 +55,12 @@ func (g *clockGuard) admit(rec *Record) (now, ready bool) {
 		g.clock = max(g.clock, rec.Nanos)
 		return true, false
 	}
+	if g.hasPrev && g.inBounds(g.prev, rec.Nanos) {
+		g.Skipped += uint64(g.nheld)
+		g.nheld = 0
+		g.prev = max(g.prev, rec.Nanos)
+		return true, false
+	}
 	if g.nheld > 0 && !g.inBounds(g.runClock, rec.Nanos) {
 		g.Skipped += uint64(g.nheld) // a different time: start a new run
 		g.nheld = 0
@@ -65,6 +77,7 @@ func (g *clockGuard) admit(rec *Record) (now, ready bool) {
 		return false, false
 	}
 	g.Jumps++
+	g.prev, g.hasPrev = g.clock, true
 	g.clock = g.runClock
 	return false, true
 }

@@ -130,5 +130,12 @@ func (c *commonFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (
 		return nil, cfg, nil, err
 	}
 	log, err := c.logger(stderr)
+	if err == nil {
+		for _, p := range cfg.Ignore {
+			if p.Bits() == 0 {
+				log.Warn("--ignore-sources covers every address of a family: no source of it is ever counted", "prefix", p.String())
+			}
+		}
+	}
 	return pos, cfg, log, err
 }
