@@ -92,17 +92,33 @@ func searchU16(a []uint16, v uint16) (int, bool) {
 	return lo, lo < len(a) && a[lo] == v
 }
 
-// hostSet is an exact set of addresses (as 16-byte arrays): one inline, then
-// a map. Sweeps of a /16 grow the map; everyone else stays inline.
+// hostSet is a set of addresses (as 16-byte arrays): one inline, then a
+// map, exact up to maxExactHosts; past that a HyperLogLog counts the rest,
+// so one source probing millions of (IPv6) hosts costs a bounded 4 KiB
+// more instead of a map that grows with them. Sweeps of a /16 stay exact;
+// everyone else stays inline.
 type hostSet struct {
 	first [16]byte
 	n     uint32
 	more  map[[16]byte]struct{}
+	over  *hll // hosts past maxExactHosts
 }
 
-func (s *hostSet) Len() int { return int(s.n) }
+const maxExactHosts = 1 << 16
 
-// Add inserts h and reports whether it was new.
+// Len is the number of distinct hosts, estimated past maxExactHosts.
+func (s *hostSet) Len() int {
+	if s.over != nil {
+		return int(s.n) + s.over.estimate()
+	}
+	return int(s.n)
+}
+
+// Estimated says whether Len is an estimate.
+func (s *hostSet) Estimated() bool { return s.over != nil }
+
+// Add inserts h and reports whether it was new (past the exact cap: as
+// far as the estimate can tell, it reports true).
 func (s *hostSet) Add(h [16]byte) bool {
 	if s.n == 0 {
 		s.first, s.n = h, 1
@@ -116,6 +132,13 @@ func (s *hostSet) Add(h [16]byte) bool {
 	}
 	if _, ok := s.more[h]; ok {
 		return false
+	}
+	if s.n >= maxExactHosts {
+		if s.over == nil {
+			s.over = newHLL()
+		}
+		s.over.add(hashKey(h))
+		return true
 	}
 	s.more[h] = struct{}{}
 	s.n++

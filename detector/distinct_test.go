@@ -58,3 +58,22 @@ func TestHostSet(t *testing.T) {
 		}
 	}
 }
+
+// TestHostSetBounded: past maxExactHosts the set stops growing and its
+// count becomes an estimate close to the truth.
+func TestHostSetBounded(t *testing.T) {
+	var s hostSet
+	const n = 4 * maxExactHosts
+	for i := range n {
+		var h [16]byte
+		h[0], h[1], h[2], h[3] = 0x20, 0x01, byte(i>>16), byte(i>>8)
+		h[15] = byte(i)
+		s.Add(h)
+	}
+	if len(s.more) >= maxExactHosts || !s.Estimated() {
+		t.Fatalf("map holds %d hosts, estimated %v: want at most %d exact, then estimated", len(s.more), s.Estimated(), maxExactHosts)
+	}
+	if got := s.Len(); got < n*95/100 || got > n*105/100 {
+		t.Fatalf("Len %d for %d hosts: want within 5%%", got, n)
+	}
+}

@@ -152,6 +152,7 @@ func (s *Seed) Flush() []Alert {
 			TotalConns:      st.conns,
 			UniqueDestPorts: st.ports.Len(),
 			UniqueDestHosts: st.hosts.Len(),
+			Estimated:       st.hosts.Estimated(),
 			FirstSeen:       time.Unix(0, st.first).UTC(),
 			LastSeen:        time.Unix(0, st.last).UTC(),
 			Rules:           "seed",

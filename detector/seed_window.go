@@ -24,6 +24,7 @@ type windowSource struct {
 	conns       slidingCount
 	ports       slidingSet[uint16]
 	hosts       slidingSet[[16]byte]
+	hostsFull   bool // hosts reached maxExactHosts in the window: a lower bound
 	first, last int64 // first and last counted SYN of the current episode
 
 	label      string // last label alerted, "" before the first alert
@@ -70,7 +71,7 @@ func (s *SeedWindow) Observe(ev *Event) {
 	st.last = max(st.last, t)
 	st.conns.add(sec, ev.Packets())
 	st.ports.add(sec, ev.DstPort)
-	st.hosts.add(sec, ev.Dst.As16())
+	st.addHost(sec, ev.Dst.As16())
 
 	label := SeedLabel(st.conns.total, st.ports.len())
 	switch {
@@ -115,7 +116,7 @@ func (s *SeedWindow) admit(ev *Event, t int64) *windowSource {
 		st.last = r.first
 		st.conns.add(sec, uint64(r.packets))
 		st.ports.add(sec, r.port)
-		st.hosts.add(sec, r.host.As16())
+		st.addHost(sec, r.host.As16())
 	}
 	return st
 }
@@ -169,7 +170,7 @@ func (s *SeedWindow) alert(src netip.Addr, st *windowSource, label, status strin
 func (s *SeedWindow) makeAlert(src netip.Addr, st *windowSource, label, status string, t int64) Alert {
 	return Alert{
 		Timestamp: time.Unix(0, t).UTC(), Source: src, Label: label, Technique: "T1595", Status: status,
-		TotalConns: st.conns.total, UniqueDestPorts: st.ports.len(), UniqueDestHosts: st.hosts.len(),
+		TotalConns: st.conns.total, UniqueDestPorts: st.ports.len(), UniqueDestHosts: st.hosts.len(), Estimated: st.hostsFull,
 		FirstSeen: time.Unix(0, st.first).UTC(), LastSeen: time.Unix(0, st.last).UTC(), Rules: "seed",
 	}
 }
@@ -218,4 +219,18 @@ func (s *SeedWindow) Flush() []Alert {
 	s.prob.reset()
 	s.clock = clock{}
 	return out
+}
+
+// addHost counts a destination host, at most maxExactHosts of them per
+// window: unique_dest_hosts is not part of the starting rule's verdict, so
+// a source probing millions of hosts is told as "at least" that many
+// (estimated) instead of holding a map of all of them.
+func (st *windowSource) addHost(sec int64, h [16]byte) {
+	if st.hosts.len() >= maxExactHosts {
+		if _, ok := st.hosts.last[h]; !ok {
+			st.hostsFull = true
+			return
+		}
+	}
+	st.hosts.add(sec, h)
 }
