@@ -83,21 +83,9 @@ func (s *Seed) Observe(ev *Event) {
 // (host, port) or third SYN, with its first SYN replayed: the counts stay
 // the LogScale rule's exactly, as long as no source is evicted.
 func (s *Seed) admit(ev *Event) *seedSource {
-	t := ev.Time.UnixNano()
-	r, ok := s.prob.get(ev.Src)
-	switch {
-	case !ok && fits(ev.Src, ev.Dst):
-		if s.prob.add(ev.Src, firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)), probes: 1 << ProbeSYN}) && s.cfg.OnProbationEvict != nil {
-			s.cfg.OnProbationEvict()
-		}
+	r, promote := seedProbation(&s.prob, &s.cfg, ev, ev.Time.UnixNano())
+	if !promote {
 		return nil
-	case !ok:
-		r = firstProbe{first: t}
-	case r.sameService(ev.Dst, ev.DstPort, ProbeSYN) && uint64(r.packets)+ev.Packets() < promoteAfter:
-		s.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes, r.flags)
-		return nil
-	default:
-		s.prob.remove(ev.Src)
 	}
 	if s.sources.len() >= s.cfg.MaxSeedSources {
 		s.evict()
@@ -164,4 +152,28 @@ func (s *Seed) Flush() []Alert {
 	s.prob.reset()
 	s.lastSrc = nil
 	return out
+}
+
+// seedProbation is the probation step both forms of the starting rule
+// share: a new source's first SYN waits in probation, a repeat to the same
+// (host, port) stays there until it makes promoteAfter SYNs. It reports
+// whether ev's source is promoted now, with the probe to replay into its
+// new state (packets 0 when there is none, as for a source that cannot
+// fit probation).
+func seedProbation(prob *probation, cfg *Config, ev *Event, t int64) (firstProbe, bool) {
+	r, ok := prob.get(ev.Src)
+	switch {
+	case !ok && fits(ev.Src, ev.Dst):
+		if prob.add(ev.Src, firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)), probes: 1 << ProbeSYN}) && cfg.OnProbationEvict != nil {
+			cfg.OnProbationEvict()
+		}
+		return r, false
+	case !ok:
+		return firstProbe{first: t}, true
+	case r.sameService(ev.Dst, ev.DstPort, ProbeSYN) && uint64(r.packets)+ev.Packets() < promoteAfter:
+		prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes, r.flags)
+		return r, false
+	}
+	prob.remove(ev.Src)
+	return r, true
 }

@@ -91,20 +91,9 @@ func (s *SeedWindow) Observe(ev *Event) {
 // admit is Seed.admit over the window: probation first, promotion on a
 // second (host, port) or a third SYN, the first replayed at its own time.
 func (s *SeedWindow) admit(ev *Event, t int64) *windowSource {
-	r, ok := s.prob.get(ev.Src)
-	switch {
-	case !ok && fits(ev.Src, ev.Dst):
-		if s.prob.add(ev.Src, firstProbe{first: t, host: ev.Dst, port: ev.DstPort, packets: uint32(min(ev.Packets(), 1<<31)), probes: 1 << ProbeSYN}) && s.cfg.OnProbationEvict != nil {
-			s.cfg.OnProbationEvict()
-		}
+	r, promote := seedProbation(&s.prob, &s.cfg, ev, t)
+	if !promote {
 		return nil
-	case !ok:
-		r = firstProbe{first: t}
-	case r.sameService(ev.Dst, ev.DstPort, ProbeSYN) && uint64(r.packets)+ev.Packets() < promoteAfter:
-		s.prob.update(ev.Src, r.packets+uint32(ev.Packets()), r.probes, r.flags)
-		return nil
-	default:
-		s.prob.remove(ev.Src)
 	}
 	if len(s.sources) >= s.cfg.MaxSeedSources {
 		s.evict()
