@@ -38,13 +38,13 @@ test-short:
 # filter vs a gopacket.NewPacket decode, on one generated 1M-SYN capture;
 # then the XDP program's cost per packet through BPF_PROG_TEST_RUN (root).
 bench:
-	$(GO) test ./sensor -run '^$$' -bench 'Replay|Tcpdump' -benchtime 3x -count 5 | tee /tmp/scanwatch-bench.txt
+	$(GO) test ./capture -run '^$$' -bench 'Replay|Tcpdump' -benchtime 3x -count 5 | tee /tmp/scanwatch-bench.txt
 	$(GO) test ./sensor -run '^$$' -bench 'XDP' -benchtime 3x -count 3 | tee -a /tmp/scanwatch-bench.txt
 	@awk -f bench/ratios.awk /tmp/scanwatch-bench.txt
 
 fuzz:
-	$(GO) test ./sensor -run '^$$' -fuzz FuzzDecode -fuzztime 60s
-	$(GO) test ./sensor -run '^$$' -fuzz FuzzCaptureReader -fuzztime 60s
+	$(GO) test ./capture -run '^$$' -fuzz FuzzDecode -fuzztime 60s
+	$(GO) test ./capture -run '^$$' -fuzz FuzzCaptureReader -fuzztime 60s
 
 # Regenerates the BPF object and its Go bindings (clang, llvm, libbpf-dev).
 generate:

@@ -22,7 +22,7 @@
 
 // How deep the parser walks. Packets past either limit are reported as
 // evasion evidence, never silently taken for "other". Replay applies the
-// same limits (sensor.MaxVLANTags, detector.MaxIPv6ExtHeaders; a test
+// same limits (capture.MaxVLANTags, detector.MaxIPv6ExtHeaders; a test
 // checks they agree), so live and replay judge such packets alike.
 #define MAX_VLAN_TAGS 8
 #define MAX_IPV6_EXT 16

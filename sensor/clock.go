@@ -15,4 +15,4 @@ func newKernelClock() kernelClock {
 	return kernelClock{offset: time.Now().UnixNano() - ts.Nano()}
 }
 
-func (c kernelClock) wall(mono uint64) time.Time { return timeFromNanos(int64(mono) + c.offset) }
+func (c kernelClock) wall(mono uint64) time.Time { return time.Unix(0, int64(mono)+c.offset).UTC() }

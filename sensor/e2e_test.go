@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/lab"
 )
@@ -158,7 +159,7 @@ func replayFile(t *testing.T, pcap string) map[netip.Addr]detector.Alert {
 	}
 	defer f.Close()
 	rules := detector.NewSeed(detector.Config{Ignore: detector.SeedIgnored})
-	if _, err := Replay(context.Background(), f, rules.Observe, nil); err != nil {
+	if _, err := capture.Replay(context.Background(), f, rules.Observe, nil); err != nil {
 		t.Fatalf("replaying the wire capture: %v", err)
 	}
 	out := map[netip.Addr]detector.Alert{}
@@ -324,7 +325,7 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 					finals = append(finals, a)
 				}
 			}})
-			st, err := Replay(context.Background(), f, d.Observe, nil)
+			st, err := capture.Replay(context.Background(), f, d.Observe, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/lab"
 )
@@ -289,7 +290,7 @@ func flatten(m map[netip.Addr][]detector.Alert) []detector.Alert {
 
 // replayDefault replays a wire capture through the default rules and
 // returns every episode's final alert.
-func replayDefault(t *testing.T, pcap string) ([]detector.Alert, ReplayStats) {
+func replayDefault(t *testing.T, pcap string) ([]detector.Alert, capture.ReplayStats) {
 	t.Helper()
 	f, err := os.Open(pcap)
 	if err != nil {
@@ -302,7 +303,7 @@ func replayDefault(t *testing.T, pcap string) ([]detector.Alert, ReplayStats) {
 			finals = append(finals, a)
 		}
 	}})
-	st, err := Replay(context.Background(), f, d.Observe, nil)
+	st, err := capture.Replay(context.Background(), f, d.Observe, nil)
 	if err != nil {
 		t.Fatalf("replaying the wire capture: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
 )
 
@@ -98,7 +99,7 @@ func TestBPFLimitsMatchReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]int{"MAX_VLAN_TAGS": MaxVLANTags, "MAX_IPV6_EXT": detector.MaxIPv6ExtHeaders} {
+	for name, want := range map[string]int{"MAX_VLAN_TAGS": capture.MaxVLANTags, "MAX_IPV6_EXT": detector.MaxIPv6ExtHeaders} {
 		var got int
 		for _, line := range strings.Split(string(src), "\n") {
 			if f := strings.Fields(line); len(f) >= 3 && f[0] == "#define" && f[1] == name {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
 // BenchmarkXDP times the real program with BPF_PROG_TEST_RUN, 1e6 repeats
@@ -14,8 +15,8 @@ import (
 // record) while a reader drains the ring as 'scanwatch run' does.
 func BenchmarkXDP(b *testing.B) {
 	const repeat = 1_000_000
-	syn := buildEth(b, pktOpts{flags: "S", dport: 22, window: 1024, ttl: 50, tcpOpts: mssOpt})
-	udp := buildEth(b, pktOpts{udp: true, dport: 53})
+	syn := packettest.BuildEth(b, packettest.PktOpts{Flags: "S", Dport: 22, Window: 1024, TTL: 50, TCPOpts: packettest.MSSOpt})
+	udp := packettest.BuildEth(b, packettest.PktOpts{UDP: true, Dport: 53})
 	cases := []struct {
 		name  string
 		fresh bool
@@ -24,7 +25,7 @@ func BenchmarkXDP(b *testing.B) {
 		noUDP bool
 	}{
 		{"floor", false, true, syn, false},
-		{"ack", false, false, buildEth(b, pktOpts{flags: "A", dport: 22}), false},
+		{"ack", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "A", Dport: 22}), false},
 		{"udp", false, false, udp, true},        // UDP probes off: counters only
 		{"udp_probe", false, false, udp, false}, // the default: a flow like a SYN's
 		{"syn_repeat", false, false, syn, false},

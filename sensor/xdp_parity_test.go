@@ -1,13 +1,19 @@
 package sensor
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"strings"
 	"testing"
 
+	"github.com/google/gopacket/layers"
+
 	"github.com/scanwatch/scanwatch/bpf"
+	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
 // liveProbe is the probe the XDP program would make of a replayed event,
@@ -49,7 +55,7 @@ func ethFrame(ip []byte) []byte {
 	if len(ip) > 0 && ip[0]>>4 == 6 {
 		typ = []byte{0x86, 0xdd}
 	}
-	f := append(append(append([]byte{}, macTgt...), macScan...), typ...)
+	f := append(append(append([]byte{}, packettest.MACTgt...), packettest.MACScan...), typ...)
 	return append(f, ip...)
 }
 
@@ -95,39 +101,48 @@ func TestPrivilegedXDPMatchesReplay(t *testing.T) {
 			t.Errorf("kernel %v\nreplay %v", live, replay)
 		}
 	}
-	for _, tc := range defragCases(t) {
-		if tc.at != nil {
+	for _, tc := range packettest.DefragCases(t) {
+		if tc.At != nil {
 			continue // packet-time timeouts: the kernel's clock is its own
 		}
-		t.Run("defrag/"+tc.name, func(t *testing.T) {
+		t.Run("defrag/"+tc.Name, func(t *testing.T) {
 			var frames [][]byte
-			for _, f := range tc.frames {
+			for _, f := range tc.Frames {
 				frames = append(frames, ethFrame(f))
 			}
-			compare(t, ProgramConfig{}, frames, replayTally(decodeSeq(NewDecoder(), tc.frames, nil)))
+			compare(t, ProgramConfig{}, frames, replayTally(replayFrames(t, layers.LinkTypeRaw, tc.Frames, false)))
 		})
 	}
-	for _, tc := range checkCases(t) {
+	for _, tc := range packettest.CheckCases(t) {
 		// Live offers no decapsulation, and frames off a wire are never
 		// cut by a snap length.
-		if tc.opts.Decapsulate != 0 || strings.Contains(tc.name, "snap length") {
+		if tc.Decap != "" || strings.Contains(tc.Name, "snap length") {
 			continue
 		}
-		t.Run("checks/"+tc.name, func(t *testing.T) {
-			d := NewDecoderWith(tc.opts)
-			var evs []detector.Event
-			var ev detector.Event
-			if d.Decode(tc.link, tc.frame, 1, &ev) {
-				evs = append(evs, ev)
-				for d.More(&ev) {
-					evs = append(evs, ev)
-				}
-			}
-			frame := tc.frame
-			if tc.link != LinkEthernet {
+		t.Run("checks/"+tc.Name, func(t *testing.T) {
+			evs := replayFrames(t, tc.Link, [][]byte{tc.Frame}, tc.Strict)
+			frame := tc.Frame
+			if tc.Link != layers.LinkTypeEthernet {
 				frame = ethFrame(frame)
 			}
-			compare(t, ProgramConfig{StrictChecksums: tc.opts.Checksums == ChecksumStrict}, [][]byte{frame}, replayTally(evs))
+			compare(t, ProgramConfig{StrictChecksums: tc.Strict}, [][]byte{frame}, replayTally(evs))
 		})
 	}
+}
+
+// replayFrames replays frames, written to a capture file of the given link
+// type, with the default options (strict checksums when strict) and returns
+// the events: what "scanwatch replay" makes of them.
+func replayFrames(t *testing.T, link layers.LinkType, frames [][]byte, strict bool) []detector.Event {
+	t.Helper()
+	opts := capture.DefaultReplayOptions()
+	if strict {
+		opts.Decode.Checksums = capture.ChecksumStrict
+	}
+	var evs []detector.Event
+	pcap := packettest.WritePcap(t, frames, true, link)
+	if _, err := capture.ReplayWith(context.Background(), bytes.NewReader(pcap), opts, func(ev *detector.Event) { evs = append(evs, *ev) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	return evs
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/scanwatch/scanwatch/bpf"
+	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
 const xdpPass = 2
@@ -86,9 +87,9 @@ func (h *progHarness) counters() Counters {
 }
 
 func TestPrivilegedXDPProgramClassifies(t *testing.T) {
-	syn := pktOpts{flags: "S", dport: 22, window: 1024, ttl: 41, id: 54321, tcpOpts: mssOpt}
-	with := func(f func(*pktOpts)) pktOpts { o := syn; f(&o); return o }
-	eth := buildEth(t, syn)
+	syn := packettest.PktOpts{Flags: "S", Dport: 22, Window: 1024, TTL: 41, ID: 54321, TCPOpts: packettest.MSSOpt}
+	with := func(f func(*packettest.PktOpts)) packettest.PktOpts { o := syn; f(&o); return o }
+	eth := packettest.BuildEth(t, syn)
 	tests := []struct {
 		name    string
 		frame   []byte
@@ -96,26 +97,26 @@ func TestPrivilegedXDPProgramClassifies(t *testing.T) {
 		records int
 	}{
 		{"SYN v4", eth, CntSYN, 1},
-		{"SYN v6", buildEth(t, with(func(o *pktOpts) { o.v6 = true })), CntSYN, 1},
-		{"SYN-ACK", buildEth(t, with(func(o *pktOpts) { o.flags = "SA" })), CntOtherTCP, 0},
-		{"ACK", buildEth(t, with(func(o *pktOpts) { o.flags = "A" })), CntOtherTCP, 0},
-		{"RST", buildEth(t, with(func(o *pktOpts) { o.flags = "R" })), CntOtherTCP, 0},
-		{"UDP probe", buildEth(t, with(func(o *pktOpts) { o.udp = true })), CntUDP, 1},
-		{"UDP reply from a service port", buildEth(t, with(func(o *pktOpts) { o.udp = true; o.sport = 53; o.dport = 40000 })), CntUDP, 0},
-		{"FIN probe", buildEth(t, with(func(o *pktOpts) { o.flags = "F" })), CntOtherTCP, 1},
-		{"NULL probe", buildEth(t, with(func(o *pktOpts) { o.flags = "" })), CntOtherTCP, 1},
-		{"XMAS probe", buildEth(t, with(func(o *pktOpts) { o.flags = "FPU" })), CntOtherTCP, 1},
-		{"FIN+ACK is not a stealth probe", buildEth(t, with(func(o *pktOpts) { o.flags = "FA" })), CntOtherTCP, 0},
-		{"802.1Q SYN", buildEth(t, with(func(o *pktOpts) { o.vlans = []uint16{943} })), CntSYN, 1},
-		{"QinQ SYN", buildEth(t, with(func(o *pktOpts) { o.vlans = []uint16{100, 200} })), CntSYN, 1},
-		{"IPv4 options SYN", buildEth(t, with(func(o *pktOpts) { o.ipOpts = true })), CntSYN, 1},
-		{"IPv6 extension headers SYN", buildEth(t, with(func(o *pktOpts) { o.v6 = true; o.ext6 = true })), CntSYN, 1},
+		{"SYN v6", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.V6 = true })), CntSYN, 1},
+		{"SYN-ACK", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "SA" })), CntOtherTCP, 0},
+		{"ACK", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "A" })), CntOtherTCP, 0},
+		{"RST", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "R" })), CntOtherTCP, 0},
+		{"UDP probe", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.UDP = true })), CntUDP, 1},
+		{"UDP reply from a service port", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.UDP = true; o.Sport = 53; o.Dport = 40000 })), CntUDP, 0},
+		{"FIN probe", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "F" })), CntOtherTCP, 1},
+		{"NULL probe", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "" })), CntOtherTCP, 1},
+		{"XMAS probe", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "FPU" })), CntOtherTCP, 1},
+		{"FIN+ACK is not a stealth probe", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Flags = "FA" })), CntOtherTCP, 0},
+		{"802.1Q SYN", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.VLANs = []uint16{943} })), CntSYN, 1},
+		{"QinQ SYN", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.VLANs = []uint16{100, 200} })), CntSYN, 1},
+		{"IPv4 options SYN", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.IPOpts = true })), CntSYN, 1},
+		{"IPv6 extension headers SYN", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.V6 = true; o.Ext6 = true })), CntSYN, 1},
 		{"runt: Ethernet header only", eth[:14], CntParseError, 0},
 		{"truncated IPv4", eth[:14+12], CntParseError, 0},
 		{"truncated TCP", eth[:14+20+10], CntParseError, 0},
-		{"truncated IPv6", buildEth(t, with(func(o *pktOpts) { o.v6 = true }))[:14+30], CntParseError, 0},
-		{"IPv4 lone last fragment: held for reassembly", buildEth(t, with(func(o *pktOpts) { o.fragment = true })), CntFragments, 0},
-		{"ARP", append(append(append([]byte{}, macTgt...), macScan...), 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1), CntNonTCP, 0},
+		{"truncated IPv6", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.V6 = true }))[:14+30], CntParseError, 0},
+		{"IPv4 lone last fragment: held for reassembly", packettest.BuildEth(t, with(func(o *packettest.PktOpts) { o.Fragment = true })), CntFragments, 0},
+		{"ARP", append(append(append([]byte{}, packettest.MACTgt...), packettest.MACScan...), 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1), CntNonTCP, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,7 +148,7 @@ func TestPrivilegedXDPProgramClassifies(t *testing.T) {
 
 func TestPrivilegedXDPUDPProbesOff(t *testing.T) {
 	h := newProgHarness(t, ProgramConfig{NoUDPProbes: true})
-	h.run(buildEth(t, pktOpts{udp: true, dport: 161}))
+	h.run(packettest.BuildEth(t, packettest.PktOpts{UDP: true, Dport: 161}))
 	if c := h.counters(); c.Values[CntUDP] != 1 || c.Values[CntProbes] != 0 || len(h.records()) != 0 {
 		t.Fatalf("with UDP probes off, UDP must only be counted: %+v", c.Values)
 	}
@@ -155,8 +156,8 @@ func TestPrivilegedXDPUDPProbesOff(t *testing.T) {
 
 func TestPrivilegedXDPRecordFields(t *testing.T) {
 	h := newProgHarness(t, ProgramConfig{})
-	h.run(buildEth(t, pktOpts{flags: "S", dport: 22, window: 1024, ttl: 41, id: 54321, tcpOpts: mssOpt, vlans: []uint16{7}}))
-	h.run(buildEth(t, pktOpts{v6: true, flags: "S", dport: 443, window: 64240, ttl: 64, tcpOpts: linuxOpts}))
+	h.run(packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 22, Window: 1024, TTL: 41, ID: 54321, TCPOpts: packettest.MSSOpt, VLANs: []uint16{7}}))
+	h.run(packettest.BuildEth(t, packettest.PktOpts{V6: true, Flags: "S", Dport: 443, Window: 64240, TTL: 64, TCPOpts: packettest.LinuxOpts}))
 	recs := h.records()
 	if len(recs) != 2 {
 		t.Fatalf("%d records, want 2", len(recs))
@@ -178,7 +179,7 @@ func TestPrivilegedXDPAggregatesRepeats(t *testing.T) {
 	// 1000 identical SYNs: one new-flow record plus one per 128, and the
 	// map holds the exact count.
 	h := newProgHarness(t, ProgramConfig{})
-	frame := buildEth(t, pktOpts{flags: "S", dport: 80, tcpOpts: mssOpt})
+	frame := packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 80, TCPOpts: packettest.MSSOpt})
 	for i := 0; i < 1000; i++ {
 		h.run(frame)
 	}
@@ -214,7 +215,7 @@ func TestPrivilegedXDPReportInterval(t *testing.T) {
 		t.Fatal("a report interval that is not a power of two must be refused")
 	}
 	h := newProgHarness(t, ProgramConfig{ReportEvery: 4})
-	frame := buildEth(t, pktOpts{flags: "S", dport: 80})
+	frame := packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 80})
 	for i := 0; i < 9; i++ {
 		h.run(frame)
 	}

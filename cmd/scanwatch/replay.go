@@ -10,8 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
-	"github.com/scanwatch/scanwatch/sensor"
 )
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,7 +94,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // replayFile judges one file on its own, as the LogScale query judges its
 // search range: the rules are flushed at the end of every file. Alerts for the
 // readable part of a damaged file are written before its error is returned.
-func replayFile(ctx context.Context, name string, opts sensor.ReplayOptions, rules detector.Rules, flush func() []detector.Alert, out alertWriter, stderr io.Writer, log *slog.Logger) error {
+func replayFile(ctx context.Context, name string, opts capture.ReplayOptions, rules detector.Rules, flush func() []detector.Alert, out alertWriter, stderr io.Writer, log *slog.Logger) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return inputError{fmt.Errorf("%s: %w", name, explainOpen(err))}
@@ -109,7 +109,7 @@ func replayFile(ctx context.Context, name string, opts sensor.ReplayOptions, rul
 	}
 	cr := &countingReader{r: f}
 	bar := newProgress(stderr, filepath.Base(name), size)
-	stats, rerr := sensor.ReplayWith(ctx, cr, opts, rules.Observe, func(int64) { bar.update(cr.n) })
+	stats, rerr := capture.ReplayWith(ctx, cr, opts, rules.Observe, func(int64) { bar.update(cr.n) })
 	bar.done()
 	for _, a := range flush() {
 		a.Input = name
@@ -127,7 +127,7 @@ func replayFile(ctx context.Context, name string, opts sensor.ReplayOptions, rul
 	switch {
 	case rerr == nil:
 		return nil
-	case errors.Is(rerr, sensor.ErrTruncated) || errors.Is(rerr, sensor.ErrCorrupt):
+	case errors.Is(rerr, capture.ErrTruncated) || errors.Is(rerr, capture.ErrCorrupt):
 		return inputError{fmt.Errorf("%s: %w; alerts above cover the %d packets before the damage", name, rerr, stats.Decode.Packets)}
 	}
 	return inputError{fmt.Errorf("%s: %w", name, rerr)}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/scanwatch/scanwatch/sensor"
+	"github.com/scanwatch/scanwatch/capture"
 )
 
 // replayFlags are replay's own: how the host under judgement treats
@@ -20,17 +20,17 @@ type replayFlags struct {
 func (r *replayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.checksums, "checksums", "tolerant", "tolerant: accept checksums left to offload (captures from the sending host), counted apart; strict: reject them like bad ones")
 	fs.StringVar(&r.decapsulate, "decapsulate", "", "tunnels the host terminates, comma-separated: ipip, gre, vxlan; their inner packets are judged too (default: only the outermost packet counts)")
-	fs.DurationVar(&r.maxAhead, "max-time-ahead", sensor.DefaultMaxAhead, "skip packets stamped further ahead of the capture clock (0: no bound); a real jump is accepted once 64 packets in a row agree")
-	fs.DurationVar(&r.maxBehind, "max-time-behind", sensor.DefaultMaxBehind, "skip packets stamped further behind the capture clock (0: no bound)")
+	fs.DurationVar(&r.maxAhead, "max-time-ahead", capture.DefaultMaxAhead, "skip packets stamped further ahead of the capture clock (0: no bound); a real jump is accepted once 64 packets in a row agree")
+	fs.DurationVar(&r.maxBehind, "max-time-behind", capture.DefaultMaxBehind, "skip packets stamped further behind the capture clock (0: no bound)")
 }
 
-func (r *replayFlags) options() (sensor.ReplayOptions, error) {
-	o := sensor.ReplayOptions{MaxAhead: r.maxAhead, MaxBehind: r.maxBehind}
+func (r *replayFlags) options() (capture.ReplayOptions, error) {
+	o := capture.ReplayOptions{MaxAhead: r.maxAhead, MaxBehind: r.maxBehind}
 	var ok bool
-	if o.Decode.Checksums, ok = sensor.ParseChecksumMode(r.checksums); !ok {
+	if o.Decode.Checksums, ok = capture.ParseChecksumMode(r.checksums); !ok {
 		return o, usageError{fmt.Errorf("--checksums %q: use tolerant or strict", r.checksums)}
 	}
-	t, err := sensor.ParseTunnels(r.decapsulate)
+	t, err := capture.ParseTunnels(r.decapsulate)
 	if err != nil {
 		return o, usageError{fmt.Errorf("--decapsulate %q: %w", r.decapsulate, err)}
 	}

@@ -1,4 +1,4 @@
-package sensor
+package capture
 
 import (
 	"bytes"
@@ -15,40 +15,15 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/packettest"
 )
-
-// Capture files in the tests are written with gopacket's pcapgo writers, an
-// encoder independent of our readers.
-
-var tBase = time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC)
 
 func synFrames(t testing.TB, n int) [][]byte {
 	frames := make([][]byte, n)
 	for i := range frames {
-		frames[i] = buildEth(t, pktOpts{flags: "S", dport: uint16(i + 1), tcpOpts: mssOpt})
+		frames[i] = packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: uint16(i + 1), TCPOpts: packettest.MSSOpt})
 	}
 	return frames
-}
-
-func writePcap(t testing.TB, frames [][]byte, nanos bool, link layers.LinkType) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w *pcapgo.Writer
-	if nanos {
-		w = pcapgo.NewWriterNanos(&buf)
-	} else {
-		w = pcapgo.NewWriter(&buf)
-	}
-	if err := w.WriteFileHeader(65535, link); err != nil {
-		t.Fatal(err)
-	}
-	for i, f := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: tBase.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)}
-		if err := w.WritePacket(ci, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return buf.Bytes()
 }
 
 // bigEndianPcap rewrites a little-endian classic pcap in big-endian order,
@@ -91,8 +66,8 @@ func replayAll(t testing.TB, data []byte) ([]detector.Event, ReplayStats, error)
 
 func TestReplayFormats(t *testing.T) {
 	frames := synFrames(t, 50)
-	usec := writePcap(t, frames, false, layers.LinkTypeEthernet)
-	nsec := writePcap(t, frames, true, layers.LinkTypeEthernet)
+	usec := packettest.WritePcap(t, frames, false, layers.LinkTypeEthernet)
+	nsec := packettest.WritePcap(t, frames, true, layers.LinkTypeEthernet)
 	ng := writeNg(t, frames)
 	tests := []struct {
 		name      string
@@ -117,7 +92,7 @@ func TestReplayFormats(t *testing.T) {
 				t.Fatalf("%d events, want %d", len(evs), len(frames))
 			}
 			for i, ev := range evs {
-				want := tBase.Add(time.Duration(i) * time.Millisecond).Truncate(tc.precision)
+				want := packettest.TBase.Add(time.Duration(i) * time.Millisecond).Truncate(tc.precision)
 				if !ev.Time.Equal(want) {
 					t.Fatalf("event %d at %v, want %v", i, ev.Time, want)
 				}
@@ -137,7 +112,7 @@ func writeNg(t testing.TB, frames [][]byte) []byte {
 		t.Fatal(err)
 	}
 	for i, f := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: tBase.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)}
+		ci := gopacket.CaptureInfo{Timestamp: packettest.TBase.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)}
 		if err := w.WritePacket(ci, f); err != nil {
 			t.Fatal(err)
 		}
@@ -158,15 +133,15 @@ func TestReplayPcapngMixedInterfaces(t *testing.T) {
 	raw, _ := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkTypeRaw, SnapLength: 65535, TimestampResolution: 6})
 	sll2, _ := w.AddInterface(pcapgo.NgInterface{LinkType: 99, SnapLength: 65535, TimestampResolution: 6}) // patched below
 	other, _ := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkTypeIEEE802_11, SnapLength: 65535, TimestampResolution: 6})
-	o := pktOpts{flags: "S", dport: 1, tcpOpts: mssOpt}
+	o := packettest.PktOpts{Flags: "S", Dport: 1, TCPOpts: packettest.MSSOpt}
 	o6 := o
-	o6.v6 = true
+	o6.V6 = true
 	pkts := []struct {
 		iface int
 		data  []byte
-	}{{0, buildEth(t, o)}, {raw, buildIP(t, o6)}, {sll2, withSLL2(buildIP(t, o), false)}, {other, []byte{1, 2, 3}}, {0, buildEth(t, o6)}}
+	}{{0, packettest.BuildEth(t, o)}, {raw, packettest.BuildIP(t, o6)}, {sll2, packettest.WithSLL2(packettest.BuildIP(t, o), false)}, {other, []byte{1, 2, 3}}, {0, packettest.BuildEth(t, o6)}}
 	for i, p := range pkts {
-		ci := gopacket.CaptureInfo{Timestamp: tBase.Add(time.Duration(i) * time.Second), CaptureLength: len(p.data), Length: len(p.data), InterfaceIndex: p.iface}
+		ci := gopacket.CaptureInfo{Timestamp: packettest.TBase.Add(time.Duration(i) * time.Second), CaptureLength: len(p.data), Length: len(p.data), InterfaceIndex: p.iface}
 		if err := w.WritePacket(ci, p.data); err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +155,8 @@ func TestReplayPcapngMixedInterfaces(t *testing.T) {
 	if len(evs) != 4 || st.SkippedLink != 1 || st.UnsupportedLink != uint32(layers.LinkTypeIEEE802_11) {
 		t.Fatalf("%d events, skipped %d of link %d; want 4 events and 1 skipped 802.11 packet", len(evs), st.SkippedLink, st.UnsupportedLink)
 	}
-	if !evs[0].Time.Equal(tBase) {
-		t.Errorf("nanosecond interface: %v, want %v", evs[0].Time, tBase)
+	if !evs[0].Time.Equal(packettest.TBase) {
+		t.Errorf("nanosecond interface: %v, want %v", evs[0].Time, packettest.TBase)
 	}
 	if !evs[1].Src.Is6() || !evs[3].Src.Is6() || !evs[2].Src.Is4() {
 		t.Errorf("address families wrong: %v %v %v", evs[1].Src, evs[2].Src, evs[3].Src)
@@ -211,7 +186,7 @@ func patchIDBLinkType(t testing.TB, b []byte, from, to uint16) []byte {
 }
 
 func TestReplayBadInput(t *testing.T) {
-	good := writePcap(t, synFrames(t, 10), false, layers.LinkTypeEthernet)
+	good := packettest.WritePcap(t, synFrames(t, 10), false, layers.LinkTypeEthernet)
 	ng := writeNg(t, synFrames(t, 10))
 	absurd := append([]byte(nil), good...)
 	binary.LittleEndian.PutUint32(absurd[24+16+len(synFrames(t, 1)[0])+8:], 0xfffffff0) // second record's caplen
@@ -283,8 +258,8 @@ func lastBlock(b []byte) int {
 
 func FuzzCaptureReader(f *testing.F) {
 	frames := synFrames(f, 3)
-	f.Add(writePcap(f, frames, false, layers.LinkTypeEthernet))
-	f.Add(writePcap(f, frames, true, layers.LinkTypeEthernet))
+	f.Add(packettest.WritePcap(f, frames, false, layers.LinkTypeEthernet))
+	f.Add(packettest.WritePcap(f, frames, true, layers.LinkTypeEthernet))
 	f.Add(writeNg(f, frames))
 	f.Add(gz(writeNg(f, frames)))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a})

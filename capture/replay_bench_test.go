@@ -1,4 +1,4 @@
-package sensor
+package capture
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
 // The replay benchmarks share one generated capture of benchPackets SYNs
@@ -48,7 +49,7 @@ func benchCapture(b *testing.B) string {
 // writeSynCapture patches addresses and ports into one serialized template
 // rather than serializing a million packets.
 func writeSynCapture(tb testing.TB, path string, n int) error {
-	tmpl := buildEth(tb, pktOpts{flags: "S", dport: 1, window: 1024, ttl: 50, tcpOpts: mssOpt})
+	tmpl := packettest.BuildEth(tb, packettest.PktOpts{Flags: "S", Dport: 1, Window: 1024, TTL: 50, TCPOpts: packettest.MSSOpt})
 	f, err := os.Create(path)
 	if err != nil {
 		return err

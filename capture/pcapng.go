@@ -1,4 +1,4 @@
-package sensor
+package capture
 
 import (
 	"encoding/binary"

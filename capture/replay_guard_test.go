@@ -1,4 +1,4 @@
-package sensor
+package capture
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
 // pcapAt writes SYNs to ports 1.. stamped at the given offsets from tBase.
@@ -27,8 +28,8 @@ func pcapAt(t testing.TB, at []time.Duration) []byte {
 		t.Fatal(err)
 	}
 	for i, d := range at {
-		f := buildEth(t, pktOpts{flags: "S", dport: uint16(i + 1), tcpOpts: mssOpt})
-		ci := gopacket.CaptureInfo{Timestamp: tBase.Add(d), CaptureLength: len(f), Length: len(f)}
+		f := packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: uint16(i + 1), TCPOpts: packettest.MSSOpt})
+		ci := gopacket.CaptureInfo{Timestamp: packettest.TBase.Add(d), CaptureLength: len(f), Length: len(f)}
 		if err := w.WritePacket(ci, f); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sensor
+package capture
 
 // clockRun is how many packets in a row must agree on a new time before
 // replay accepts that the capture's clock really jumped (a capture

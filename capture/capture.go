@@ -1,7 +1,10 @@
-// Package sensor turns packets into detector events, from a capture file
-// (replay) or from the XDP program on a network card (live). Both paths
-// produce the same detector.Event, so the rules cannot tell them apart.
-package sensor
+// Package capture turns capture files into detector events: it reads pcap,
+// pcapng and gzip-compressed captures, decodes their frames (link types,
+// VLAN tags, IPv4 options, IPv6 extension headers, tunnels, checksums,
+// fragment reassembly) and replays them to the rules. Package sensor does
+// the same for live traffic through the XDP program; both produce the same
+// detector.Event, so the rules cannot tell them apart.
+package capture
 
 import (
 	"compress/gzip"
