@@ -24,7 +24,7 @@ type windowSource struct {
 	conns       slidingCount
 	ports       slidingSet[uint16]
 	hosts       slidingSet[[16]byte]
-	hostsFull   bool // hosts reached maxExactHosts in the window: a lower bound
+	hostsFull   bool  // hosts reached maxExactHosts in the window: a lower bound
 	first, last int64 // first and last counted SYN of the current episode
 
 	label      string // last label alerted, "" before the first alert
