@@ -1,3 +1,7 @@
+// Package sensor turns live traffic into detector events: it loads and
+// attaches the XDP program (bpf/), reads its ring buffer and flow map, and
+// exports its counters. Package capture does the same for capture files;
+// both produce the same detector.Event, so the rules cannot tell them apart.
 package sensor
 
 import (
