@@ -314,22 +314,7 @@ func TestPrivilegedE2EDefaultRules(t *testing.T) {
 			}
 
 			// The same packets replayed give the same default verdict.
-			f, err := os.Open(r.pcap)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			var finals []detector.Alert
-			d := detector.NewDefault(detector.Config{Ignore: detector.SeedIgnored, OnAlert: func(a detector.Alert) {
-				if a.Status == detector.StatusFinal {
-					finals = append(finals, a)
-				}
-			}})
-			st, err := capture.Replay(context.Background(), f, d.Observe, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			replayed := append(finals, d.Flush()...)
+			replayed, st := replayDefault(t, r.pcap)
 			if len(replayed) != len(live) {
 				t.Errorf("replay of %d packets (%d TCP, %d UDP): %d alerts %+v; live %d sources %+v", st.Decode.Packets, st.Decode.TCP, st.Decode.UDP,
 					len(replayed), replayed, len(live), live)

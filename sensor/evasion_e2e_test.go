@@ -2,7 +2,6 @@ package sensor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,15 +14,6 @@ import (
 	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/lab"
-)
-
-// Labels the detector worker is adding for issue 7. Local constants, so
-// this file compiles before detector/ has them; the JSON form is read for
-// the member sources (Alert.MemberSources, "member_sources") for the same
-// reason.
-const (
-	labelDistributedScan = "T1595 - DistributedScan"
-	labelEvasiveProbe    = "T1595 - EvasiveProbe"
 )
 
 // evasionPorts is how many ports each case probes, one probe per port:
@@ -200,7 +190,7 @@ func evasionCases() []evasionCase {
 		{"IPv6 16 extension headers", craft("ext16"), answered(false, true), scanOf(lab.ScanIP6, nil)},
 		// The host walks 17 and answers; the sensors stop at 16 and say so.
 		{"IPv6 17 extension headers", craft("ext17"), answered(false, true),
-			[]evAlert{{source: lab.ScanIP6, label: labelEvasiveProbe, ports: -1, hosts: 1, evasion: []string{"header_chain"}}}},
+			[]evAlert{{source: lab.ScanIP6, label: detector.LabelEvasive, ports: -1, hosts: 1, evasion: []string{"header_chain"}}}},
 		// This kernel has no 802.1Q module: the host never sees these, so
 		// the verdict is the sensors' alone. Assert only that it stayed blind.
 		{"3 stacked VLAN tags", craft("vlan3"), both(silent(), zero("IpInReceives", "TcpInSegs")), scanOf(lab.ScanIP, nil)},
@@ -216,7 +206,7 @@ func evasionCases() []evasionCase {
 				}
 			}
 			expect(t, h, "TcpInSegs", 200)
-		}, []evAlert{{label: labelDistributedScan, ports: 200, hosts: 1, members: 40}}},
+		}, []evAlert{{label: detector.LabelDistributed, ports: 200, hosts: 1, members: 40}}},
 
 		// A 40-port scan hidden among 200k one-SYN spoofed sources.
 		{"spoofed one-SYN sources around a 40-port scan", func(ctx context.Context, t *testing.T, l *lab.Lab) {
@@ -315,35 +305,13 @@ func replayDefault(t *testing.T, pcap string) ([]detector.Alert, capture.ReplayS
 	return finals, st
 }
 
-// memberSources reads "member_sources" from the alert's JSON form.
-func memberSources(t *testing.T, a detector.Alert) []string {
-	t.Helper()
-	b, err := json.Marshal(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m struct {
-		Members []string `json:"member_sources"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m.Members
-}
-
 // alertKeys is what live and replay must agree on: source, label, ports,
 // hosts, evasion marks, member sources.
 func alertKeys(as []detector.Alert) []string {
 	var out []string
 	for _, a := range as {
-		b, _ := json.Marshal(a)
-		var m struct {
-			Members []string `json:"member_sources"`
-		}
-		json.Unmarshal(b, &m)
-		slices.Sort(m.Members)
 		out = append(out, fmt.Sprintf("%s %q ports=%d hosts=%d evasion=%v members=%v", a.Source, a.Label, a.UniqueDestPorts, a.UniqueDestHosts,
-			a.Evasion, m.Members))
+			a.Evasion, a.MemberSources)) // the detector sorts members
 	}
 	slices.Sort(out)
 	return out
@@ -382,7 +350,7 @@ func checkEvasionAlerts(t *testing.T, got []detector.Alert, want []evAlert) {
 			problems = append(problems, fmt.Sprintf("evasion %v, want %v", a.Evasion, w.evasion))
 		}
 		if w.members > 0 {
-			if m := memberSources(t, a); len(m) != w.members {
+			if m := a.MemberSources; len(m) != w.members {
 				problems = append(problems, fmt.Sprintf("%d member sources, want %d", len(m), w.members))
 			}
 		}
