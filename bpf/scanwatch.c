@@ -410,7 +410,10 @@ __noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 	if (!sc)
 		return 0;
 	flow_key_of(p, probe, &sc->key);
-	if (on_known(p, &sc->key, evasion))
+	// check is set only for whole packets from the main program, which has
+	// just looked the flow up and missed: do not look twice. (A flow
+	// another CPU inserts meanwhile is caught by BPF_NOEXIST below.)
+	if (!check && on_known(p, &sc->key, evasion))
 		return 0;
 	if (check && !verify(ctx, p))
 		return 0;
