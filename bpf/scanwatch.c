@@ -662,9 +662,9 @@ __noinline int frag_track(struct xdp_md *ctx, struct frag_io *io)
 			goto kill;
 		v->maxend = end;
 	}
-	// Overlap test on 8-byte units: all held is a duplicate, some held an
-	// overlap. Units past the bitmap are not checked (a limit the README
-	// states); probes are far shorter.
+	// Overlap test on 8-byte units: all held within one run is a
+	// duplicate, anything else held an overlap (datagrams past the bitmap
+	// were dropped above).
 	__u32 lo = off / 8, hi = (end + 7) / 8;
 	int any = 0, all = 1, split = 0;
 #pragma unroll
