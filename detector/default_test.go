@@ -330,20 +330,7 @@ func TestDefaultPromotedCapEvictsLeastRecentlyActive(t *testing.T) {
 	evicted := 0
 	var alerts []Alert
 	d := NewDefault(Config{MaxSources: 1000, OnEvict: func() { evicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
-	ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), Kind: KindSYN, Flags: FlagSYN}
-	scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN, Flags: FlagSYN}
-	for i := 0; i < 50_000; i++ {
-		ev.Time = t0.Add(time.Duration(i) * time.Microsecond)
-		ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
-		for _, p := range []uint16{80, 443} {
-			ev.DstPort = p
-			d.Observe(&ev)
-		}
-		if i%500 == 0 {
-			scan.Time, scan.DstPort = ev.Time, uint16(i/500+1)
-			d.Observe(&scan)
-		}
-	}
+	scanner := promotedChurn(d)
 	if _, promoted := d.Held(); promoted > 1000 {
 		t.Fatalf("%d promoted, cap 1000", promoted)
 	}
@@ -351,9 +338,30 @@ func TestDefaultPromotedCapEvictsLeastRecentlyActive(t *testing.T) {
 	if evicted < 48_000 {
 		t.Fatalf("only %d promoted evictions counted", evicted)
 	}
-	if last := lastAlertOf(alerts, scan.Src); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 100 {
+	if last := lastAlertOf(alerts, scanner); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 100 {
 		t.Fatalf("the scanner: %+v", last)
 	}
+}
+
+// promotedChurn feeds r 50,000 sources that each show evidence (SYNs to
+// two ports) and so are promoted, with a scanner probing one new port
+// every 500 of them (100 ports in all); it returns the scanner.
+func promotedChurn(r Rules) netip.Addr {
+	ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), Kind: KindSYN, Flags: FlagSYN}
+	scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN, Flags: FlagSYN}
+	for i := 0; i < 50_000; i++ {
+		ev.Time = t0.Add(time.Duration(i) * time.Microsecond)
+		ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
+		for _, p := range []uint16{80, 443} {
+			ev.DstPort = p
+			r.Observe(&ev)
+		}
+		if i%500 == 0 {
+			scan.Time, scan.DstPort = ev.Time, uint16(i/500+1)
+			r.Observe(&scan)
+		}
+	}
+	return scan.Src
 }
 
 // spoofedFlood is the blinding case: a 40-port SYN scan whose first

@@ -203,25 +203,12 @@ func TestSeedCapKeepsSourcesThatAlert(t *testing.T) {
 		var alerts []Alert
 		cfg := Config{MaxSeedSources: 1000, Window: window, OnEvict: func() { evicted++ }, OnAlert: func(a Alert) { alerts = append(alerts, a) }}
 		r, _ := New("seed", cfg)
-		ev := Event{Dst: netip.MustParseAddr("203.0.113.10"), Kind: KindSYN}
-		scan := Event{Src: netip.MustParseAddr("198.51.100.10"), Dst: netip.MustParseAddr("203.0.113.20"), Kind: KindSYN}
-		for i := 0; i < 50_000; i++ {
-			ev.Time = t0.Add(time.Duration(i) * time.Microsecond)
-			ev.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)})
-			for _, p := range []uint16{80, 443} {
-				ev.DstPort = p
-				r.Observe(&ev)
-			}
-			if i%500 == 0 {
-				scan.Time, scan.DstPort = ev.Time, uint16(i/500+1)
-				r.Observe(&scan)
-			}
-		}
+		scanner := promotedChurn(r)
 		alerts = append(alerts, r.Flush()...)
 		if evicted < 48_000 {
 			t.Fatalf("window %v: only %d evictions counted", window, evicted)
 		}
-		if last := lastAlertOf(alerts, scan.Src); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 100 {
+		if last := lastAlertOf(alerts, scanner); last.Label != LabelFullNetworkScan || last.UniqueDestPorts != 100 {
 			t.Fatalf("window %v: the scanner: %+v", window, last)
 		}
 	}
