@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,6 +44,25 @@ type Metrics struct {
 	// evictions are the flood's footprint, not lost evidence.
 	ProbationEvicted prometheus.Counter
 	ClockHeld        prometheus.Counter
+
+	// Operations: what an operator alerts on when the sensor itself is in
+	// trouble rather than the network.
+	Attached     *prometheus.GaugeVec   // 1 while the XDP program is on the interface
+	LinkLost     *prometheus.CounterVec // the watched interface vanished
+	WriteErrors  *prometheus.CounterVec // alert records not written, by output
+	ReloadOK     prometheus.Gauge       // last allowlist reload succeeded (1) or not (0)
+	ReloadTimeOK prometheus.Gauge       // Unix time of the last successful (re)load
+}
+
+// Reloaded records the outcome of a configuration (re)load, as Prometheus
+// records its own: a failed reload keeps the old configuration.
+func (m *Metrics) Reloaded(ok bool, now time.Time) {
+	if ok {
+		m.ReloadOK.Set(1)
+		m.ReloadTimeOK.Set(float64(now.UnixNano()) / 1e9)
+		return
+	}
+	m.ReloadOK.Set(0)
 }
 
 // Alerted counts an alert: raised (new) or escalated; updates and closing
@@ -93,13 +113,38 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 			Namespace: namespace, Name: "clock_held_events_total",
 			Help: "Events stamped more than 24 h ahead of the rules' clock, which did not move it.",
 		}),
+		Attached: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "xdp_attached",
+			Help: "1 while the XDP program is attached to the interface, 0 while the interface is gone (nothing is seen).",
+		}, []string{"iface"}),
+		LinkLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "link_lost_total",
+			Help: "Times the watched interface vanished (deleted, renamed, moved to another namespace).",
+		}, []string{"iface"}),
+		WriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "alert_write_errors_total",
+			Help: "Alert records that could not be written, by output (stdout, file); detection goes on.",
+		}, []string{"output"}),
+		ReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_successful",
+			Help: "Whether the last configuration (allowlist) reload attempt was successful.",
+		}),
+		ReloadTimeOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration (allowlist) load or reload.",
+		}),
 	}
+	for _, out := range []string{"stdout", "file"} {
+		m.WriteErrors.WithLabelValues(out) // at 0 from the start, so rate() sees the first error
+	}
+	m.Reloaded(true, time.Now()) // the configuration read at start-up
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help: "A metric with a constant '1' value labelled by version and Go version.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, m.ProbationEvicted, m.ClockHeld, buildInfo,
+		m.Attached, m.LinkLost, m.WriteErrors, m.ReloadOK, m.ReloadTimeOK,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if kernel != nil {
 		reg.MustRegister(&kernelCollector{read: kernel})
