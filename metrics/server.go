@@ -10,17 +10,57 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
+
+// DefaultListenAddress is loopback: on a perimeter host the default must
+// not put /metrics on the internet-facing interface, where its counters
+// (which packet shapes are parsed, which are refused) tell an attacker
+// what goes unseen. Prometheus on another host needs an explicit address.
+const DefaultListenAddress = "127.0.0.1:9595"
+
+// ServerLimits bound what clients can hold: a scrape is one small request,
+// so slow or idle clients are cut off rather than kept forever.
+type ServerLimits struct {
+	ReadHeaderTimeout time.Duration // slow-loris: headers must arrive within this
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration // a scrape is answered within this
+	IdleTimeout       time.Duration // keep-alive connections between scrapes
+	MaxConns          int           // connections served at once; more wait in the kernel's backlog
+}
+
+// DefaultLimits suit scrape intervals from 5 s to a few minutes: an idle
+// keep-alive connection closed after a minute costs Prometheus one
+// reconnect per scrape at most.
+var DefaultLimits = ServerLimits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       10 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       60 * time.Second,
+	MaxConns:          64,
+}
 
 // Serve exposes the registry at path on addr until ctx ends. It returns once
 // listening (or failing to), so a bad address is reported at start-up.
 func (m *Metrics) Serve(ctx context.Context, addr, path string, log *slog.Logger) error {
+	return m.ServeWith(ctx, addr, path, DefaultLimits, log)
+}
+
+// ServeWith is Serve with explicit limits.
+func (m *Metrics) ServeWith(ctx context.Context, addr, path string, lim ServerLimits, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--web.listen-address %s: %w (is another exporter using the port?)", addr, err)
 	}
+	if lim.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, lim.MaxConns)
+	}
 	mux := http.NewServeMux()
-	mux.Handle(path, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
+	mux.Handle(path, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelError),
+		MaxRequestsInFlight: 4, // scrapes are cheap but not free: a burst of them waits
+		Timeout:             lim.WriteTimeout,
+	}))
 	if path != "/" {
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/" {
@@ -30,7 +70,15 @@ func (m *Metrics) Serve(ctx context.Context, addr, path string, log *slog.Logger
 			fmt.Fprintf(w, "<html><head><title>scanwatch</title></head><body><h1>scanwatch</h1><p><a href=%q>Metrics</a></p></body></html>\n", path)
 		})
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // TLS and client noise
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -42,6 +90,11 @@ func (m *Metrics) Serve(ctx context.Context, addr, path string, log *slog.Logger
 			log.Error("metrics server stopped", "err", err)
 		}
 	}()
-	log.Info("serving metrics", "address", ln.Addr().String(), "path", path)
+	bound := ln.Addr().String()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		log.Info("serving metrics on loopback only: Prometheus on another host needs --web.listen-address, e.g. :9595, behind a firewall", "address", bound, "path", path)
+	} else {
+		log.Warn("serving metrics on a non-loopback address: anyone who can reach it reads what scanwatch sees and misses; restrict it with a firewall", "address", bound, "path", path)
+	}
 	return nil
 }
