@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // ReadAllowlist reads one CIDR (or address) per line; '#' starts a comment
@@ -35,12 +37,44 @@ func ReadAllowlist(r io.Reader, name string) (PrefixSet, error) {
 	return set, nil
 }
 
-// LoadAllowlist reads an allowlist file.
+// MaxAllowlistBytes bounds an allowlist file: the largest public scanner
+// lists are a few MB; a bigger file is a mistake (a wrong path), not a list.
+const MaxAllowlistBytes = 64 << 20
+
+// LoadAllowlist reads an allowlist file. It is read at start and on every
+// SIGHUP, so it must never block: the open is non-blocking (a FIFO without
+// a writer would otherwise hang it forever, and every later reload with
+// it), and anything but a regular file is refused.
 func LoadAllowlist(path string) (PrefixSet, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("--allowlist: %w", err)
 	}
 	defer f.Close()
-	return ReadAllowlist(f, path)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("--allowlist: %w", err)
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("--allowlist %s is not a regular file (%s): scanwatch reads it at start and on SIGHUP, so write the CIDRs to a file and name that", path, describeMode(fi.Mode()))
+	case fi.Size() > MaxAllowlistBytes:
+		return nil, fmt.Errorf("--allowlist %s is %d MB, over the %d MB limit: is it the right file? (one CIDR per line)", path, fi.Size()>>20, MaxAllowlistBytes>>20)
+	}
+	// The file may grow while we read it: never read past the limit.
+	return ReadAllowlist(io.LimitReader(f, MaxAllowlistBytes), path)
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeDir != 0:
+		return "a directory"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
