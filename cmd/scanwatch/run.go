@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"os/signal"
 	"syscall"
 
@@ -24,6 +22,7 @@ type runFlags struct {
 	listenAddr  string
 	metricsPath string
 	checksums   string
+	alertsFile  string
 }
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,9 +32,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
-	fs.StringVar(&f.listenAddr, "web.listen-address", ":9595", "address for /metrics; empty disables it")
+	fs.StringVar(&f.listenAddr, "web.listen-address", metrics.DefaultListenAddress, "address for /metrics (loopback by default; e.g. :9595 for Prometheus on another host); empty disables it")
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
+	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines to this file; reopened on SIGHUP (logrotate without copytruncate)")
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -55,8 +55,22 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Errorf("--checksums %q: use auto, strict or tolerant", f.checksums)}
 	}
 
+	// A reader that goes away must not kill the sensor: with SIGPIPE
+	// ignored, a write to a closed stdout returns EPIPE, which the alert
+	// sink logs and counts while detection goes on.
+	signal.Ignore(syscall.SIGPIPE)
+	var file *alertsFile
+	if f.alertsFile != "" {
+		if file, err = openAlertsFile(f.alertsFile); err != nil {
+			return usageError{err}
+		}
+	}
+
 	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log})
 	if err != nil {
+		if file != nil {
+			file.Close()
+		}
 		return err
 	}
 	defer live.Close()
@@ -67,8 +81,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{err}
 		}
 	}
-	out := newStreamWriter(f.format, stdout, f.rules == "default")
-	var writeErr error
+	out := &alertSink{stdout: newStreamWriter(f.format, stdout, f.rules == "default"), file: file, log: log,
+		failed: func(output string) { m.WriteErrors.WithLabelValues(output).Inc() }}
 	cfg.Window = f.window
 	cfg.OnSuppressed = m.Suppressed
 	cfg.OnEvict = m.Evicted.Inc
@@ -76,16 +90,14 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.OnClockHeld = m.ClockHeld.Inc
 	cfg.OnAlert = func(a detector.Alert) {
 		m.Alerted(a)
-		if err := out.Write(a); err != nil && writeErr == nil {
-			writeErr = err
-		}
+		out.Write(a)
 	}
 	rules, err := detector.New(f.rules, cfg)
 	if err != nil {
 		return usageError{err}
 	}
 	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
-	stopHUP := reloadOnHUP(ctx, f.allowlist, rules, live, log)
+	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, rules: rules, live: live, file: file, m: m, log: log})
 	defer stopHUP()
 	runErr := live.Run(ctx, rules.Observe)
 	// Stopped by a signal (or the reader failed): close every episode with
@@ -93,21 +105,15 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, a := range rules.Flush() {
 		cfg.OnAlert(a)
 	}
-	if err := out.Close(); err != nil && writeErr == nil {
-		writeErr = err
+	if err := out.Close(); err != nil {
+		log.Error("closing the alert outputs", "err", err)
 	}
 	if c, err := live.Objs.ReadCounters(); err == nil {
 		log.Info("stopped", "packets", c.Values[sensor.CntPackets], "syn", c.Values[sensor.CntSYN],
 			"ringbuf_events", c.Values[sensor.CntRingbufEvents], "ringbuf_drops", c.Values[sensor.CntRingbufDrops], "syn_to_detector", live.Emitted(),
 			"probes", c.Values[sensor.CntProbes], "probes_to_detector", live.EmittedProbes())
 	}
-	if runErr != nil {
-		return runErr
-	}
-	if writeErr != nil {
-		return fmt.Errorf("writing alerts: %w", writeErr)
-	}
-	return nil
+	return runErr
 }
 
 // kernelCounters is read at each scrape: the program's per-CPU counters and
@@ -129,36 +135,4 @@ func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
 		FragmentQueueDrops: v[sensor.CntFragOverlap], FragmentDrops: v[sensor.CntFragDropped],
 		TinyFragments: v[sensor.CntTinyFragment], HeaderChains: v[sensor.CntHeaderChain], VLANDepth: v[sensor.CntVLANDepth],
 	}, nil
-}
-
-// reloadOnHUP rereads the allowlist on SIGHUP and swaps it in under the
-// sensor's lock, keeping every other piece of state.
-func reloadOnHUP(ctx context.Context, path string, rules detector.Rules, live *sensor.Live, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-hup:
-				al, ok := rules.(interface{ SetAllowlist(detector.PrefixSet) })
-				if path == "" || !ok {
-					log.Info("SIGHUP: no --allowlist to reload")
-					continue
-				}
-				set, err := detector.LoadAllowlist(path)
-				if err != nil {
-					log.Error("SIGHUP: allowlist not reloaded, keeping the old one", "err", err)
-					continue
-				}
-				live.Do(func() { al.SetAllowlist(set) })
-				log.Info("SIGHUP: allowlist reloaded", "file", path, "prefixes", len(set))
-			case <-ctx.Done():
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
 }

@@ -51,7 +51,12 @@ type daemon struct {
 
 func startDaemon(t *testing.T, l *lab.Lab, bin string, extra ...string) *daemon {
 	t.Helper()
-	args := append([]string{bin, "run", "--iface", l.VethTgt, "--web.listen-address", "127.0.0.1:9595"}, extra...)
+	return startDaemonArgs(t, l, append([]string{bin, "run", "--iface", l.VethTgt, "--web.listen-address", "127.0.0.1:9595"}, extra...)...)
+}
+
+// startDaemonArgs starts the command line args in the target namespace.
+func startDaemonArgs(t *testing.T, l *lab.Lab, args ...string) *daemon {
+	t.Helper()
 	cmd := l.InTgt(context.Background(), args...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
