@@ -16,6 +16,8 @@ COPY --from=build /scanwatch /usr/local/bin/scanwatch
 # dropped, never --privileged:
 #   docker run --network host --user 0 --cap-drop ALL \
 #     --cap-add BPF --cap-add NET_ADMIN --cap-add PERFMON scanwatch run --iface eth0
+# /metrics listens on 127.0.0.1:9595 by default; for a Prometheus elsewhere add
+# --web.listen-address :9595 and firewall the port.
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/scanwatch"]
 CMD ["--help"]
