@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 )
 
 // DefaultListenAddress is loopback: on a perimeter host the default must
@@ -26,7 +25,7 @@ type ServerLimits struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration // a scrape is answered within this
 	IdleTimeout       time.Duration // keep-alive connections between scrapes
-	MaxConns          int           // connections served at once; more wait in the kernel's backlog
+	MaxConns          int           // connections held at once; see connLimiter for who yields
 }
 
 // DefaultLimits suit scrape intervals from 5 s to a few minutes: an idle
@@ -52,8 +51,10 @@ func (m *Metrics) ServeWith(ctx context.Context, addr, path string, lim ServerLi
 	if err != nil {
 		return fmt.Errorf("--web.listen-address %s: %w (is another exporter using the port?)", addr, err)
 	}
+	var limiter *connLimiter
 	if lim.MaxConns > 0 {
-		ln = netutil.LimitListener(ln, lim.MaxConns)
+		limiter = newConnLimiter(ln, lim.MaxConns)
+		ln = limiter
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
@@ -78,6 +79,9 @@ func (m *Metrics) ServeWith(ctx context.Context, addr, path string, lim ServerLi
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // TLS and client noise
+	}
+	if limiter != nil {
+		srv.ConnState = limiter.connState
 	}
 	go func() {
 		<-ctx.Done()
