@@ -42,8 +42,8 @@ type Metrics struct {
 	Scans   *prometheus.CounterVec
 	Records *prometheus.CounterVec
 	Allowed *prometheus.CounterVec
-	Evicted  prometheus.Counter
-	Events   prometheus.Counter
+	Evicted prometheus.Counter
+	Events  prometheus.Counter
 	// Spoofed one-probe sources cycle through the probation tier; its
 	// evictions are the flood's footprint, not lost evidence.
 	ProbationEvicted prometheus.Counter
