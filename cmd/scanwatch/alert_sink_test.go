@@ -77,3 +77,20 @@ func TestAlertsFileRefusesWhatCouldBlock(t *testing.T) {
 		}
 	}
 }
+
+func TestListFlagReplacesItsDefault(t *testing.T) {
+	l := newListFlag("127.0.0.1:9595")
+	if got := l.nonEmpty(); len(got) != 1 || got[0] != "127.0.0.1:9595" {
+		t.Fatalf("default %v", got)
+	}
+	l.Set(":9595")
+	l.Set("[::1]:9595")
+	if got := l.String(); got != ":9595,[::1]:9595" {
+		t.Fatalf("given twice: %q, want both and not the default", got)
+	}
+	off := newListFlag("127.0.0.1:9595")
+	off.Set("")
+	if got := off.nonEmpty(); len(got) != 0 {
+		t.Fatalf(`--web.listen-address "": %v, want /metrics off`, got)
+	}
+}

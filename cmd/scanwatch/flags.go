@@ -139,3 +139,39 @@ func (c *commonFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (
 	}
 	return pos, cfg, log, err
 }
+
+// listFlag is a repeatable string flag. Its default stands until the flag
+// is first given, which replaces it: --web.listen-address :9595 means
+// only :9595, not the loopback default as well.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func newListFlag(def ...string) listFlag { return listFlag{vals: def} }
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.vals, ",")
+}
+
+func (l *listFlag) Set(v string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	l.vals = append(l.vals, v)
+	return nil
+}
+
+// nonEmpty drops empty values: --web.listen-address "" disables /metrics.
+func (l *listFlag) nonEmpty() []string {
+	var out []string
+	for _, v := range l.vals {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

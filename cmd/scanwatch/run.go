@@ -19,7 +19,8 @@ type runFlags struct {
 	iface       string
 	xdpMode     string
 	promisc     bool
-	listenAddr  string
+	listenAddrs listFlag
+	webConfig   string
 	metricsPath string
 	checksums   string
 	alertsFile  string
@@ -32,7 +33,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
-	fs.StringVar(&f.listenAddr, "web.listen-address", metrics.DefaultListenAddress, "address for /metrics (loopback by default; e.g. :9595 for Prometheus on another host); empty disables it")
+	f.listenAddrs = newListFlag(metrics.DefaultListenAddress)
+	fs.Var(&f.listenAddrs, "web.listen-address", "address for /metrics, repeatable (loopback by default; e.g. :9595 for Prometheus on another host); empty disables it")
+	fs.StringVar(&f.webConfig, "web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for /metrics: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md")
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
 	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines to this file; reopened on SIGHUP (logrotate without copytruncate)")
@@ -76,8 +79,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer live.Close()
 
 	m := metrics.New(version, func() (metrics.KernelCounters, error) { return kernelCounters(live) })
-	if f.listenAddr != "" {
-		if err := m.Serve(ctx, f.listenAddr, f.metricsPath, log); err != nil {
+	if addrs := f.listenAddrs.nonEmpty(); len(addrs) > 0 {
+		if err := m.Serve(ctx, metrics.Web{Addrs: addrs, Path: f.metricsPath, ConfigFile: f.webConfig}, log); err != nil {
 			return usageError{err}
 		}
 	}
