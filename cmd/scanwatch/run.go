@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -91,7 +92,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.OnEvict = m.Evicted.Inc
 	cfg.OnProbationEvict = m.ProbationEvicted.Inc
 	cfg.OnClockHeld = m.ClockHeld.Inc
+	host, _ := os.Hostname()
 	cfg.OnAlert = func(a detector.Alert) {
+		a.Host, a.Interface = host, f.iface
 		m.Alerted(a)
 		out.Write(a)
 	}
