@@ -52,7 +52,7 @@ type commonFlags struct {
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.rules, "rules", "default", "rule set: default, or seed (the starting LogScale rule, exactly)")
-	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines) or table")
+	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines), ecs (JSON Lines in the Elastic Common Schema) or table")
 	fs.StringVar(&c.ignore, "ignore-sources", detector.SeedIgnored.String(), "CIDRs whose sources are never counted; 'none' watches every source")
 	fs.StringVar(&c.allowlist, "allowlist", "", "file of CIDRs (one per line, # comments) of authorised scanners: counted, never alerted (default rules)")
 	fs.DurationVar(&c.window, "window", detector.DefaultWindow, "sliding window the rules are judged over (replay with --rules seed: the whole file)")
@@ -64,8 +64,8 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 
 func (c *commonFlags) validate() (detector.Config, error) {
 	var cfg detector.Config
-	if c.format != "json" && c.format != "table" {
-		return cfg, usageError{fmt.Errorf("--format %q: use json or table", c.format)}
+	if c.format != "json" && c.format != "table" && c.format != "ecs" {
+		return cfg, usageError{fmt.Errorf("--format %q: use json, ecs or table", c.format)}
 	}
 	if !slices.Contains(detector.RuleSets, c.rules) {
 		return cfg, usageError{fmt.Errorf("--rules %q: choose one of %s", c.rules, strings.Join(detector.RuleSets, ", "))}

@@ -39,7 +39,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.webConfig, "web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for /metrics: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md")
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
-	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines to this file; reopened on SIGHUP (logrotate without copytruncate)")
+	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines (in ECS with --format ecs) to this file; reopened on SIGHUP (logrotate without copytruncate)")
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -85,7 +85,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{err}
 		}
 	}
-	out := &alertSink{stdout: newStreamWriter(f.format, stdout, f.rules == "default"), file: file, log: log,
+	out := &alertSink{stdout: newStreamWriter(f.format, stdout, f.rules == "default"), file: file, ecs: f.format == "ecs", log: log,
 		failed: func(output string) { m.WriteErrors.WithLabelValues(output).Inc() }}
 	cfg.Window = f.window
 	cfg.OnSuppressed = m.Suppressed
