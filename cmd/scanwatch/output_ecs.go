@@ -143,7 +143,6 @@ func attackURL(id string) string {
 	return "https://attack.mitre.org/techniques/" + id + "/"
 }
 
-
 func toECS(a *detector.Alert) ecsDoc {
 	tech, name := detector.LabelParts(a.Label)
 	m, ok := mitreOf[tech]

@@ -24,7 +24,7 @@ var ecsTypes = map[string]string{
 	"threat.technique.id": "keyword", "threat.technique.name": "keyword", "threat.technique.reference": "keyword",
 	"threat.technique.subtechnique.id": "keyword", "threat.technique.subtechnique.name": "keyword",
 	"threat.technique.subtechnique.reference": "keyword",
-	"observer.hostname": "keyword", "observer.type": "keyword", "observer.vendor": "keyword", "observer.product": "keyword",
+	"observer.hostname":                       "keyword", "observer.type": "keyword", "observer.vendor": "keyword", "observer.product": "keyword",
 	"observer.version": "keyword", "observer.ingress.interface.name": "keyword", "related.ip": "ip",
 }
 
