@@ -48,7 +48,7 @@ func TestRulesUseExportedMetrics(t *testing.T) {
 
 func exportedNames(t *testing.T) []string {
 	t.Helper()
-	m := metrics.New("test", func() (metrics.KernelCounters, error) { return metrics.KernelCounters{}, nil })
+	m := metrics.New(metrics.Build{Version: "test"}, func() (metrics.KernelCounters, error) { return metrics.KernelCounters{}, nil })
 	m.Attached.WithLabelValues("eth0").Set(1) // labelled per interface once attached
 	m.LinkLost.WithLabelValues("eth0")
 	fams, err := m.Registry.Gather()

@@ -14,7 +14,7 @@ import (
 // (names, units, _total suffixes, help texts).
 func TestPromtoolCheckMetrics(t *testing.T) {
 	lab.Require(t, "promtool")
-	m := New("test", func() (KernelCounters, error) { return KernelCounters{}, nil })
+	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return KernelCounters{}, nil })
 	m.Attached.WithLabelValues("eth0").Set(1)
 	m.LinkLost.WithLabelValues("eth0")
 	fams, err := m.Registry.Gather()

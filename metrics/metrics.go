@@ -85,8 +85,14 @@ func (m *Metrics) Suppressed(a detector.Alert) {
 	}
 }
 
+// Build identifies the binary, as every Prometheus exporter's build_info
+// does. Empty fields are reported as "unknown".
+type Build struct {
+	Version, Revision, Branch string
+}
+
 // New builds the registry. kernel may be nil (replay has no kernel side).
-func New(version string, kernel func() (KernelCounters, error)) *Metrics {
+func New(build Build, kernel func() (KernelCounters, error)) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
@@ -151,9 +157,9 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 	m.Reloaded(true, time.Now()) // the configuration read at start-up
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
-		Help: "A metric with a constant '1' value labelled by version and Go version.",
-	}, []string{"version", "goversion"})
-	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+		Help: "A metric with a constant '1' value labelled by version, revision, branch, goversion, goos and goarch from which scanwatch was built.",
+	}, []string{"version", "revision", "branch", "goversion", "goos", "goarch"})
+	buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), orUnknown(build.Branch), runtime.Version(), runtime.GOOS, runtime.GOARCH).Set(1)
 	reg.MustRegister(m.Scans, m.Records, m.Allowed, m.Evicted, m.ProbationEvicted, m.ClockHeld, buildInfo,
 		m.Attached, m.LinkLost, m.WriteErrors, m.ReloadOK, m.ReloadTimeOK,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -225,4 +231,11 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, n := range k.Actions {
 		ch <- prometheus.MustNewConstMetric(descActions, prometheus.CounterValue, float64(n), actionNames[i])
 	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

@@ -12,7 +12,7 @@ import (
 
 func TestKernelCountersAtScrapeTime(t *testing.T) {
 	k := KernelCounters{Packets: 10, SYN: 4, RingbufEvents: 3, RingbufDrops: 1, Actions: [5]uint64{2: 10}}
-	m := New("test", func() (KernelCounters, error) { return k, nil })
+	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return k, nil })
 	want := `
 # HELP scanwatch_syn_packets_total TCP SYN-without-ACK packets counted in the kernel.
 # TYPE scanwatch_syn_packets_total counter
@@ -31,14 +31,14 @@ scanwatch_ringbuf_dropped_total 1
 }
 
 func TestKernelCountersErrorFailsTheScrape(t *testing.T) {
-	m := New("test", func() (KernelCounters, error) { return KernelCounters{}, errors.New("map gone") })
+	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return KernelCounters{}, errors.New("map gone") })
 	if _, err := m.Registry.Gather(); err == nil || !strings.Contains(err.Error(), "map gone") {
 		t.Fatalf("gather error %v: a failed kernel read must show, not report zeros", err)
 	}
 }
 
 func TestAlertCounting(t *testing.T) {
-	m := New("test", nil)
+	m := New(Build{Version: "test"}, nil)
 	// From start-up every series exists at 0: a rule on increase() sees
 	// the first scan after a restart.
 	if got := testutil.ToFloat64(m.Scans.WithLabelValues("T1595", "PortScan")); got != 0 {

@@ -60,7 +60,7 @@ func TestServeTLSAndBasicAuth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addr := freeAddr(t)
-	if err := New("test", nil).Serve(ctx, Web{Addrs: []string{addr}, Path: "/metrics", ConfigFile: cfg}, slog.New(slog.DiscardHandler)); err != nil {
+	if err := New(Build{Version: "test"}, nil).Serve(ctx, Web{Addrs: []string{addr}, Path: "/metrics", ConfigFile: cfg}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -101,7 +101,7 @@ func TestServeTLSAndBasicAuth(t *testing.T) {
 func TestServeRefusesABadWebConfig(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "web.yml")
 	os.WriteFile(cfg, []byte("tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n"), 0o600)
-	err := New("test", nil).Serve(context.Background(), Web{Addrs: []string{freeAddr(t)}, Path: "/metrics", ConfigFile: cfg}, slog.New(slog.DiscardHandler))
+	err := New(Build{Version: "test"}, nil).Serve(context.Background(), Web{Addrs: []string{freeAddr(t)}, Path: "/metrics", ConfigFile: cfg}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "--web.config.file") {
 		t.Fatalf("bad web config: %v", err)
 	}

@@ -29,7 +29,7 @@ func serve(t *testing.T, lim ServerLimits) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	addr := freeAddr(t)
-	if err := New("test", nil).Serve(ctx, Web{Addrs: []string{addr}, Path: "/metrics", Limits: lim}, slog.New(slog.DiscardHandler)); err != nil {
+	if err := New(Build{Version: "test"}, nil).Serve(ctx, Web{Addrs: []string{addr}, Path: "/metrics", Limits: lim}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	return addr

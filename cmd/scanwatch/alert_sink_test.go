@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -92,5 +93,22 @@ func TestListFlagReplacesItsDefault(t *testing.T) {
 	off.Set("")
 	if got := off.nonEmpty(); len(got) != 0 {
 		t.Fatalf(`--web.listen-address "": %v, want /metrics off`, got)
+	}
+}
+
+// make build stamps version, revision and branch; --version prints them
+// as Prometheus tools do.
+func TestVersionIsStamped(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "scanwatch")
+	ld := "-X main.version=1.2.3 -X main.revision=abc123 -X main.branch=main"
+	if out, err := exec.Command("go", "build", "-ldflags", ld, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "scanwatch, version 1.2.3 (branch: main, revision: abc123)"; !strings.HasPrefix(string(out), want) {
+		t.Fatalf("--version: %q, want %q", out, want)
 	}
 }

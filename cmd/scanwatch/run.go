@@ -79,7 +79,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer live.Close()
 
-	m := metrics.New(version, func() (metrics.KernelCounters, error) { return kernelCounters(live) })
+	m := metrics.New(buildInfo(), func() (metrics.KernelCounters, error) { return kernelCounters(live) })
 	if addrs := f.listenAddrs.nonEmpty(); len(addrs) > 0 {
 		if err := m.Serve(ctx, metrics.Web{Addrs: addrs, Path: f.metricsPath, ConfigFile: f.webConfig}, log); err != nil {
 			return usageError{err}
