@@ -75,6 +75,7 @@ func (s *linkState) apply(m linkMsg) linkVerdict {
 // Attach, its reader goroutine, and the re-attach retry timer.
 type supervisor struct {
 	w       *linkWatch
+	netns   *attachNetns // where Attach ran; nil if /proc could not say
 	st      linkState
 	batches chan linkBatch
 	stop    chan struct{}
@@ -140,6 +141,13 @@ func (s *supervisor) retryC() <-chan time.Time {
 func (l *Live) onBatch(b linkBatch) error {
 	s := l.sup
 	for _, m := range b.msgs {
+		if m.Kind == linkNoAnswer {
+			l.cfg.Log.Warn("the kernel did not answer for the interface; asking again later", "iface", l.cfg.Iface, "err", m.Errno)
+			if s.retry == nil {
+				l.scheduleRetry()
+			}
+			continue
+		}
 		if err := l.onVerdict(s.st.apply(m)); err != nil {
 			return err
 		}
@@ -238,7 +246,7 @@ func (l *Live) lost(reason string) error {
 func (l *Live) reattach(index int) {
 	old := l.Ifindex
 	l.Ifindex = index
-	if err := l.attach(); err != nil {
+	if err := l.sup.netns.do(l.attach); err != nil {
 		l.Ifindex = old
 		d := l.scheduleRetry()
 		l.cfg.Log.Error("re-attaching the XDP program failed; trying again later", "iface", l.cfg.Iface, "ifindex", index, "retry_in", d, "err", err)

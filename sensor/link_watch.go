@@ -24,14 +24,16 @@ type linkMsg struct {
 	Index int
 	Name  string
 	Moved bool // RTM_DELLINK because the interface went to another namespace
+	Errno unix.Errno
 }
 
 type linkMsgKind uint8
 
 const (
-	linkNew    linkMsgKind = iota + 1 // RTM_NEWLINK: created, changed, renamed, or our lookup's answer
-	linkDel                           // RTM_DELLINK: deleted or moved away
-	linkAbsent                        // our lookup's answer: no interface of that name (ENODEV)
+	linkNew      linkMsgKind = iota + 1 // RTM_NEWLINK: created, changed, renamed, or our lookup's answer
+	linkDel                             // RTM_DELLINK: deleted or moved away
+	linkAbsent                          // our lookup's answer: no interface of that name (ENODEV)
+	linkNoAnswer                        // our lookup failed otherwise (Errno says why): ask again later
 )
 
 // errLinkResync says messages were lost (the socket overflowed, ENOBUFS,
@@ -66,8 +68,15 @@ func parseLinkMsgs(b []byte) ([]linkMsg, error) {
 			}
 			out = append(out, m)
 		case unix.NLMSG_ERROR:
-			if len(body) >= 4 && int32(binary.NativeEndian.Uint32(body[0:4])) == -int32(unix.ENODEV) {
+			if len(body) < 4 {
+				return out, fmt.Errorf("netlink: error message of %d bytes", len(body))
+			}
+			switch e := -int32(binary.NativeEndian.Uint32(body[0:4])); e {
+			case 0: // an acknowledgement: nothing asked for one
+			case int32(unix.ENODEV):
 				out = append(out, linkMsg{Kind: linkAbsent})
+			default:
+				out = append(out, linkMsg{Kind: linkNoAnswer, Errno: unix.Errno(e)})
 			}
 		}
 		adv := nlmAlign(n)
@@ -130,8 +139,8 @@ type linkWatch struct {
 	closed atomic.Bool
 }
 
-// watchRcvBuf holds a burst of link notifications (about a kilobyte each)
-// while the reader is busy; the kernel caps it at net.core.rmem_max.
+// watchRcvBuf holds a burst of link notifications (one to two kilobytes
+// each) while the reader is busy.
 const watchRcvBuf = 1 << 20
 
 func openLinkWatch() (*linkWatch, error) {
@@ -139,7 +148,10 @@ func openLinkWatch() (*linkWatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a route netlink socket to watch the interface: %w", err)
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, watchRcvBuf)
+	// FORCE passes net.core.rmem_max with CAP_NET_ADMIN, held at start.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, watchRcvBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, watchRcvBuf)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("subscribing to link notifications: %w", err)

@@ -61,10 +61,11 @@ func TestParseLinkMsgs(t *testing.T) {
 			t.Errorf("message %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	// Other errors (EPERM) and other message types say nothing of the link.
-	other := nlErr(unix.EPERM)
-	if got, err := parseLinkMsgs(append(other, nlLink(unix.RTM_NEWADDR, 7, "", false)...)); err != nil || len(got) != 0 {
-		t.Errorf("EPERM and RTM_NEWADDR: %+v, %v", got, err)
+	// Other errors are a lookup to repeat; an acknowledgement and other
+	// message types say nothing of the link.
+	got, err = parseLinkMsgs(append(append(nlErr(unix.ENOBUFS), nlErr(0)...), nlLink(unix.RTM_NEWADDR, 7, "", false)...))
+	if err != nil || len(got) != 1 || got[0] != (linkMsg{Kind: linkNoAnswer, Errno: unix.ENOBUFS}) {
+		t.Errorf("ENOBUFS answer, ack and RTM_NEWADDR: %+v, %v", got, err)
 	}
 }
 

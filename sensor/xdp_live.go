@@ -110,8 +110,12 @@ func Attach(cfg LiveConfig) (_ *Live, err error) {
 		w.Close()
 		return nil, err
 	}
+	ns, err := currentNetns()
+	if err != nil {
+		cfg.Log.Debug("no /proc/thread-self/ns/net: re-attach assumes Run shares Attach's network namespace", "err", err)
+	}
 	l := &Live{Objs: objs, Ifindex: ifc.Index, cfg: cfg, promisc: -1, tracker: newFlowTracker(newKernelClock()),
-		sup: &supervisor{w: w, st: linkState{name: cfg.Iface, index: ifc.Index}}}
+		sup: &supervisor{w: w, netns: ns, st: linkState{name: cfg.Iface, index: ifc.Index}}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -343,7 +347,7 @@ func (l *Live) Emitted() uint64 {
 func (l *Live) Close() error {
 	var errs []error
 	if l.sup != nil {
-		errs = append(errs, l.sup.w.Close())
+		errs = append(errs, l.sup.w.Close(), l.sup.netns.Close())
 	}
 	if l.promisc >= 0 {
 		errs = append(errs, unix.Close(l.promisc))
