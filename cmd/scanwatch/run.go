@@ -25,6 +25,7 @@ type runFlags struct {
 	metricsPath string
 	checksums   string
 	alertsFile  string
+	link        linkFlags
 }
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,6 +41,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
 	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines (in ECS with --format ecs) to this file; reopened on SIGHUP (logrotate without copytruncate)")
+	f.link.register(fs)
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -58,6 +60,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case f.checksums != sensor.ChecksumsAuto && f.checksums != sensor.ChecksumsStrict && f.checksums != sensor.ChecksumsTolerant:
 		return usageError{fmt.Errorf("--checksums %q: use auto, strict or tolerant", f.checksums)}
 	}
+	linkLoss, err := f.link.policy(fs)
+	if err != nil {
+		return err
+	}
 
 	// A reader that goes away must not kill the sensor: with SIGPIPE
 	// ignored, a write to a closed stdout returns EPIPE, which the alert
@@ -70,7 +76,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
-	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log})
+	var onLink func(attached bool) // set once the metrics exist; only live.Run calls it
+	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log,
+		LinkLoss: linkLoss, OnLink: func(attached bool) { onLink(attached) }})
 	if err != nil {
 		if file != nil {
 			file.Close()
@@ -80,6 +88,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer live.Close()
 
 	m := metrics.New(buildInfo(), func() (metrics.KernelCounters, error) { return kernelCounters(live) })
+	onLink = linkMetrics(m, f.iface)
 	if addrs := f.listenAddrs.nonEmpty(); len(addrs) > 0 {
 		if err := m.Serve(ctx, metrics.Web{Addrs: addrs, Path: f.metricsPath, ConfigFile: f.webConfig}, log); err != nil {
 			return usageError{err}
