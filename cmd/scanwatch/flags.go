@@ -48,6 +48,7 @@ type commonFlags struct {
 	maxSources int
 	probation  int
 	logLevel   string
+	logFormat  string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -60,6 +61,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxSources, "max-sources", detector.DefaultMaxSources, "sources held at most; the least recently active are evicted (default rules)")
 	fs.IntVar(&c.probation, "max-probation", detector.DefaultMaxProbation, "one-probe sources held in probation at most, per address family; spoofed floods cycle through it and never reach --max-sources")
 	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log.format", "logfmt", "log format on stderr: logfmt or json")
 }
 
 func (c *commonFlags) validate() (detector.Config, error) {
@@ -104,7 +106,14 @@ func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return nil, usageError{fmt.Errorf("--log.level %q: use debug, info, warn or error", c.logLevel)}
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.logFormat {
+	case "logfmt":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log.format %q: use logfmt or json", c.logFormat)}
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
