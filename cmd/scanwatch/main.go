@@ -16,7 +16,7 @@ const usage = `scanwatch detects inbound active scanning (MITRE ATT&CK T1595).
 
 Usage:
   scanwatch run --iface IFACE [flags] watch an interface live through XDP (root)
-  scanwatch replay [flags] FILE...   judge capture files (pcap, pcapng, gzip)
+  scanwatch replay [flags] FILE...   judge capture files (pcap, pcapng, gzip); - is stdin
   scanwatch version                  print the version
 
 Run 'scanwatch COMMAND --help' for a command's flags.

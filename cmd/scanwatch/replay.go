@@ -14,12 +14,27 @@ import (
 	"github.com/scanwatch/scanwatch/detector"
 )
 
+// replaySynopsis is replay's help text above its flags.
+const replaySynopsis = `replay [flags] FILE...
+
+FILE is a pcap or pcapng capture, optionally gzip-compressed (told by its
+magic number, not its name); - reads standard input, as tcpdump -r - does:
+  tcpdump -U -i eth0 -w - | scanwatch replay -
+  zcat x.pcap.gz | scanwatch replay -
+(a file called - is ./-). A FIFO, a pipe or standard input from one is a
+stream: its final alerts are written as their episodes close, after --window
+of quiet in the capture's own time (--rules seed judges the whole input, so
+at its end), and --format table prints fixed-width rows as they come instead
+of one aligned table at the end. SIGINT or SIGTERM stops a replay at once, even
+on a FIFO no writer has opened yet or a stalled pipe, and prints the alerts for
+what was read (exit status 0).`
+
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
-	var r replayFlags
-	fs := newFlagSet("replay", "replay [flags] FILE...", stderr)
+	var rf replayFlags
+	fs := newFlagSet("replay", replaySynopsis, stderr)
 	c.register(fs)
-	r.register(fs)
+	rf.register(fs)
 	files, cfg, log, err := c.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -27,22 +42,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	opts, err := r.options()
+	opts, err := rf.options()
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		fs.Usage()
-		return usageError{errors.New("no capture file given: scanwatch replay FILE.pcap")}
+		return usageError{errors.New("no capture file given: scanwatch replay FILE.pcap, or - for standard input")}
 	}
+	if err := checkStdin(files); err != nil {
+		return usageError{err}
+	}
+	r := &replayer{opts: opts, stderr: stderr, log: log}
 	// Replay judges whole files: of an episode's alerts (new, escalated,
 	// updated, final) it prints the final one, with the file's counts.
-	var finals []detector.Alert
-	cfg.OnAlert = func(a detector.Alert) {
-		if a.Status == detector.StatusFinal {
-			finals = append(finals, a)
-		}
-	}
+	cfg.OnAlert = r.onAlert
 	// What the rules had to let go of, told per file like the decoder's
 	// warnings: state bounds an attacker can press on.
 	var evicted, probation, held int
@@ -61,19 +75,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		evicted, probation, held = 0, 0, 0
 	}
-	rules, err := detector.New(c.rules, cfg)
-	if err != nil {
+	if r.rules, err = detector.New(c.rules, cfg); err != nil {
 		return usageError{err}
 	}
-	out := newAlertWriter(c.format, stdout, len(files) > 1, c.rules == "default")
+	if r.out, err = newReplayWriter(c.format, stdout, len(files) > 1, c.rules == "default", anyStream(files)); err != nil {
+		return fmt.Errorf("writing alerts: %w", err)
+	}
 	var failed []error
 	for _, name := range files {
-		finals = finals[:0]
-		err := replayFile(ctx, name, opts, rules, func() []detector.Alert {
-			all := append(finals, rules.Flush()...)
-			detector.SortAlerts(all)
-			return all
-		}, out, stderr, log)
+		err := r.replay(ctx, name)
 		warnRules(name)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -82,7 +92,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			failed = append(failed, err)
 		}
 	}
-	if err := out.Close(); err != nil {
+	if err := r.out.Close(); err != nil {
 		return fmt.Errorf("writing alerts: %w", err)
 	}
 	if ctx.Err() != nil {
@@ -91,42 +101,87 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return errors.Join(failed...)
 }
 
-// replayFile judges one file on its own, as the LogScale query judges its
-// search range: the rules are flushed at the end of every file. Alerts for the
-// readable part of a damaged file are written before its error is returned.
-func replayFile(ctx context.Context, name string, opts capture.ReplayOptions, rules detector.Rules, flush func() []detector.Alert, out alertWriter, stderr io.Writer, log *slog.Logger) error {
-	f, err := os.Open(name)
+// replayer judges inputs one after the other with one rule set.
+type replayer struct {
+	opts   capture.ReplayOptions
+	rules  detector.Rules
+	out    alertWriter
+	stderr io.Writer
+	log    *slog.Logger
+
+	finals []detector.Alert // of the file being read, written at its end
+	// While a stream is read its final alerts are written at once, under
+	// its name; the first write error ends its replay through cancel.
+	stream   string
+	writeErr error
+	cancel   context.CancelFunc
+}
+
+func (r *replayer) onAlert(a detector.Alert) {
+	switch {
+	case a.Status != detector.StatusFinal:
+	case r.stream == "":
+		r.finals = append(r.finals, a)
+	case r.writeErr == nil:
+		a.Input = r.stream
+		if r.writeErr = r.out.Write(a); r.writeErr != nil {
+			r.cancel()
+		}
+	}
+}
+
+// replay judges one input on its own, as the LogScale query judges its
+// search range: the rules are flushed at the end of every input. Alerts
+// for the readable part of a damaged file, or for what was read before an
+// interrupt, are written before its error is returned.
+func (r *replayer) replay(ctx context.Context, name string) error {
+	in, err := openReplayInput(ctx, name)
 	if err != nil {
-		return inputError{fmt.Errorf("%s: %w", name, explainOpen(err))}
-	}
-	defer f.Close()
-	var size int64
-	if fi, err := f.Stat(); err == nil {
-		if fi.IsDir() {
-			return inputError{fmt.Errorf("%s is a directory: name capture files, e.g. %s/*.pcap", name, name)}
+		if ctx.Err() != nil {
+			r.log.Info("interrupted while opening (a FIFO waits for its writer): nothing read", "file", name)
 		}
-		size = fi.Size()
+		return err
 	}
-	cr := &countingReader{r: f}
-	bar := newProgress(stderr, filepath.Base(name), size)
-	stats, rerr := capture.ReplayWith(ctx, cr, opts, rules.Observe, func(int64) { bar.update(cr.n) })
+	defer in.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.finals, r.writeErr, r.cancel = r.finals[:0], nil, cancel
+	if in.Stream {
+		r.stream = name
+		defer func() { r.stream = "" }()
+	}
+	cr := &countingReader{r: in}
+	bar := newProgress(r.stderr, filepath.Base(name), in.Size) // none for a stream: no size
+	stats, rerr := capture.ReplayWith(rctx, cr, r.opts, r.rules.Observe, func(int64) { bar.update(cr.n) })
 	bar.done()
-	for _, a := range flush() {
-		a.Input = name
-		if err := out.Write(a); err != nil {
-			return fmt.Errorf("writing alerts: %w", err)
+	rest := r.rules.Flush() // sorted
+	if !in.Stream {
+		rest = append(r.finals, rest...)
+		detector.SortAlerts(rest)
+	}
+	for _, a := range rest {
+		if r.writeErr != nil {
+			break
 		}
+		a.Input = name
+		r.writeErr = r.out.Write(a)
+	}
+	if r.writeErr != nil {
+		return fmt.Errorf("writing alerts: %w", r.writeErr)
 	}
 	for _, w := range stats.Warnings() {
-		log.Warn(w, "file", name)
+		r.log.Warn(w, "file", name)
 	}
 	for _, n := range stats.Notes() {
-		log.Info(n, "file", name)
+		r.log.Info(n, "file", name)
 	}
-	log.Debug("replayed", "file", name, "packets", stats.Decode.Packets, "tcp", stats.Decode.TCP, "udp", stats.Decode.UDP, "events", stats.Events)
+	r.log.Debug("replayed", "file", name, "packets", stats.Decode.Packets, "tcp", stats.Decode.TCP, "udp", stats.Decode.UDP, "events", stats.Events)
 	switch {
 	case rerr == nil:
 		return nil
+	case ctx.Err() != nil:
+		r.log.Info("interrupted: the alerts above cover what was read", "file", name, "packets", stats.Decode.Packets)
+		return ctx.Err()
 	case errors.Is(rerr, capture.ErrTruncated) || errors.Is(rerr, capture.ErrCorrupt):
 		return inputError{fmt.Errorf("%s: %w; alerts above cover the %d packets before the damage", name, rerr, stats.Decode.Packets)}
 	}
