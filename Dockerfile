@@ -5,8 +5,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# docker build --build-arg VERSION=$(git describe --tags --always) \
+#   --build-arg REVISION=$(git rev-parse HEAD) --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /scanwatch ./cmd/scanwatch
+ARG REVISION=
+ARG BRANCH=
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION} -X main.branch=${BRANCH}" -o /scanwatch ./cmd/scanwatch
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /scanwatch /usr/local/bin/scanwatch

@@ -5,7 +5,9 @@
 GO       ?= go
 BIN      := bin/scanwatch
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.branch=$(BRANCH)
 PCAPS    := $(sort $(wildcard pcaps/*.pcap))
 
 .PHONY: all build demo deps test test-short bench fuzz generate lab captures clean

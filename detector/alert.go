@@ -32,7 +32,7 @@ const (
 // Alert is one source judged to be scanning. Its JSON form is the output
 // schema documented in README.md; add fields, never rename them.
 type Alert struct {
-	Timestamp       time.Time  `json:"timestamp"` // the source's last counted SYN
+	Timestamp       time.Time  `json:"timestamp"` // the record's time: its episode's latest probe, never before an earlier record of the episode
 	Source          netip.Addr `json:"source"`
 	Label           string     `json:"label"`
 	Technique       string     `json:"technique"`
@@ -44,6 +44,9 @@ type Alert struct {
 	Rules           string     `json:"rules"`
 	Status          string     `json:"status"` // StatusNew, StatusEscalated, StatusUpdated or StatusFinal
 	Input           string     `json:"input,omitempty"`
+	// Live: the sensor that saw it, for a SIEM collecting many.
+	Host      string `json:"host,omitempty"`
+	Interface string `json:"interface,omitempty"`
 
 	// The default rule set says more about each episode.
 	AlertID        string       `json:"alert_id,omitempty"`  // stable over an episode's updates

@@ -92,7 +92,13 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 	}
 	ep.alerted, ep.window = size, window
 	a := d.describe(s, k, ep)
+	// An episode's records never go back in time: events reach the rules
+	// out of order (ring records and map sweeps, several CPUs), and an
+	// escalation triggered by an older event must not predate its "new".
 	a.Status, a.Timestamp = status, time.Unix(0, now).UTC()
+	if a.Timestamp.Before(ep.sent.Timestamp) {
+		a.Timestamp = ep.sent.Timestamp
+	}
 	ep.sent = a
 	d.send(s, a)
 }
@@ -113,7 +119,7 @@ func (d *Default) closeQuiet(s *source, now int64, all bool) {
 		if a.UniqueDestPorts+a.UniqueDestHosts < ep.sent.UniqueDestPorts+ep.sent.UniqueDestHosts {
 			a = ep.sent // the windows have moved past the peak: report the peak
 		}
-		a.Status, a.Timestamp = StatusFinal, time.Unix(0, s.last).UTC()
+		a.Status, a.Timestamp = StatusFinal, time.Unix(0, max(s.last, ep.sent.Timestamp.UnixNano())).UTC()
 		d.send(s, a)
 		delete(s.eps, k)
 	}

@@ -149,6 +149,9 @@ func (s *SeedWindow) expire(st *windowSource, cutoff int64) {
 }
 
 func (s *SeedWindow) alert(src netip.Addr, st *windowSource, label, status string, t int64) {
+	if status == StatusEscalated {
+		t = max(t, st.alertedAt) // never before the record it escalates
+	}
 	st.label, st.alertedAt = label, t
 	st.alertConns, st.alertPorts = st.conns.total, st.ports.len()
 	if s.cfg.OnAlert != nil {

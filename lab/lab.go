@@ -67,6 +67,23 @@ func (l *Lab) shell(fn string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
+// DeleteVeth deletes the veth pair, both ends, under whatever watches it.
+func (l *Lab) DeleteVeth(t testing.TB) {
+	t.Helper()
+	if out, err := l.shell("lab_unlink"); err != nil {
+		t.Fatalf("deleting the veth pair: %v\n%s", err, out)
+	}
+}
+
+// Relink re-creates the veth pair with the same names, addresses and
+// routes, deleting it first if it is still there.
+func (l *Lab) Relink(t testing.TB) {
+	t.Helper()
+	if out, err := l.shell("lab_relink"); err != nil {
+		t.Fatalf("re-creating the veth pair: %v\n%s", err, out)
+	}
+}
+
 // Require fails (or, outside CI, skips) when tool is not installed.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()

@@ -34,6 +34,19 @@ lab_up() {
 			net.ipv6.conf.default.router_solicitations=0 \
 			net.ipv6.conf.default.mldv1_unsolicited_report_interval=0 net.ipv6.conf.default.mldv2_unsolicited_report_interval=0
 	done
+	lab_veth
+	# The target owns the whole /24, so a sweep finds 256 live hosts.
+	ip -n "$NS_TGT" route add local 203.0.113.0/24 dev lo
+	# Sweeps answer from 256 addresses; keep the kernel from rate-limiting RSTs.
+	ip netns exec "$NS_TGT" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.tcp_syncookies=0
+	# The evasion tests count ICMP errors (protocol unreachable, ICMPv6
+	# parameter problems) per probe: no per-host or global rate limit.
+	ip netns exec "$NS_TGT" sysctl -qw net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000 net.ipv4.icmp_msgs_burst=10000
+}
+
+# lab_veth makes the veth pair joining the namespaces, with its addresses
+# and routes: lab_up's link, and lab_relink's again after a deletion.
+lab_veth() {
 	ip link add "$VETH_SCAN" netns "$NS_SCAN" type veth peer name "$VETH_TGT" netns "$NS_TGT"
 	ip -n "$NS_SCAN" link set "$VETH_SCAN" up
 	ip -n "$NS_TGT" link set "$VETH_TGT" up
@@ -46,13 +59,20 @@ lab_up() {
 	ip -n "$NS_TGT" route add 198.51.100.0/24 dev "$VETH_TGT"
 	ip -n "$NS_TGT" route add 192.0.2.0/24 dev "$VETH_TGT"
 	ip -n "$NS_TGT" route add 2001:db8:1::/64 dev "$VETH_TGT"
-	# The target owns the whole /24, so a sweep finds 256 live hosts.
-	ip -n "$NS_TGT" route add local 203.0.113.0/24 dev lo
-	# Sweeps answer from 256 addresses; keep the kernel from rate-limiting RSTs.
-	ip netns exec "$NS_TGT" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.tcp_syncookies=0
-	# The evasion tests count ICMP errors (protocol unreachable, ICMPv6
-	# parameter problems) per probe: no per-host or global rate limit.
-	ip netns exec "$NS_TGT" sysctl -qw net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000 net.ipv4.icmp_msgs_burst=10000
+}
+
+# lab_unlink deletes the veth pair (both ends go), as a driver reload or
+# a hot-unplug takes an interface away under whatever is attached to it.
+lab_unlink() {
+	ip -n "$NS_SCAN" link del "$VETH_SCAN" 2>/dev/null || ip -n "$NS_TGT" link del "$VETH_TGT" 2>/dev/null || true
+}
+
+# lab_relink re-creates the pair with the same names, addresses and routes
+# (deleting it first if it is still there, wherever its ends are); the
+# namespaces and their settings are untouched.
+lab_relink() {
+	lab_unlink
+	lab_veth
 }
 
 lab_down() {

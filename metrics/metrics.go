@@ -1,7 +1,8 @@
 // Package metrics exports scanwatch's state to Prometheus: kernel counters
-// read at scrape time, alert totals by label, build information. Metrics
-// never carry a source address: per-source detail goes into alerts, so
-// cardinality stays bounded whatever the traffic.
+// read at scrape time, scans and alert records by technique, the sensor's
+// own health, build information. Metrics never carry a source address:
+// per-source detail goes into alerts, so cardinality stays bounded whatever
+// the traffic.
 package metrics
 
 import (
@@ -35,11 +36,14 @@ type KernelCounters struct {
 // Metrics holds the registry and the metrics scanwatch updates itself.
 type Metrics struct {
 	Registry *prometheus.Registry
-	Alerts   *prometheus.CounterVec
-	Floods   prometheus.Counter
-	Allowed  *prometheus.CounterVec
-	Evicted  prometheus.Counter
-	Events   prometheus.Counter
+	// Scans counts episodes (a source's scan, from its first alert to its
+	// close) when they begin; Records counts every alert record written
+	// (new, escalated, updated, final). Both by technique and name.
+	Scans   *prometheus.CounterVec
+	Records *prometheus.CounterVec
+	Allowed *prometheus.CounterVec
+	Evicted prometheus.Counter
+	Events  prometheus.Counter
 	// Spoofed one-probe sources cycle through the probation tier; its
 	// evictions are the flood's footprint, not lost evidence.
 	ProbationEvicted prometheus.Counter
@@ -65,42 +69,45 @@ func (m *Metrics) Reloaded(ok bool, now time.Time) {
 	m.ReloadOK.Set(0)
 }
 
-// Alerted counts an alert: raised (new) or escalated; updates and closing
-// alerts of an episode are not new alerts.
+// Alerted counts an alert record, and the episode it begins.
 func (m *Metrics) Alerted(a detector.Alert) {
-	if a.Status != detector.StatusNew && a.Status != detector.StatusEscalated {
-		return
-	}
-	m.Alerts.WithLabelValues(a.Label).Inc()
-	if a.Label == detector.LabelFlood && a.Status == detector.StatusNew {
-		m.Floods.Inc()
+	tech, name := detector.LabelParts(a.Label)
+	m.Records.WithLabelValues(tech, name, a.Status).Inc()
+	if a.Status == detector.StatusNew {
+		m.Scans.WithLabelValues(tech, name).Inc()
 	}
 }
 
-// Suppressed counts an allowlisted source's would-be alert.
+// Suppressed counts an allowlisted source's would-be episode.
 func (m *Metrics) Suppressed(a detector.Alert) {
-	if a.Status == detector.StatusNew || a.Status == detector.StatusEscalated {
-		m.Allowed.WithLabelValues(a.Label).Inc()
+	if a.Status == detector.StatusNew {
+		m.Allowed.WithLabelValues(detector.LabelParts(a.Label)).Inc()
 	}
+}
+
+// Build identifies the binary, as every Prometheus exporter's build_info
+// does. Empty fields are reported as "unknown".
+type Build struct {
+	Version, Revision, Branch string
 }
 
 // New builds the registry. kernel may be nil (replay has no kernel side).
-func New(version string, kernel func() (KernelCounters, error)) *Metrics {
+func New(build Build, kernel func() (KernelCounters, error)) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
-		Alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "alerts_total",
-			Help: "Alerts raised, by label (technique and kind of scan).",
-		}, []string{"label"}),
-		Floods: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "synflood_alerts_total",
-			Help: "SYN floods (T1499.001) raised: denial of service, kept apart from scans.",
-		}),
+		Scans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "scans_total",
+			Help: "Scan episodes detected (counted at their first alert), by MITRE technique and name.",
+		}, []string{"technique", "name"}),
+		Records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "alert_records_total",
+			Help: "Alert records emitted, by technique, name and status (new, escalated, updated, final).",
+		}, []string{"technique", "name", "status"}),
 		Allowed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "allowlisted_alerts_total",
-			Help: "Alerts not raised because the source is on the allowlist, by label.",
-		}, []string{"label"}),
+			Namespace: namespace, Name: "allowlisted_scans_total",
+			Help: "Scan episodes not alerted because the source is on the allowlist, by technique and name.",
+		}, []string{"technique", "name"}),
 		Evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "sources_evicted_total",
 			Help: "Sources dropped, least recently active first, to respect --max-sources.",
@@ -134,16 +141,26 @@ func New(version string, kernel func() (KernelCounters, error)) *Metrics {
 			Help: "Timestamp of the last successful configuration (allowlist) load or reload.",
 		}),
 	}
+	// Every series exists at 0 from start-up, so increase() and rate() see
+	// the first scan after a restart (a series born at 1 shows no increase).
+	for _, l := range detector.Labels {
+		tech, name := detector.LabelParts(l)
+		m.Scans.WithLabelValues(tech, name)
+		m.Allowed.WithLabelValues(tech, name)
+		for _, st := range []string{detector.StatusNew, detector.StatusEscalated, detector.StatusUpdated, detector.StatusFinal} {
+			m.Records.WithLabelValues(tech, name, st)
+		}
+	}
 	for _, out := range []string{"stdout", "file"} {
 		m.WriteErrors.WithLabelValues(out) // at 0 from the start, so rate() sees the first error
 	}
 	m.Reloaded(true, time.Now()) // the configuration read at start-up
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
-		Help: "A metric with a constant '1' value labelled by version and Go version.",
-	}, []string{"version", "goversion"})
-	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.Alerts, m.Floods, m.Allowed, m.Evicted, m.ProbationEvicted, m.ClockHeld, buildInfo,
+		Help: "A metric with a constant '1' value labelled by version, revision, branch, goversion, goos and goarch from which scanwatch was built.",
+	}, []string{"version", "revision", "branch", "goversion", "goos", "goarch"})
+	buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), orUnknown(build.Branch), runtime.Version(), runtime.GOOS, runtime.GOARCH).Set(1)
+	reg.MustRegister(m.Scans, m.Records, m.Allowed, m.Evicted, m.ProbationEvicted, m.ClockHeld, buildInfo,
 		m.Attached, m.LinkLost, m.WriteErrors, m.ReloadOK, m.ReloadTimeOK,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if kernel != nil {
@@ -214,4 +231,11 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, n := range k.Actions {
 		ch <- prometheus.MustNewConstMetric(descActions, prometheus.CounterValue, float64(n), actionNames[i])
 	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

@@ -12,7 +12,7 @@ import (
 
 func TestKernelCountersAtScrapeTime(t *testing.T) {
 	k := KernelCounters{Packets: 10, SYN: 4, RingbufEvents: 3, RingbufDrops: 1, Actions: [5]uint64{2: 10}}
-	m := New("test", func() (KernelCounters, error) { return k, nil })
+	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return k, nil })
 	want := `
 # HELP scanwatch_syn_packets_total TCP SYN-without-ACK packets counted in the kernel.
 # TYPE scanwatch_syn_packets_total counter
@@ -31,20 +31,31 @@ scanwatch_ringbuf_dropped_total 1
 }
 
 func TestKernelCountersErrorFailsTheScrape(t *testing.T) {
-	m := New("test", func() (KernelCounters, error) { return KernelCounters{}, errors.New("map gone") })
+	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return KernelCounters{}, errors.New("map gone") })
 	if _, err := m.Registry.Gather(); err == nil || !strings.Contains(err.Error(), "map gone") {
 		t.Fatalf("gather error %v: a failed kernel read must show, not report zeros", err)
 	}
 }
 
 func TestAlertCounting(t *testing.T) {
-	m := New("test", nil)
+	m := New(Build{Version: "test"}, nil)
+	// From start-up every series exists at 0: a rule on increase() sees
+	// the first scan after a restart.
+	if got := testutil.ToFloat64(m.Scans.WithLabelValues("T1595", "PortScan")); got != 0 {
+		t.Fatalf("PortScan at start %v", got)
+	}
+	before := testutil.CollectAndCount(m.Scans)
+	if before != 6 { // the seed's and the default rules' sweeps share a series
+		t.Errorf("%d scan series at start-up, want 6", before)
+	}
 	for _, a := range []detector.Alert{
 		{Label: detector.LabelPortScan, Status: detector.StatusNew},
-		{Label: detector.LabelFullNetworkScan, Status: detector.StatusEscalated},
-		{Label: detector.LabelFullNetworkScan, Status: detector.StatusUpdated}, // not a new alert
-		{Label: detector.LabelFullNetworkScan, Status: detector.StatusFinal},   // nor is its close
+		{Label: detector.LabelFullNetworkScan, Status: detector.StatusEscalated}, // the same episode
+		{Label: detector.LabelFullNetworkScan, Status: detector.StatusUpdated},
+		{Label: detector.LabelFullNetworkScan, Status: detector.StatusFinal},
 		{Label: detector.LabelFlood, Status: detector.StatusNew},
+		{Label: detector.LabelIPSweep, Status: detector.StatusNew}, // seed
+		{Label: detector.LabelSweep, Status: detector.StatusNew},   // default
 	} {
 		m.Alerted(a)
 	}
@@ -54,17 +65,19 @@ func TestAlertCounting(t *testing.T) {
 		want float64
 		what string
 	}{
-		{testutil.ToFloat64(m.Alerts.WithLabelValues(detector.LabelPortScan)), 1, "PortScan"},
-		{testutil.ToFloat64(m.Alerts.WithLabelValues(detector.LabelFullNetworkScan)), 1, "FullNetworkScan"},
-		{testutil.ToFloat64(m.Floods), 1, "floods"},
-		{testutil.ToFloat64(m.Allowed.WithLabelValues(detector.LabelSweep)), 1, "allowlisted"},
+		{testutil.ToFloat64(m.Scans.WithLabelValues("T1595", "PortScan")), 1, "PortScan episodes"},
+		{testutil.ToFloat64(m.Scans.WithLabelValues("T1595", "FullNetworkScan")), 0, "an escalation is not a new episode"},
+		{testutil.ToFloat64(m.Scans.WithLabelValues("T1499.001", "SYNFlood")), 1, "floods"},
+		{testutil.ToFloat64(m.Scans.WithLabelValues("T1595.001", "IPSweep")), 2, "sweeps of both rule sets"},
+		{testutil.ToFloat64(m.Records.WithLabelValues("T1595", "FullNetworkScan", "final")), 1, "final records"},
+		{testutil.ToFloat64(m.Allowed.WithLabelValues("T1595.001", "IPSweep")), 1, "allowlisted"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
 		}
 	}
 	// Labels are techniques, never addresses: bounded cardinality.
-	if n := testutil.CollectAndCount(m.Alerts); n != 3 {
-		t.Errorf("%d alert series, want 3", n)
+	if n := testutil.CollectAndCount(m.Scans); n != before {
+		t.Errorf("%d scan series after alerts, want %d", n, before)
 	}
 }

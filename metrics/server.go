@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // DefaultListenAddress is loopback: on a perimeter host the default must
@@ -26,7 +26,7 @@ type ServerLimits struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration // a scrape is answered within this
 	IdleTimeout       time.Duration // keep-alive connections between scrapes
-	MaxConns          int           // connections served at once; more wait in the kernel's backlog
+	MaxConns          int           // connections held at once; see connLimiter for who yields
 }
 
 // DefaultLimits suit scrape intervals from 5 s to a few minutes: an idle
@@ -40,34 +40,67 @@ var DefaultLimits = ServerLimits{
 	MaxConns:          64,
 }
 
-// Serve exposes the registry at path on addr until ctx ends. It returns once
-// listening (or failing to), so a bad address is reported at start-up.
-func (m *Metrics) Serve(ctx context.Context, addr, path string, log *slog.Logger) error {
-	return m.ServeWith(ctx, addr, path, DefaultLimits, log)
+// Web says where and how /metrics is served: the exporter conventions'
+// --web.listen-address (repeatable), --web.telemetry-path and
+// --web.config.file (TLS, basic auth; prometheus/exporter-toolkit).
+type Web struct {
+	Addrs      []string
+	Path       string
+	ConfigFile string
+	Limits     ServerLimits // zero means DefaultLimits
 }
 
-// ServeWith is Serve with explicit limits.
-func (m *Metrics) ServeWith(ctx context.Context, addr, path string, lim ServerLimits, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("--web.listen-address %s: %w (is another exporter using the port?)", addr, err)
+// Serve exposes the registry until ctx ends. It returns once listening on
+// every address (or failing to), so a bad address or web config file is
+// reported at start-up, not by a background goroutine later.
+func (m *Metrics) Serve(ctx context.Context, w Web, log *slog.Logger) error {
+	if w.Limits == (ServerLimits{}) {
+		w.Limits = DefaultLimits
 	}
+	if w.ConfigFile != "" {
+		if err := web.Validate(w.ConfigFile); err != nil {
+			return fmt.Errorf("--web.config.file %s: %w (see https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md)", w.ConfigFile, err)
+		}
+	}
+	var lns []net.Listener
+	for _, addr := range w.Addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("--web.listen-address %s: %w (is another exporter using the port?)", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		m.serveOn(ctx, ln, w, log)
+	}
+	return nil
+}
+
+// serveOn serves one listener with a server of its own: exporter-toolkit's
+// Serve wraps the server's handler, so servers are not shared.
+func (m *Metrics) serveOn(ctx context.Context, ln net.Listener, w Web, log *slog.Logger) {
+	lim := w.Limits
+	var limiter *connLimiter
 	if lim.MaxConns > 0 {
-		ln = netutil.LimitListener(ln, lim.MaxConns)
+		limiter = newConnLimiter(ln, lim.MaxConns)
+		ln = limiter
 	}
 	mux := http.NewServeMux()
-	mux.Handle(path, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+	mux.Handle(w.Path, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelError),
 		MaxRequestsInFlight: 4, // scrapes are cheap but not free: a burst of them waits
 		Timeout:             lim.WriteTimeout,
 	}))
-	if path != "/" {
-		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	if w.Path != "/" {
+		mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/" {
-				http.NotFound(w, r)
+				http.NotFound(rw, r)
 				return
 			}
-			fmt.Fprintf(w, "<html><head><title>scanwatch</title></head><body><h1>scanwatch</h1><p><a href=%q>Metrics</a></p></body></html>\n", path)
+			fmt.Fprintf(rw, "<html><head><title>scanwatch</title></head><body><h1>scanwatch</h1><p><a href=%q>Metrics</a></p></body></html>\n", w.Path)
 		})
 	}
 	srv := &http.Server{
@@ -79,22 +112,51 @@ func (m *Metrics) ServeWith(ctx context.Context, addr, path string, lim ServerLi
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // TLS and client noise
 	}
+	if limiter != nil {
+		srv.ConnState = limiter.connState
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	cfg := w.ConfigFile
+	flags := &web.FlagConfig{WebConfigFile: &cfg}
+	quiet := slog.New(discardBelow{log.Handler(), slog.LevelWarn}) // its "Listening on" lines repeat ours
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
+		if err := web.Serve(ln, srv, flags, quiet); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "address", ln.Addr().String(), "err", err)
 		}
 	}()
 	bound := ln.Addr().String()
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
-		log.Info("serving metrics on loopback only: Prometheus on another host needs --web.listen-address, e.g. :9595, behind a firewall", "address", bound, "path", path)
-	} else {
-		log.Warn("serving metrics on a non-loopback address: anyone who can reach it reads what scanwatch sees and misses; restrict it with a firewall", "address", bound, "path", path)
+	auth := "none"
+	if cfg != "" {
+		auth = cfg
 	}
-	return nil
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		log.Info("serving metrics on loopback only: Prometheus on another host needs --web.listen-address, e.g. :9595, behind a firewall", "address", bound, "path", w.Path, "web_config", auth)
+	} else if cfg == "" {
+		log.Warn("serving metrics on a non-loopback address without --web.config.file: anyone who can reach it reads what scanwatch sees and misses; add TLS and basic auth, or a firewall", "address", bound, "path", w.Path)
+	} else {
+		log.Info("serving metrics", "address", bound, "path", w.Path, "web_config", auth)
+	}
+}
+
+// discardBelow drops records under a level.
+type discardBelow struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (d discardBelow) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= d.min && d.Handler.Enabled(ctx, l)
+}
+
+func (d discardBelow) WithAttrs(as []slog.Attr) slog.Handler {
+	return discardBelow{d.Handler.WithAttrs(as), d.min}
+}
+
+func (d discardBelow) WithGroup(name string) slog.Handler {
+	return discardBelow{d.Handler.WithGroup(name), d.min}
 }

@@ -29,7 +29,7 @@ func serve(t *testing.T, lim ServerLimits) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	addr := freeAddr(t)
-	if err := New("test", nil).ServeWith(ctx, addr, "/metrics", lim, slog.New(slog.DiscardHandler)); err != nil {
+	if err := New(Build{Version: "test"}, nil).Serve(ctx, Web{Addrs: []string{addr}, Path: "/metrics", Limits: lim}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	return addr
@@ -74,28 +74,55 @@ func TestServerCutsOffIdleAndSlowClients(t *testing.T) {
 	}
 }
 
+// get scrapes over conn, leaving it open (keep-alive).
+func get(t *testing.T, conn net.Conn) {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(conn, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scrape: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	conn.SetDeadline(time.Time{})
+}
+
+// At the cap, idle and silent clients yield their slot to a newcomer: a
+// scrape is never locked out by connections that are not asking anything.
 func TestServerCapsConnections(t *testing.T) {
 	lim := DefaultLimits
-	lim.MaxConns = 2
+	lim.MaxConns = 3
 	addr := serve(t, lim)
-	// Two clients hold the two slots without sending a byte.
-	for range 2 {
+	dial := func() net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	third, err := net.Dial("tcp", addr) // completes in the kernel's backlog
-	if err != nil {
-		t.Fatal(err)
+	// Three keep-alive clients scrape once and go idle; the first is the
+	// longest idle.
+	idle := []net.Conn{dial(), dial(), dial()}
+	for _, c := range idle {
+		get(t, c)
+		time.Sleep(20 * time.Millisecond)
 	}
-	defer third.Close()
-	io.WriteString(third, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-	third.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	if n, _ := third.Read(make([]byte, 1)); n > 0 {
-		t.Fatal("a third connection was served past MaxConns 2")
+	get(t, dial()) // a fourth is served at once...
+	if !closedWithin(idle[0], time.Second) {
+		t.Error("the longest-idle connection kept its slot past the cap")
 	}
+	for _, c := range idle[1:] { // ...and the others keep theirs
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			t.Error("a more recently idle connection was closed")
+		}
+	}
+	// Silent clients (no request yet) fill the slots: a scrape still gets in.
+	for range 3 {
+		dial()
+	}
+	get(t, dial())
 }
 
 func TestDefaultListenAddressIsLoopback(t *testing.T) {

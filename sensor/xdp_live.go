@@ -47,19 +47,28 @@ type LiveConfig struct {
 	// 0 means 100 ms.
 	FlushInterval time.Duration
 	Log           *slog.Logger
+	// LinkLoss is what Run does when the interface goes away; the zero
+	// value re-attaches when an interface of the same name returns.
+	LinkLoss LinkLossPolicy
+	// OnLink, if set, is called from Run each time the program leaves the
+	// interface (false) or is attached to its successor (true). Attach
+	// itself does not call it: the program is on the interface when
+	// Attach returns.
+	OnLink func(attached bool)
 }
 
 // Live is the XDP sensor attached to one interface.
 type Live struct {
 	Objs    *Objects
 	Mode    string // the mode actually attached
-	Ifindex int
+	Ifindex int    // as at Attach; Run changes it when it re-attaches
 
 	cfg     LiveConfig
 	link    link.Link
 	rd      *ringbuf.Reader
 	promisc int // AF_PACKET socket holding promiscuous mode, or -1
 	tracker *flowTracker
+	sup     *supervisor // follows the interface through netlink
 
 	mu      sync.Mutex // serialises emit and the tracker
 	emitted uint64     // SYNs handed to the detector
@@ -78,12 +87,20 @@ func Attach(cfg LiveConfig) (_ *Live, err error) {
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = 100 * time.Millisecond
 	}
+	// Subscribed before the interface is looked up: whatever happens to it
+	// from here on is in the socket's queue when Run starts reading.
+	w, err := openLinkWatch()
+	if err != nil {
+		return nil, err
+	}
 	ifc, err := net.InterfaceByName(cfg.Iface)
 	if err != nil {
+		w.Close()
 		return nil, fmt.Errorf("no network interface %q here: list them with 'ip link' (inside the right network namespace)", cfg.Iface)
 	}
 	strict, err := strictChecksums(cfg.Checksums, cfg.Iface)
 	if err != nil {
+		w.Close()
 		return nil, err
 	}
 	cfg.Program.StrictChecksums = strict
@@ -93,9 +110,15 @@ func Attach(cfg LiveConfig) (_ *Live, err error) {
 	cfg.Log.Info("checksums", "iface", cfg.Iface, "offloaded", map[bool]string{true: "rejected", false: "accepted"}[strict])
 	objs, err := LoadProgram(cfg.Program)
 	if err != nil {
+		w.Close()
 		return nil, err
 	}
-	l := &Live{Objs: objs, Ifindex: ifc.Index, cfg: cfg, promisc: -1, tracker: newFlowTracker(newKernelClock())}
+	ns, err := currentNetns()
+	if err != nil {
+		cfg.Log.Debug("no /proc/thread-self/ns/net: re-attach assumes Run shares Attach's network namespace", "err", err)
+	}
+	l := &Live{Objs: objs, Ifindex: ifc.Index, cfg: cfg, promisc: -1, tracker: newFlowTracker(newKernelClock()),
+		sup: &supervisor{w: w, netns: ns, st: linkState{name: cfg.Iface, index: ifc.Index}}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -176,10 +199,14 @@ func (l *Live) setPromisc() error {
 
 // Run hands every counted SYN to emit (never concurrently) until ctx ends,
 // then sweeps the flow map once more so the counts are complete, and
-// returns. emit gets a reused event and must copy what it keeps.
+// returns. emit gets a reused event and must copy what it keeps. Run also
+// follows the interface (see LiveConfig.LinkLoss); with LinkExit, losing
+// it ends Run with an error.
 func (l *Live) Run(ctx context.Context, emit func(*detector.Event)) error {
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- l.readLoop(emit) }()
+	l.sup.start()
+	defer l.sup.end()
 
 	tick := time.NewTicker(l.cfg.SweepInterval)
 	defer tick.Stop()
@@ -203,6 +230,13 @@ loop:
 			if err := l.Sweep(emit); err != nil {
 				l.cfg.Log.Warn("flow sweep failed", "err", err)
 			}
+		case b := <-l.sup.batches:
+			if err := l.onBatch(b); err != nil {
+				runErr = err
+				break loop
+			}
+		case <-l.sup.retryC():
+			l.onRetry()
 		}
 	}
 	// Drain what the ring holds, then the final sweep makes counts exact.
@@ -318,6 +352,9 @@ func (l *Live) Emitted() uint64 {
 // Close detaches the program and frees everything, in reverse order.
 func (l *Live) Close() error {
 	var errs []error
+	if l.sup != nil {
+		errs = append(errs, l.sup.w.Close(), l.sup.netns.Close())
+	}
 	if l.promisc >= 0 {
 		errs = append(errs, unix.Close(l.promisc))
 		l.promisc = -1

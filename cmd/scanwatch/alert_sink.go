@@ -21,6 +21,7 @@ type alertSink struct {
 	file   *alertsFile // nil without --alerts.file
 	log    *slog.Logger
 	failed func(output string) // counts a record not written
+	ecs    bool                // the file in ECS too (--format ecs); else scanwatch's JSON
 
 	stdoutGone   bool // the pipe's reader closed it: never written again
 	stdoutFailed bool // in an outage (logged once)
@@ -71,7 +72,11 @@ func (s *alertSink) fileNote() string {
 // writeFile appends the alert as one JSON line in one write.
 func (s *alertSink) writeFile(a detector.Alert) {
 	s.buf.Reset()
-	if err := json.NewEncoder(&s.buf).Encode(a); err != nil {
+	var rec any = a
+	if s.ecs {
+		rec = toECS(&a)
+	}
+	if err := json.NewEncoder(&s.buf).Encode(rec); err != nil {
 		s.failed("file")
 		s.log.Error("encoding an alert failed", "err", err)
 		return

@@ -48,11 +48,12 @@ type commonFlags struct {
 	maxSources int
 	probation  int
 	logLevel   string
+	logFormat  string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.rules, "rules", "default", "rule set: default, or seed (the starting LogScale rule, exactly)")
-	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines) or table")
+	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines), ecs (JSON Lines in the Elastic Common Schema) or table")
 	fs.StringVar(&c.ignore, "ignore-sources", detector.SeedIgnored.String(), "CIDRs whose sources are never counted; 'none' watches every source")
 	fs.StringVar(&c.allowlist, "allowlist", "", "file of CIDRs (one per line, # comments) of authorised scanners: counted, never alerted (default rules)")
 	fs.DurationVar(&c.window, "window", detector.DefaultWindow, "sliding window the rules are judged over (replay with --rules seed: the whole file)")
@@ -60,12 +61,13 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxSources, "max-sources", detector.DefaultMaxSources, "sources held at most; the least recently active are evicted (default rules)")
 	fs.IntVar(&c.probation, "max-probation", detector.DefaultMaxProbation, "one-probe sources held in probation at most, per address family; spoofed floods cycle through it and never reach --max-sources")
 	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log.format", "logfmt", "log format on stderr: logfmt or json")
 }
 
 func (c *commonFlags) validate() (detector.Config, error) {
 	var cfg detector.Config
-	if c.format != "json" && c.format != "table" {
-		return cfg, usageError{fmt.Errorf("--format %q: use json or table", c.format)}
+	if c.format != "json" && c.format != "table" && c.format != "ecs" {
+		return cfg, usageError{fmt.Errorf("--format %q: use json, ecs or table", c.format)}
 	}
 	if !slices.Contains(detector.RuleSets, c.rules) {
 		return cfg, usageError{fmt.Errorf("--rules %q: choose one of %s", c.rules, strings.Join(detector.RuleSets, ", "))}
@@ -104,7 +106,14 @@ func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return nil, usageError{fmt.Errorf("--log.level %q: use debug, info, warn or error", c.logLevel)}
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.logFormat {
+	case "logfmt":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log.format %q: use logfmt or json", c.logFormat)}
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -138,4 +147,40 @@ func (c *commonFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (
 		}
 	}
 	return pos, cfg, log, err
+}
+
+// listFlag is a repeatable string flag. Its default stands until the flag
+// is first given, which replaces it: --web.listen-address :9595 means
+// only :9595, not the loopback default as well.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func newListFlag(def ...string) listFlag { return listFlag{vals: def} }
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.vals, ",")
+}
+
+func (l *listFlag) Set(v string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	l.vals = append(l.vals, v)
+	return nil
+}
+
+// nonEmpty drops empty values: --web.listen-address "" disables /metrics.
+func (l *listFlag) nonEmpty() []string {
+	var out []string
+	for _, v := range l.vals {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -12,9 +12,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
-
 const usage = `scanwatch detects inbound active scanning (MITRE ATT&CK T1595).
 
 Usage:
@@ -64,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "run":
 		return runLive(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "scanwatch %s\n", version)
+		printVersion(stdout)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

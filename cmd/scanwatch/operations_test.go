@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -245,6 +248,57 @@ func TestPrivilegedRunMetricsOnLoopbackByDefault(t *testing.T) {
 		t.Fatalf("a remote scrape of the default address succeeded:\n%.300s", out)
 	}
 	t.Logf("remote scrape refused as it should be: %s", strings.TrimSpace(string(out)))
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+}
+
+// 200 keep-alive clients that scraped once and went idle hold no more than
+// the cap, and a scrape gets in at once.
+func TestPrivilegedRunMetricsShedsIdleClients(t *testing.T) {
+	requireRoot(t)
+	lab.Require(t, "curl")
+	bin := buildBinary(t)
+	l := lab.New(t)
+	d := startDaemon(t, l, bin)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	err := l.InTargetNS(func() error {
+		for range 200 {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:9595", 2*time.Second)
+			if err != nil {
+				return err
+			}
+			conns = append(conns, c)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+				io.Copy(io.Discard, resp.Body)
+			}
+			c.SetDeadline(time.Time{})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	scrape(t, l)
+	t.Logf("scrape with 200 idle keep-alive clients took %v", time.Since(start).Round(time.Millisecond))
+	open := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			open++
+		}
+	}
+	if open > 64 {
+		t.Errorf("%d of 200 idle connections still held, want at most the cap of 64", open)
+	}
+	t.Logf("%d of 200 idle connections still held", open)
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	d.cmd.Wait()
 }

@@ -20,8 +20,11 @@ type alertWriter interface {
 // withInput adds an Input column to the table, for replays of several
 // files; wide adds the default rules' columns.
 func newAlertWriter(format string, w io.Writer, withInput, wide bool) alertWriter {
-	if format == "table" {
+	switch format {
+	case "table":
 		return &tableWriter{w: w, cols: tableColumns(wide, false, withInput)}
+	case "ecs":
+		return newECSWriter(w)
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }
@@ -98,8 +101,11 @@ func (t *tableWriter) Close() error {
 // newStreamWriter is for live output: a table cannot wait for its widest
 // row, so its columns have fixed widths wide enough for IPv6 sources.
 func newStreamWriter(format string, w io.Writer, wide bool) alertWriter {
-	if format == "table" {
+	switch format {
+	case "table":
 		return &streamTable{w: w, cols: tableColumns(wide, true, false)}
+	case "ecs":
+		return newECSWriter(w)
 	}
 	return &jsonWriter{enc: json.NewEncoder(w)}
 }

@@ -271,7 +271,8 @@ func TestReplayExitCodesAndMessages(t *testing.T) {
 	}{
 		{"no file", []string{"replay"}, 2, "no capture file given", 0},
 		{"unknown flag", []string{"replay", "--bogus", "x.pcap"}, 2, "flag provided but not defined: -bogus", 0},
-		{"bad format", []string{"replay", "--format", "xml", "x.pcap"}, 2, "use json or table", 0},
+		{"bad format", []string{"replay", "--format", "xml", "x.pcap"}, 2, "use json, ecs or table", 0},
+		{"bad log format", []string{"replay", "--log.format", "xml", "x.pcap"}, 2, "use logfmt or json", 0},
 		{"bad rules", []string{"replay", "--rules", "magic", "x.pcap"}, 2, "choose one of", 0},
 		{"bad CIDR", []string{"replay", "--ignore-sources", "10.0.0.0/33", "x.pcap"}, 2, "--ignore-sources", 0},
 		{"missing file", []string{"replay", filepath.Join(dir, "nope.pcap")}, 1, "no such file", 0},

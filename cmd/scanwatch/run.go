@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -19,10 +20,12 @@ type runFlags struct {
 	iface       string
 	xdpMode     string
 	promisc     bool
-	listenAddr  string
+	listenAddrs listFlag
+	webConfig   string
 	metricsPath string
 	checksums   string
 	alertsFile  string
+	link        linkFlags
 }
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -32,10 +35,13 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
-	fs.StringVar(&f.listenAddr, "web.listen-address", metrics.DefaultListenAddress, "address for /metrics (loopback by default; e.g. :9595 for Prometheus on another host); empty disables it")
+	f.listenAddrs = newListFlag(metrics.DefaultListenAddress)
+	fs.Var(&f.listenAddrs, "web.listen-address", "address for /metrics, repeatable (loopback by default; e.g. :9595 for Prometheus on another host); empty disables it")
+	fs.StringVar(&f.webConfig, "web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for /metrics: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md")
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
-	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines to this file; reopened on SIGHUP (logrotate without copytruncate)")
+	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines (in ECS with --format ecs) to this file; reopened on SIGHUP (logrotate without copytruncate)")
+	f.link.register(fs)
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -54,6 +60,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case f.checksums != sensor.ChecksumsAuto && f.checksums != sensor.ChecksumsStrict && f.checksums != sensor.ChecksumsTolerant:
 		return usageError{fmt.Errorf("--checksums %q: use auto, strict or tolerant", f.checksums)}
 	}
+	linkLoss, err := f.link.policy(fs)
+	if err != nil {
+		return err
+	}
 
 	// A reader that goes away must not kill the sensor: with SIGPIPE
 	// ignored, a write to a closed stdout returns EPIPE, which the alert
@@ -66,7 +76,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
-	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log})
+	var onLink func(attached bool) // set once the metrics exist; only live.Run calls it
+	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log,
+		LinkLoss: linkLoss, OnLink: func(attached bool) { onLink(attached) }})
 	if err != nil {
 		if file != nil {
 			file.Close()
@@ -75,20 +87,23 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer live.Close()
 
-	m := metrics.New(version, func() (metrics.KernelCounters, error) { return kernelCounters(live) })
-	if f.listenAddr != "" {
-		if err := m.Serve(ctx, f.listenAddr, f.metricsPath, log); err != nil {
+	m := metrics.New(buildInfo(), func() (metrics.KernelCounters, error) { return kernelCounters(live) })
+	onLink = linkMetrics(m, f.iface)
+	if addrs := f.listenAddrs.nonEmpty(); len(addrs) > 0 {
+		if err := m.Serve(ctx, metrics.Web{Addrs: addrs, Path: f.metricsPath, ConfigFile: f.webConfig}, log); err != nil {
 			return usageError{err}
 		}
 	}
-	out := &alertSink{stdout: newStreamWriter(f.format, stdout, f.rules == "default"), file: file, log: log,
+	out := &alertSink{stdout: newStreamWriter(f.format, stdout, f.rules == "default"), file: file, ecs: f.format == "ecs", log: log,
 		failed: func(output string) { m.WriteErrors.WithLabelValues(output).Inc() }}
 	cfg.Window = f.window
 	cfg.OnSuppressed = m.Suppressed
 	cfg.OnEvict = m.Evicted.Inc
 	cfg.OnProbationEvict = m.ProbationEvicted.Inc
 	cfg.OnClockHeld = m.ClockHeld.Inc
+	host, _ := os.Hostname()
 	cfg.OnAlert = func(a detector.Alert) {
+		a.Host, a.Interface = host, f.iface
 		m.Alerted(a)
 		out.Write(a)
 	}

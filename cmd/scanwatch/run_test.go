@@ -147,8 +147,8 @@ func TestPrivilegedRunCatchesNmapLive(t *testing.T) {
 	// The last ring records reach the detector within the reader's flush
 	// interval (100 ms) and the map sweep (1 s): scrape until they have,
 	// for at most 5 s.
-	wants := []string{"scanwatch_syn_packets_total 1000", "scanwatch_ringbuf_dropped_total 0", `scanwatch_alerts_total{label="T1595 - PortScan"} 1`,
-		`scanwatch_alerts_total{label="T1595 - FullNetworkScan"} 1`, "scanwatch_build_info{", "scanwatch_packets_total", "scanwatch_ringbuf_events_total 1000", "scanwatch_detector_syn_events_total 1000",
+	wants := []string{"scanwatch_syn_packets_total 1000", "scanwatch_ringbuf_dropped_total 0", `scanwatch_scans_total{name="PortScan",technique="T1595"} 1`,
+		`scanwatch_alert_records_total{name="FullNetworkScan",status="escalated",technique="T1595"} 1`, "scanwatch_build_info{", "scanwatch_packets_total", "scanwatch_ringbuf_events_total 1000", "scanwatch_detector_syn_events_total 1000",
 		`scanwatch_xdp_actions_total{action="pass"}`, "scanwatch_checksum_errors_total 0", `scanwatch_evasion_packets_total{reason="tiny_fragment"} 0`,
 		"scanwatch_fragments_total 0", "scanwatch_probation_evicted_total 0"}
 	var body []byte
@@ -303,7 +303,7 @@ func TestPrivilegedRunAllowlistReloadOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(body), `scanwatch_allowlisted_alerts_total{label="T1595 - PortScan"} 1`) {
+	if !strings.Contains(string(body), `scanwatch_allowlisted_scans_total{name="PortScan",technique="T1595"} 1`) {
 		t.Errorf("the suppressed alert is not counted:\n%s", grepLines(string(body), "allowlisted"))
 	}
 	d.cmd.Process.Signal(syscall.SIGINT)
