@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/lab"
 	"github.com/scanwatch/scanwatch/metrics"
 )
@@ -51,6 +52,7 @@ func exportedNames(t *testing.T) []string {
 	m := metrics.New(metrics.Build{Version: "test"}, func() (metrics.KernelCounters, error) { return metrics.KernelCounters{}, nil })
 	m.Attached.WithLabelValues("eth0").Set(1) // labelled per interface once attached
 	m.LinkLost.WithLabelValues("eth0")
+	m.WatchRules(func() detector.Stats { return detector.Stats{} }, 100)
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/lab"
 )
 
@@ -17,6 +18,10 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return KernelCounters{}, nil })
 	m.Attached.WithLabelValues("eth0").Set(1)
 	m.LinkLost.WithLabelValues("eth0")
+	m.WatchRules(func() detector.Stats {
+		return detector.Stats{Sources: 3, Episodes: map[string]int{detector.LabelPortScan: 1}}
+	}, 100)
+	m.AlertLatency.Observe(0.01)
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ type Metrics struct {
 	WriteErrors  *prometheus.CounterVec // alert records not written, by output
 	ReloadOK     prometheus.Gauge       // last allowlist reload succeeded (1) or not (0)
 	ReloadTimeOK prometheus.Gauge       // Unix time of the last successful (re)load
+	// AlertLatency is live only: from the probe that crossed a threshold
+	// (or escalated) to its alert record leaving the detector.
+	AlertLatency prometheus.Histogram
 }
 
 // Reloaded records the outcome of a configuration (re)load, as Prometheus
@@ -132,6 +135,11 @@ func New(build Build, kernel func() (KernelCounters, error)) *Metrics {
 			Namespace: namespace, Name: "alert_write_errors_total",
 			Help: "Alert records that could not be written, by output (stdout, file); detection goes on.",
 		}, []string{"output"}),
+		AlertLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "alert_latency_seconds",
+			Help:    "Live: time from the probe that crossed a threshold (or escalated a label) to its alert record.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
 		ReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration (allowlist) reload attempt was successful.",
@@ -161,7 +169,7 @@ func New(build Build, kernel func() (KernelCounters, error)) *Metrics {
 	}, []string{"version", "revision", "branch", "goversion", "goos", "goarch"})
 	buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), orUnknown(build.Branch), runtime.Version(), runtime.GOOS, runtime.GOARCH).Set(1)
 	reg.MustRegister(m.Scans, m.Records, m.Allowed, m.Evicted, m.ProbationEvicted, m.ClockHeld, buildInfo,
-		m.Attached, m.LinkLost, m.WriteErrors, m.ReloadOK, m.ReloadTimeOK,
+		m.Attached, m.LinkLost, m.WriteErrors, m.ReloadOK, m.ReloadTimeOK, m.AlertLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if kernel != nil {
 		reg.MustRegister(&kernelCollector{read: kernel})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/metrics"
@@ -109,12 +110,21 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	host, _ := os.Hostname()
 	cfg.OnAlert = func(a detector.Alert) {
 		a.Host, a.Interface = host, f.iface
+		if a.Status == detector.StatusNew || a.Status == detector.StatusEscalated {
+			m.AlertLatency.Observe(time.Since(a.Timestamp).Seconds())
+		}
 		m.Alerted(a)
 		out.Write(a)
 	}
 	rules, err := detector.New(f.rules, cfg)
 	if err != nil {
 		return usageError{err}
+	}
+	if sr, ok := rules.(detector.StatsReporter); ok {
+		m.WatchRules(func() (st detector.Stats) {
+			live.Do(func() { st = sr.Stats() })
+			return st
+		}, f.maxSources)
 	}
 	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
 	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, rules: rules, live: live, file: file, m: m, log: log})

@@ -1,0 +1,50 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scanwatch/scanwatch/detector"
+)
+
+var (
+	descTracked  = prometheus.NewDesc(namespace+"_tracked_sources", "Sources the rules hold: tier=evidence (capped by --max-sources) or probation (one probe so far, capped by --max-probation per address family).", []string{"tier"}, nil)
+	descMaxSrc   = prometheus.NewDesc(namespace+"_max_sources", "The --max-sources cap: sources with evidence beyond it evict the least recently active.", nil, nil)
+	descEpisodes = prometheus.NewDesc(namespace+"_open_episodes", "Scan episodes open now (alerted, not yet closed), by technique and name.", []string{"technique", "name"}, nil)
+)
+
+// WatchRules exports the rules' state size, read at scrape time through
+// read (which must serialise with the detector's Observe).
+func (m *Metrics) WatchRules(read func() detector.Stats, maxSources int) {
+	m.Registry.MustRegister(&stateCollector{read: read, max: maxSources})
+}
+
+type stateCollector struct {
+	read func() detector.Stats
+	max  int
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descTracked
+	ch <- descMaxSrc
+	ch <- descEpisodes
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.read()
+	ch <- prometheus.MustNewConstMetric(descTracked, prometheus.GaugeValue, float64(st.Sources), "evidence")
+	ch <- prometheus.MustNewConstMetric(descTracked, prometheus.GaugeValue, float64(st.Probation), "probation")
+	ch <- prometheus.MustNewConstMetric(descMaxSrc, prometheus.GaugeValue, float64(c.max))
+	// Every known technique, 0 when none is open, so the series never vanish.
+	open := map[[2]string]int{}
+	for _, l := range detector.Labels {
+		tech, name := detector.LabelParts(l)
+		open[[2]string{tech, name}] += 0
+	}
+	for l, n := range st.Episodes {
+		tech, name := detector.LabelParts(l)
+		open[[2]string{tech, name}] += n
+	}
+	for k, n := range open {
+		ch <- prometheus.MustNewConstMetric(descEpisodes, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+}
