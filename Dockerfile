@@ -18,8 +18,12 @@ COPY --from=build /scanwatch /usr/local/bin/scanwatch
 # needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: Docker gives added
 # capabilities only to uid 0, so run it as uid 0 with every other capability
 # dropped, never --privileged:
-#   docker run --network host --user 0 --cap-drop ALL \
+#   docker run --network host --user 0 --cap-drop ALL --security-opt no-new-privileges \
 #     --cap-add BPF --cap-add NET_ADMIN --cap-add PERFMON scanwatch run --iface eth0
+# (add NET_RAW for --promisc). Docker 20.10, as in Debian 12, rejects BPF and
+# PERFMON as unknown: there --cap-add SYS_ADMIN alone does. Once attached,
+# scanwatch drops every capability this kernel lets it do without (Linux 5.19
+# and later: all of them).
 # /metrics listens on 127.0.0.1:9595 by default; for a Prometheus elsewhere add
 # --web.listen-address :9595 and firewall the port.
 USER nonroot:nonroot

@@ -6,12 +6,14 @@
 # onto the wire; iproute2 builds the namespaces and its nstat reads the
 # target's own counters, the referee of the evasion tests. prometheus brings
 # promtool and the real Prometheus that deploy/'s tests run; systemd brings
-# systemd-analyze for deploy/systemd/. Run by 'make test' (and so by
+# systemd-analyze for deploy/systemd/; libcap2-bin's setcap gives a copy of
+# the binary file capabilities for the least-privilege tests. Run by
+# 'make test' (and so by
 # .ci/run). Without root it only
 # says what is missing: the tests then skip what needs it, except under
 # CI=true, where they fail.
 set -euo pipefail
-packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3 python3-scapy tcpreplay prometheus systemd)
+packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3 python3-scapy tcpreplay prometheus systemd libcap2-bin)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

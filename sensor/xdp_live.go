@@ -104,6 +104,9 @@ func Attach(cfg LiveConfig) (_ *Live, err error) {
 		return nil, err
 	}
 	cfg.Program.StrictChecksums = strict
+	if err := checkCapabilities(cfg.Promisc); err != nil {
+		return nil, err
+	}
 	cfg.Log.Info("checksums", "iface", cfg.Iface, "offloaded", map[bool]string{true: "rejected", false: "accepted"}[strict])
 	objs, err := LoadProgram(cfg.Program)
 	if err != nil {
@@ -161,7 +164,7 @@ func (l *Live) attach() error {
 		l.cfg.Log.Debug("XDP attach failed", "mode", names[flags], "err", err)
 		switch {
 		case errors.Is(err, os.ErrPermission):
-			return errPrivileges(err)
+			return errRefused("attaching XDP to "+l.cfg.Iface, err)
 		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
 			other := ModeGeneric
 			if flags == link.XDPGenericMode {
@@ -180,7 +183,10 @@ func (l *Live) attach() error {
 func (l *Live) setPromisc() error {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("--promisc needs CAP_NET_RAW (or root): %w", err)
+		if errors.Is(err, os.ErrPermission) {
+			return errRefused("opening an AF_PACKET socket for --promisc", err)
+		}
+		return fmt.Errorf("opening an AF_PACKET socket for --promisc: %w", err)
 	}
 	mreq := unix.PacketMreq{Ifindex: int32(l.Ifindex), Type: unix.PACKET_MR_PROMISC}
 	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {

@@ -49,7 +49,9 @@ type Objects struct {
 }
 
 // LoadProgram loads the XDP program with cfg, without attaching it.
-// Verifier errors come back in full (%+v prints the verifier log).
+// A missing capability is named before anything is loaded; a verifier
+// rejection with every capability held comes back in full (%+v prints
+// the verifier log).
 func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if cfg.ReportEvery == 0 {
 		cfg.ReportEvery = DefaultReportEvery
@@ -59,6 +61,9 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	}
 	if cfg.ReportEvery&(cfg.ReportEvery-1) != 0 {
 		return nil, fmt.Errorf("report interval %d is not a power of two", cfg.ReportEvery)
+	}
+	if err := checkCapabilities(false); err != nil {
+		return nil, err
 	}
 	if err := checkKernel(); err != nil {
 		return nil, err
@@ -79,15 +84,11 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 			return nil, fmt.Errorf("the kernel's verifier rejected the XDP program (please report this with the log below): %+v", ve)
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return nil, errPrivileges(err)
+			return nil, errRefused("loading the XDP program", err)
 		}
 		return nil, fmt.Errorf("loading the XDP program: %w", err)
 	}
 	return &objs, nil
-}
-
-func errPrivileges(err error) error {
-	return fmt.Errorf("not allowed to load or attach BPF programs (%v): run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (e.g. setcap cap_bpf,cap_net_admin,cap_perfmon+ep scanwatch)", err)
 }
 
 // checkKernel names what is missing in terms a user can act on.
@@ -97,7 +98,7 @@ func checkKernel() error {
 			return errors.New("this kernel has no BPF ring buffers: scanwatch run needs Linux 5.8 or later (replay works on any kernel)")
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return errPrivileges(err)
+			return errRefused("creating a BPF ring buffer", err)
 		}
 		return fmt.Errorf("probing the kernel for BPF ring buffers: %w", err)
 	}

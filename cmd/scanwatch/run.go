@@ -95,6 +95,11 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{err}
 		}
 	}
+	// Everything privileged is open (the metrics ports too, which may be
+	// below 1024): from here on keep only what this kernel needs.
+	if _, err := live.DropCapabilities(linkLoss == sensor.LinkReattach); err != nil {
+		log.Warn("capabilities not dropped: the process keeps those it started with", "err", err)
+	}
 	out := &alertSink{stdout: newStreamWriter(f.format, stdout, f.rules == "default"), file: file, ecs: f.format == "ecs", log: log,
 		failed: func(output string) { m.WriteErrors.WithLabelValues(output).Inc() }}
 	cfg.Window = f.window
