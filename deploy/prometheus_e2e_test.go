@@ -39,7 +39,9 @@ func TestPrivilegedPrometheusScrapesAlertsAndDashboards(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755) // Debian's prometheus may drop to its own user
 	bin := filepath.Join(dir, "scanwatch")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/scanwatch").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "../cmd/scanwatch")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as it ships: the capability drop needs it
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	l := lab.New(t)

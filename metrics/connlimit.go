@@ -90,10 +90,3 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 		}
 	}
 }
-
-// open is how many connections are held.
-func (l *connLimiter) open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}

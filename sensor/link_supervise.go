@@ -241,8 +241,8 @@ func (l *Live) lost(reason string) error {
 
 // reattach puts the same loaded program on the new interface with the
 // same mode logic. Only BPF_LINK_CREATE and a setsockopt on the socket
-// opened at start are needed: CAP_NET_ADMIN (and CAP_BPF), no program
-// load, no new socket.
+// opened at start are needed, no program load and no new socket: on
+// Linux 5.19 and later no capability at all (DropCapabilities probes it).
 func (l *Live) reattach(index int) {
 	old := l.Ifindex
 	l.Ifindex = index
