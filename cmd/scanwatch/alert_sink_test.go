@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -76,39 +75,5 @@ func TestAlertsFileRefusesWhatCouldBlock(t *testing.T) {
 		if _, err := openAlertsFile(path); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", path, err, want)
 		}
-	}
-}
-
-func TestListFlagReplacesItsDefault(t *testing.T) {
-	l := newListFlag("127.0.0.1:9595")
-	if got := l.nonEmpty(); len(got) != 1 || got[0] != "127.0.0.1:9595" {
-		t.Fatalf("default %v", got)
-	}
-	l.Set(":9595")
-	l.Set("[::1]:9595")
-	if got := l.String(); got != ":9595,[::1]:9595" {
-		t.Fatalf("given twice: %q, want both and not the default", got)
-	}
-	off := newListFlag("127.0.0.1:9595")
-	off.Set("")
-	if got := off.nonEmpty(); len(got) != 0 {
-		t.Fatalf(`--web.listen-address "": %v, want /metrics off`, got)
-	}
-}
-
-// make build stamps version, revision and branch; --version prints them
-// as Prometheus tools do.
-func TestVersionIsStamped(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "scanwatch")
-	ld := "-X main.version=1.2.3 -X main.revision=abc123 -X main.branch=main"
-	if out, err := exec.Command("go", "build", "-ldflags", ld, "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "scanwatch, version 1.2.3 (branch: main, revision: abc123)"; !strings.HasPrefix(string(out), want) {
-		t.Fatalf("--version: %q, want %q", out, want)
 	}
 }

@@ -19,8 +19,11 @@ import (
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseQuietHelp(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				if help := helpTo[fs]; help != nil {
+					help()
+				}
 				return nil, err
 			}
 			return nil, usageError{err}
@@ -116,14 +119,42 @@ func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, usageError{fmt.Errorf("--log.format %q: use logfmt or json", c.logFormat)}
 }
 
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet makes a command's flags. Help asked for (--help) goes to
+// stdout, as in every Prometheus tool, so it pipes into less or grep; help
+// after a mistake goes to stderr. Flags are shown with two dashes, the
+// form the README uses (Go's flag package accepts one or two).
+//
+// We keep the standard flag package rather than kingpin: the commands
+// need flags between positional arguments (replay a.pcap --format table),
+// which parseFlags gives in a few lines, and moving every flag to kingpin
+// would buy completion and --help-man at the price of a second flag
+// syntax in the tests and a dependency. The help output is what kingpin's
+// would be.
+func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: scanwatch %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { printUsage(stderr, fs, synopsis) }
+	helpTo[fs] = func() { printUsage(stdout, fs, synopsis) }
 	return fs
+}
+
+// helpTo prints a flag set's help on stdout, for --help.
+var helpTo = map[*flag.FlagSet]func(){}
+
+func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprintf(w, "Usage: scanwatch %s\n\nFlags:\n", synopsis)
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if kind != "" {
+			line += " " + kind
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // parse parses args into c and the command's own flags, and returns the
@@ -183,4 +214,24 @@ func (l *listFlag) nonEmpty() []string {
 		}
 	}
 	return out
+}
+
+// parseQuietHelp parses like fs.Parse, but a -h/--help prints nothing
+// there: parseFlags prints the help on stdout instead.
+func parseQuietHelp(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	var asked bool
+	fs.Usage = func() {
+		for _, a := range args {
+			if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+				asked = true
+			}
+		}
+		if !asked {
+			usage()
+		}
+	}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	return err
 }

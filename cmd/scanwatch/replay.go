@@ -32,7 +32,7 @@ what was read (exit status 0).`
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var rf replayFlags
-	fs := newFlagSet("replay", replaySynopsis, stderr)
+	fs := newFlagSet("replay", replaySynopsis, stdout, stderr)
 	c.register(fs)
 	rf.register(fs)
 	files, cfg, log, err := c.parse(fs, args, stderr)

@@ -31,7 +31,7 @@ type runFlags struct {
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
-	fs := newFlagSet("run", "run --iface IFACE [flags]", stderr)
+	fs := newFlagSet("run", "run --iface IFACE [flags]", stdout, stderr)
 	f.register(fs)
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
