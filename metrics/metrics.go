@@ -31,6 +31,11 @@ type KernelCounters struct {
 	Fragments, FragmentDatagrams                       uint64
 	FragmentQueueDrops, FragmentDrops                  uint64
 	TinyFragments, HeaderChains, VLANDepth             uint64
+
+	// The sensor's own health: the last flow map sweep and the ring's fill.
+	FlowMapEntries, FlowMapCapacity int
+	SweepSeconds                    float64
+	RingPendingBytes, RingSizeBytes int
 }
 
 // Metrics holds the registry and the metrics scanwatch updates itself.
@@ -198,6 +203,11 @@ var (
 	descFragQDrops = desc("fragment_queue_drops_total", "Fragment queues dropped as Linux drops them: overlapping fragments, inconsistent lengths, zero-length fragments.")
 	descFragDrops  = desc("fragment_drops_total", "Fragments the host discards on sight: IPv6 first fragments without their header chain, bad lengths, oversized datagrams, no room.")
 	descEvasion    = prometheus.NewDesc(namespace+"_evasion_packets_total", "Evasion evidence: tiny_fragment (datagrams whose first fragment cannot hold the TCP flags), header_chain (IPv6 extension headers past 16), vlan_depth (more than 8 VLAN tags; not decoded).", []string{"reason"}, nil)
+	descFlowMap    = desc("flow_map_entries", "Flows in the kernel's LRU flow map at the last sweep; at capacity the least recently used are evicted.")
+	descFlowCap    = desc("flow_map_capacity", "Size of the kernel's flow map.")
+	descSweep      = desc("flow_sweep_duration_seconds", "How long the last flow map sweep took (it runs every second and holds the event path meanwhile).")
+	descRingPend   = desc("ringbuf_pending_bytes", "Bytes waiting in the ring buffer at scrape time; near the size, records start to drop.")
+	descRingSize   = desc("ringbuf_size_bytes", "Size of the ring buffer.")
 	actionNames    = [5]string{"aborted", "drop", "pass", "tx", "redirect"}
 )
 
@@ -213,7 +223,8 @@ type kernelCollector struct {
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descDetector, descActions,
-		descCsumBad, descCsumOff, descCsumUnver, descFrags, descFragDgrams, descFragQDrops, descFragDrops, descEvasion} {
+		descCsumBad, descCsumOff, descCsumUnver, descFrags, descFragDgrams, descFragQDrops, descFragDrops, descEvasion,
+		descFlowMap, descFlowCap, descSweep, descRingPend, descRingSize} {
 		ch <- d
 	}
 }
@@ -235,6 +246,13 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, n := range map[string]uint64{"tiny_fragment": k.TinyFragments, "header_chain": k.HeaderChains, "vlan_depth": k.VLANDepth} {
 		ch <- prometheus.MustNewConstMetric(descEvasion, prometheus.CounterValue, float64(n), reason)
+	}
+	for _, g := range []struct {
+		d *prometheus.Desc
+		v float64
+	}{{descFlowMap, float64(k.FlowMapEntries)}, {descFlowCap, float64(k.FlowMapCapacity)}, {descSweep, k.SweepSeconds},
+		{descRingPend, float64(k.RingPendingBytes)}, {descRingSize, float64(k.RingSizeBytes)}} {
+		ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v)
 	}
 	for i, n := range k.Actions {
 		ch <- prometheus.MustNewConstMetric(descActions, prometheus.CounterValue, float64(n), actionNames[i])

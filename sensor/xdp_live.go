@@ -70,9 +70,10 @@ type Live struct {
 	tracker *flowTracker
 	sup     *supervisor // follows the interface through netlink
 
-	mu      sync.Mutex // serialises emit and the tracker
-	emitted uint64     // SYNs handed to the detector
-	probes  uint64     // other probes handed to the detector
+	mu        sync.Mutex // serialises emit and the tracker
+	emitted   uint64     // SYNs handed to the detector
+	lastSweep SweepStats
+	probes    uint64 // other probes handed to the detector
 }
 
 // Attach loads the program and attaches it to cfg.Iface through a bpf_link,
@@ -298,9 +299,12 @@ func (l *Live) Sweep(emit func(*detector.Event)) error {
 	var ev detector.Event
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	start, flows := time.Now(), 0
+	defer func() { l.lastSweep = SweepStats{Flows: flows, Took: time.Since(start), At: start} }()
 	l.tracker.beginSweep()
 	for {
 		n, err := l.Objs.Flows.BatchLookup(&cursor, keys, vals, nil)
+		flows += n
 		for i := 0; i < n; i++ {
 			if l.tracker.fromSweep(&keys[i], &vals[i], &ev) {
 				l.count(&ev)
@@ -316,6 +320,33 @@ func (l *Live) Sweep(emit func(*detector.Event)) error {
 	}
 	l.tracker.endSweep()
 	return nil
+}
+
+// SweepStats describe the last flow map sweep: how full the kernel's map
+// is, and how long reading it took (a sweep holds the event path's lock).
+type SweepStats struct {
+	Flows int
+	Took  time.Duration
+	At    time.Time
+}
+
+// Health is read at scrape time: the last sweep, and the ring's fill.
+type Health struct {
+	Sweep                  SweepStats
+	FlowCapacity           int
+	RingPending, RingBytes int
+}
+
+// Health reports the sensor's own state for metrics.
+func (l *Live) Health() Health {
+	l.mu.Lock()
+	h := Health{Sweep: l.lastSweep}
+	l.mu.Unlock()
+	h.FlowCapacity = int(l.Objs.Flows.MaxEntries())
+	if l.rd != nil {
+		h.RingPending, h.RingBytes = l.rd.AvailableBytes(), l.rd.BufferSize()
+	}
+	return h
 }
 
 // Do runs fn under the lock that serialises emit: for touching the

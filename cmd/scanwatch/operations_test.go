@@ -147,9 +147,13 @@ func TestPrivilegedRunOutlivesItsReader(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("scanwatch died when its reader went away: %v", err)
 	}
+	// The broken pipe is logged as stdout fails, just before the same
+	// record is appended to the file: wait for it there.
 	var escalated bool
-	for _, a := range readAlerts(t, file) {
-		escalated = escalated || a.Label == detector.LabelFullNetworkScan
+	for deadline := time.Now().Add(5 * time.Second); !escalated && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, a := range readAlerts(t, file) {
+			escalated = escalated || a.Label == detector.LabelFullNetworkScan
+		}
 	}
 	if !escalated {
 		t.Fatalf("--alerts.file has no %s alert after stdout closed:\n%+v", detector.LabelFullNetworkScan, readAlerts(t, file))

@@ -155,7 +155,10 @@ func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
 		return metrics.KernelCounters{}, err
 	}
 	v := c.Values
+	h := live.Health()
 	return metrics.KernelCounters{
+		FlowMapEntries: h.Sweep.Flows, FlowMapCapacity: h.FlowCapacity, SweepSeconds: h.Sweep.Took.Seconds(),
+		RingPendingBytes: h.RingPending, RingSizeBytes: h.RingBytes,
 		Packets: v[sensor.CntPackets], SYN: v[sensor.CntSYN], OtherTCP: v[sensor.CntOtherTCP], UDP: v[sensor.CntUDP],
 		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], Probes: v[sensor.CntProbes], FlowsNew: v[sensor.CntFlowsNew],
 		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
