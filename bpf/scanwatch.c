@@ -322,13 +322,17 @@ static __always_inline void on_probe(struct xdp_md *ctx, struct pkt *p, __u8 pro
 }
 
 // stealth_probe names TCP packets that are probes by their flags alone: no
-// real stack sends a lone FIN, no flags at all, or FIN+PSH+URG without ACK.
-// Anything with ACK, SYN or RST returns 0 at the first test, so ordinary
-// traffic pays one comparison.
+// real stack sends a lone FIN, no flags at all, FIN+PSH+URG without ACK, or
+// SYN+FIN (Linux drops SYN+FIN at a listening socket and answers it with a
+// RST at a closed port: a FIN probe, never a connection attempt). Anything
+// with ACK or RST returns 0 at the first test, so ordinary traffic pays one
+// comparison; a SYN alone never gets here (probe_of).
 static __always_inline __u8 stealth_probe(__u8 flags)
 {
-	if (flags & (TH_SYN | TH_RST | TH_ACK))
+	if (flags & (TH_RST | TH_ACK))
 		return 0;
+	if (flags & TH_SYN)
+		return (flags & TH_FIN) ? PROBE_FIN : 0;
 	flags &= TH_FIN | TH_PSH | TH_URG;
 	if (flags == 0)
 		return PROBE_NULL;
@@ -343,8 +347,11 @@ static __always_inline __u8 stealth_probe(__u8 flags)
 static __always_inline __u8 probe_of(const struct pkt *p)
 {
 	if (p->proto == IPPROTO_TCP) {
-		// SYN+RST is no probe: Linux discards it, port open or closed.
-		if ((p->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+		// A SYN is what Linux takes as a connection attempt: SYN without
+		// ACK, RST or FIN. It discards SYN+RST, port open or closed, and
+		// SYN+FIN at a listening socket (stealth_probe). ECE, CWR, PSH and
+		// URG do not matter. detector.ClassifyTCP says the same.
+		if ((p->flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN)
 			return PROBE_SYN;
 		return stealth_probe(p->flags);
 	}

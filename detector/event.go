@@ -45,7 +45,10 @@ func ClassifyTCP(flags uint8) Kind {
 	switch {
 	case flags&FlagRST != 0:
 		return KindRST
-	case flags&(FlagSYN|FlagACK) == FlagSYN:
+	case flags&(FlagSYN|FlagACK|FlagFIN) == FlagSYN:
+		// What Linux takes as a connection attempt: it drops SYN+FIN at a
+		// listening socket (a FIN probe, stealthProbe), SYN+RST always.
+		// The XDP program's probe_of says the same.
 		return KindSYN
 	case flags&(FlagSYN|FlagACK) == FlagSYN|FlagACK:
 		return KindSYNACK

@@ -21,19 +21,38 @@ var probeNames = [probeCount]string{"", "syn", "fin", "null", "xmas", "maimon", 
 func (p Probe) String() string { return probeNames[p] }
 
 // stealthProbe classifies TCP packets that are probes on their own,
-// whatever came before: no real stack sends a lone FIN, no flags, or
-// FIN+PSH+URG without ACK.
+// whatever came before: no real stack sends a lone FIN, no flags,
+// FIN+PSH+URG without ACK, or SYN+FIN (which Linux drops at a listening
+// socket and answers with a RST at a closed one, as it does a FIN). ECE
+// and CWR do not matter. The XDP program's stealth_probe is the same test.
 func stealthProbe(flags uint8) Probe {
 	f := flags & (FlagFIN | FlagSYN | FlagRST | FlagPSH | FlagACK | FlagURG)
 	switch {
+	case f&(FlagRST|FlagACK) != 0:
+		return ProbeNone
+	case f&FlagSYN != 0:
+		if f&FlagFIN != 0 {
+			return ProbeFIN
+		}
+		return ProbeNone
 	case f == 0:
 		return ProbeNULL
 	case f == FlagFIN:
 		return ProbeFIN
-	case f&FlagACK == 0 && f&(FlagFIN|FlagPSH|FlagURG) == FlagFIN|FlagPSH|FlagURG && f&FlagSYN == 0:
+	case f == FlagFIN|FlagPSH|FlagURG:
 		return ProbeXMAS
 	}
 	return ProbeNone
+}
+
+// TCPProbe is what a TCP packet is on its flags alone, as both the XDP
+// program and replay judge it: a SYN, a stealth probe, or nothing (ACK
+// probes need the connection's history; see classify).
+func TCPProbe(flags uint8) Probe {
+	if ClassifyTCP(flags) == KindSYN {
+		return ProbeSYN
+	}
+	return stealthProbe(flags)
 }
 
 // ackProbe is the probe an ACK-bearing packet would be if it belongs to no

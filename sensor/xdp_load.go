@@ -32,6 +32,10 @@ type ProgramConfig struct {
 	// which the receiving stack trusts; off a physical wire it is a
 	// forgery the host drops. See ChecksumsFor.
 	StrictChecksums bool
+	// FlowEntries and RingBytes shrink the flow map and the ring buffer
+	// (0: the program's own sizes). Tests only: a small map makes the LRU
+	// evict under a modest flood, a small ring makes records drop.
+	FlowEntries, RingBytes uint32
 }
 
 // DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
@@ -78,6 +82,12 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 		return nil, fmt.Errorf("setting the program's config: %w", err)
 	}
 	var objs Objects
+	if cfg.FlowEntries > 0 {
+		spec.Maps["flows"].MaxEntries = cfg.FlowEntries
+	}
+	if cfg.RingBytes > 0 {
+		spec.Maps["events"].MaxEntries = cfg.RingBytes
+	}
 	if err := spec.LoadAndAssign(&objs.ScanwatchObjects, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {

@@ -40,7 +40,7 @@ type PktOpts struct {
 	Window   uint16
 	TTL      uint8
 	ID       uint16
-	Flags    string // any of "SAFRPU"
+	Flags    string // any of "SAFRPUEC" (E: ECE, C: CWR)
 	Sport    uint16 // 40000 when 0
 	Dport    uint16
 	Fragment bool // IPv4 fragment with offset 8 (no TCP header of its own)
@@ -63,6 +63,10 @@ func tcpLayer(o PktOpts) *layers.TCP {
 			t.PSH = true
 		case 'U':
 			t.URG = true
+		case 'E':
+			t.ECE = true
+		case 'C':
+			t.CWR = true
 		}
 	}
 	return t
