@@ -12,6 +12,27 @@ ARG REVISION=
 ARG BRANCH=
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION} -X main.branch=${BRANCH}" -o /scanwatch ./cmd/scanwatch
 
+# --target live-nonroot: the same binary with file capabilities, to run live
+# capture as the image's non-root user without --user 0:
+#   docker build --target live-nonroot -t scanwatch:live-nonroot .
+#   docker run --network host --cap-drop ALL --cap-add BPF --cap-add NET_ADMIN \
+#     --cap-add PERFMON scanwatch:live-nonroot run --iface eth0
+# File capabilities need the capabilities in the container's bounding set
+# (--cap-add) and privilege escalation allowed: they are ignored under
+# --security-opt no-new-privileges (Kubernetes: allowPrivilegeEscalation:
+# false). The default image's uid-0-with-three-capabilities recipe below
+# keeps no-new-privileges; scanwatch drops the capabilities either way.
+# (Not built in scanwatch's tests: no container engine there.)
+FROM build AS caps
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libcap2-bin \
+	&& setcap cap_bpf,cap_net_admin,cap_perfmon+ep /scanwatch
+
+FROM gcr.io/distroless/static-debian12:nonroot AS live-nonroot
+COPY --from=caps /scanwatch /usr/local/bin/scanwatch
+USER nonroot:nonroot
+ENTRYPOINT ["/usr/local/bin/scanwatch"]
+CMD ["--help"]
+
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /scanwatch /usr/local/bin/scanwatch
 # Replay needs no privileges and runs as nonroot. Live capture (scanwatch run)
