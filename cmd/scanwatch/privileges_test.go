@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -193,39 +191,7 @@ func keptOnThisKernel(t *testing.T) kept {
 // and also returns the log lines up to "watching".
 func startRun(t *testing.T, l *lab.Lab, args ...string) (*daemon, []string) {
 	t.Helper()
-	cmd := l.InTgt(context.Background(), args...)
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{cmd: cmd, alerts: make(chan detector.Alert, 100), logs: make(chan string, 100)}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var a detector.Alert
-			if json.Unmarshal(sc.Bytes(), &a) == nil {
-				d.alerts <- a
-			}
-		}
-		close(d.alerts)
-	}()
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case d.logs <- sc.Text():
-			default:
-			}
-		}
-		close(d.logs)
-	}()
+	d := launchDaemon(t, l, args...)
 	var lines []string
 	deadline := time.After(20 * time.Second)
 	for {

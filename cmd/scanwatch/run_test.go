@@ -58,8 +58,19 @@ func startDaemon(t *testing.T, l *lab.Lab, bin string, extra ...string) *daemon 
 	return startDaemonArgs(t, l, append([]string{bin, "run", "--iface", l.VethTgt, "--web.listen-address", "127.0.0.1:9595"}, extra...)...)
 }
 
-// startDaemonArgs starts the command line args in the target namespace.
+// startDaemonArgs starts the command line args in the target namespace
+// and waits for "watching" (failing on an error logged before it).
 func startDaemonArgs(t *testing.T, l *lab.Lab, args ...string) *daemon {
+	t.Helper()
+	d := launchDaemon(t, l, args...)
+	d.waitLog(t, "msg=watching")
+	return d
+}
+
+// launchDaemon starts args in the target namespace, ended when the test
+// ends, with its alerts and log lines on channels (logs is closed when
+// the process's stderr closes).
+func launchDaemon(t *testing.T, l *lab.Lab, args ...string) *daemon {
 	t.Helper()
 	cmd := l.InTgt(context.Background(), args...)
 	stdout, _ := cmd.StdoutPipe()
@@ -92,8 +103,8 @@ func startDaemonArgs(t *testing.T, l *lab.Lab, args ...string) *daemon {
 			default:
 			}
 		}
+		close(d.logs)
 	}()
-	d.waitLog(t, "msg=watching")
 	return d
 }
 
@@ -102,7 +113,10 @@ func (d *daemon) waitLog(t *testing.T, want string) {
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
-		case line := <-d.logs:
+		case line, ok := <-d.logs:
+			if !ok {
+				t.Fatalf("scanwatch exited before logging %q", want)
+			}
 			if strings.Contains(line, want) {
 				return
 			}
