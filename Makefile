@@ -10,12 +10,16 @@ BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.branch=$(BRANCH)
 PCAPS    := $(sort $(wildcard pcaps/*.pcap))
 
-.PHONY: all build demo deps test test-short bench fuzz generate lab captures clean
+.PHONY: all build image demo deps test test-short bench fuzz generate lab captures clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/scanwatch
+
+# The container image, stamped like make build (docker needed; not run by the tests).
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg BRANCH=$(BRANCH) -t scanwatch:$(VERSION) .
 
 demo: build
 	@echo "Replaying $(words $(PCAPS)) shipped captures (pcaps/README.md says what each is)."
