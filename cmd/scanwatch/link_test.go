@@ -139,14 +139,7 @@ func TestPrivilegedRunReattachesAfterVethFlap(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no alert for a 200-port scan after re-attaching")
 	}
-	d.cmd.Process.Signal(syscall.SIGINT)
-	var last detector.Alert
-	for a := range d.alerts {
-		last = a
-	}
-	if err := d.cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGINT: %v", err)
-	}
+	last := d.interrupt(t)
 	// 30 SYNs before, 200 after (nmap sends one per port unless a
 	// retransmission is needed).
 	if last.Status != detector.StatusFinal || last.AlertID != first.AlertID || last.UniqueDestPorts != 200 || last.TotalConns < 230 {

@@ -108,6 +108,21 @@ func launchDaemon(t *testing.T, l *lab.Lab, args ...string) *daemon {
 	return d
 }
 
+// interrupt sends SIGINT, reads the alerts to the end and returns the
+// last one, failing unless scanwatch exits 0.
+func (d *daemon) interrupt(t *testing.T) detector.Alert {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGINT)
+	var last detector.Alert
+	for a := range d.alerts {
+		last = a
+	}
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGINT: %v", err)
+	}
+	return last
+}
+
 func (d *daemon) waitLog(t *testing.T, want string) {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
@@ -195,14 +210,7 @@ func TestPrivilegedRunCatchesNmapLive(t *testing.T) {
 	}
 
 	// SIGINT: the closing summary, exit 0, program detached.
-	d.cmd.Process.Signal(syscall.SIGINT)
-	var last detector.Alert
-	for a := range d.alerts {
-		last = a
-	}
-	if err := d.cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGINT: %v", err)
-	}
+	last := d.interrupt(t)
 	if last.Status != detector.StatusFinal || last.Label != detector.LabelFullNetworkScan || last.TotalConns != 1000 || last.UniqueDestPorts != 1000 {
 		t.Errorf("closing alert: %+v", last)
 	}
