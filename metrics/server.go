@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -69,7 +70,10 @@ func (m *Metrics) Serve(ctx context.Context, w Web, log *slog.Logger) error {
 			for _, l := range lns {
 				l.Close()
 			}
-			return fmt.Errorf("--web.listen-address %s: %w (is another exporter using the port?)", addr, err)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("--web.listen-address %s: %w (is another exporter, or another scanwatch, using the port?)", addr, err)
+			}
+			return fmt.Errorf("--web.listen-address %s: %w (give host:port, e.g. 127.0.0.1:9595 or :9595)", addr, err)
 		}
 		lns = append(lns, ln)
 	}

@@ -134,3 +134,18 @@ func TestDefaultListenAddressIsLoopback(t *testing.T) {
 		t.Fatalf("default port changed: %s", DefaultListenAddress)
 	}
 }
+
+func TestServeNamesTheAddressProblem(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	log := slog.New(slog.DiscardHandler)
+	for addr, want := range map[string]string{busy.Addr().String(): "another exporter", "999.1.1.1:1": "give host:port", "9595": "give host:port"} {
+		err := New(Build{Version: "test"}, nil).Serve(context.Background(), Web{Addrs: []string{addr}, Path: "/metrics"}, log)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", addr, err, want)
+		}
+	}
+}
