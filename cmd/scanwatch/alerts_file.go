@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -42,6 +43,8 @@ func openAppend(path string) (*os.File, error) {
 			return nil, fmt.Errorf("--alerts.file %s: its directory does not exist: create it (e.g. mkdir -p /var/log/scanwatch)", path)
 		case errors.Is(err, fs.ErrPermission):
 			return nil, fmt.Errorf("--alerts.file %s: permission denied: the user scanwatch runs as must be able to write it", path)
+		case errors.Is(err, syscall.EISDIR):
+			return nil, fmt.Errorf("--alerts.file %s is a directory: name a file in it, e.g. %s/alerts.json", path, strings.TrimRight(path, "/"))
 		case errors.Is(err, syscall.ENXIO):
 			return nil, fmt.Errorf("--alerts.file %s is a FIFO with no reader: name a regular file, or pipe stdout to the reader", path)
 		}
