@@ -100,3 +100,77 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 	}
 	return f.Close()
 }
+
+// WriteChurnFlood writes an Ethernet pcap of packets spoofed SYNs that
+// churn a flow table: about half go to heavy flows (sources in
+// 192.0.2.0/24, each repeating one (destination, port) in 203.0.113.0/24
+// many times, so repeats and their periodic reports interleave with new
+// flows), the rest to one-SYN flows from random sources, IPv4 in
+// 192.0.2.0/24 to random ports of 203.0.113.0/24 and IPv6 in 2001:db8::/32
+// (outside the lab's /64s) to port 80 of TgtIP6. Every frame is a SYN.
+func WriteChurnFlood(path, srcMAC, dstMAC string, packets, heavy int, seed uint64) error {
+	if packets > MaxSpoofed || heavy < 1 || heavy > 254*254 {
+		return fmt.Errorf("churn flood: %d packets, %d heavy flows is past the bounds (%d, %d)", packets, heavy, MaxSpoofed, 254*254)
+	}
+	smac, err := net.ParseMAC(srcMAC)
+	if err != nil {
+		return err
+	}
+	dmac, err := net.ParseMAC(dstMAC)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(1514, layers.LinkTypeEthernet); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xc4a2))
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tgt6 := net.ParseIP(TgtIP6)
+	for range packets {
+		var ip gopacket.NetworkLayer
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(1024 + rng.IntN(60000)), Seq: rng.Uint32(), SYN: true, Window: 1024}
+		eth := &layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv4}
+		switch r := rng.IntN(4); {
+		case r < 2: // a heavy flow
+			k := rng.IntN(heavy)
+			ip = &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
+				SrcIP: net.IPv4(192, 0, 2, byte(1+k%254)), DstIP: net.IPv4(203, 0, 113, byte(1+k/254))}
+			tcp.DstPort = layers.TCPPort(1 + k%1000)
+		case r == 2: // a one-SYN IPv4 flow
+			ip = &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
+				SrcIP: net.IPv4(192, 0, 2, byte(1+rng.IntN(254))), DstIP: net.IPv4(203, 0, 113, byte(1+rng.IntN(254)))}
+			tcp.DstPort = layers.TCPPort(1 + rng.IntN(65535))
+		default: // a one-SYN IPv6 flow
+			var a [16]byte
+			a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
+			g := 0x0100 + rng.IntN(0xff00)
+			a[4], a[5] = byte(g>>8), byte(g)
+			for j := 6; j < 16; j++ {
+				a[j] = byte(rng.Uint32())
+			}
+			ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: a[:], DstIP: tgt6}
+			eth.EthernetType = layers.EthernetTypeIPv6
+			tcp.DstPort = 80
+		}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			return err
+		}
+		if err := gopacket.SerializeLayers(buf, opts, eth, ip.(gopacket.SerializableLayer), tcp); err != nil {
+			return err
+		}
+		ts = ts.Add(time.Microsecond)
+		b := buf.Bytes()
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
