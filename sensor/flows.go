@@ -20,6 +20,10 @@ type flowSeen struct {
 	firstNs uint64 // kernel time the flow entry was created
 	count   uint64 // SYNs already handed to the detector
 	swept   uint32 // sweep generation that last found it in the map
+	// Once a sweep misses it: the ring position to read up to before it
+	// may be forgotten, and the generation (swept) it was computed for.
+	forgetAt  uint64
+	forgetGen uint32
 }
 
 // flowTracker turns cumulative kernel counts (from ring records and map
@@ -29,6 +33,12 @@ type flowTracker struct {
 	seen  map[flowKey]*flowSeen
 	clock kernelClock
 	gen   uint32
+
+	// read is how much of the ring, in bytes, has been handed to the
+	// tracker, in ring order; ringGone: no record will come any more (the
+	// reader has stopped).
+	read     uint64
+	ringGone bool
 }
 
 func newFlowTracker(clock kernelClock) *flowTracker {
@@ -36,15 +46,17 @@ func newFlowTracker(clock kernelClock) *flowTracker {
 }
 
 // advance records that the flow instance (key, firstNs) has reached count
-// and returns how many SYNs are new. It marks the flow as alive in the
-// current sweep generation.
-func (t *flowTracker) advance(key flowKey, firstNs, count uint64) uint64 {
+// and returns how many SYNs are new. A sweep (inMap) marks the flow as
+// alive in the current sweep generation; so does a record that tells
+// something new. A record that tells nothing new may be a late one of a
+// flow the kernel has since evicted, and does not keep it remembered.
+func (t *flowTracker) advance(key flowKey, firstNs, count uint64, inMap bool) uint64 {
 	s := t.seen[key]
 	if s == nil {
 		s = &flowSeen{firstNs: firstNs}
 		t.seen[key] = s
+		inMap = true
 	}
-	s.swept = t.gen
 	if s.firstNs != firstNs {
 		// The kernel evicted the flow and created it again: its count
 		// restarted. (A late record of the old instance is older.)
@@ -52,6 +64,10 @@ func (t *flowTracker) advance(key flowKey, firstNs, count uint64) uint64 {
 			return 0
 		}
 		s.firstNs, s.count = firstNs, 0
+		inMap = true
+	}
+	if inMap || count > s.count {
+		s.swept = t.gen
 	}
 	if count <= s.count {
 		return 0
@@ -81,7 +97,7 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 			return false
 		}
 	}
-	d := t.advance(key, first, r.Count)
+	d := t.advance(key, first, r.Count, false)
 	if d == 0 {
 		return false
 	}
@@ -92,7 +108,7 @@ func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool
 // fromSweep fills ev from a map entry found by a sweep.
 func (t *flowTracker) fromSweep(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowValue, ev *detector.Event) bool {
 	key := flowKey{src: k.Saddr, dst: k.Daddr, dport: k.Dport, probe: k.Probe}
-	d := t.advance(key, v.FirstNs, v.Count)
+	d := t.advance(key, v.FirstNs, v.Count, true)
 	if d == 0 {
 		return false
 	}
@@ -131,16 +147,41 @@ func (t *flowTracker) synEvent(ev *detector.Event, key *flowKey, ts uint64, h sy
 	}
 }
 
-// beginSweep and endSweep bracket a full pass over the kernel map. Flows
-// that neither two passes in a row nor any record touched were evicted and
-// are forgotten, which bounds the tracker by the kernel map's size. (Two
+// consumed notes that one ring record of n sample bytes has been handed
+// to the tracker (whatever it held), in ring order.
+func (t *flowTracker) consumed(n int) { t.read += ringBytes(n) }
+
+// ringBytes is what a record of n sample bytes takes in the ring: an
+// 8-byte header and the sample padded to 8 bytes. (The program never
+// discards a reserved record, which the reader would skip unseen.)
+func ringBytes(n int) uint64 { return 8 + uint64(n+7)&^7 }
+
+// beginSweep and endSweep bracket a full pass over the kernel map. A flow
+// that neither two passes in a row nor any record touched was evicted, and
+// is forgotten, which bounds the tracker by the kernel map's size. (Two
 // passes, because a pass racing with inserts may miss an entry once, and
 // forgetting a live flow would count it twice.)
+//
+// It is forgotten only once every record written before the first of
+// those passes ended has been read: until then a record of it (its
+// new-flow record, say, behind a ring the reader is still draining) may
+// still arrive, and if the flow were forgotten by then it would be taken
+// for a new one and its SYNs counted again. pending is what the ring
+// holds unread as the sweep ends.
 func (t *flowTracker) beginSweep() { t.gen++ }
 
-func (t *flowTracker) endSweep() {
+func (t *flowTracker) endSweep(pending uint64) {
+	// The reader may hold one record it has taken off the ring and not yet
+	// handed over: count one more, which at worst waits for one more.
+	horizon := t.read + pending + ringBytes(recordSize)
 	for k, s := range t.seen {
-		if t.gen-s.swept >= 2 {
+		switch {
+		case s.swept == t.gen:
+		case s.forgetGen != s.swept || s.forgetAt == 0:
+			// First missed since last found: every record of it was
+			// written before now.
+			s.forgetAt, s.forgetGen = horizon, s.swept
+		case t.gen-s.swept >= 2 && (t.ringGone || t.read >= s.forgetAt):
 			delete(t.seen, k)
 		}
 	}

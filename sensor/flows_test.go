@@ -43,6 +43,7 @@ func TestFlowTrackerExactlyOnce(t *testing.T) {
 			for i, s := range tc.steps {
 				var got uint64
 				if s.record != nil {
+					tr.consumed(recordSize)
 					if tr.fromRecord(s.record, &ev) {
 						got = ev.Packets()
 					}
@@ -51,7 +52,7 @@ func TestFlowTrackerExactlyOnce(t *testing.T) {
 					if tr.fromSweep(&k, s.sweep, &ev) {
 						got = ev.Packets()
 					}
-					tr.endSweep()
+					tr.endSweep(0)
 				}
 				if got != s.want {
 					t.Fatalf("step %d: %d SYNs handed on, want %d", i, got, s.want)
@@ -70,12 +71,88 @@ func TestFlowTrackerForgetsEvictedFlows(t *testing.T) {
 	var ev detector.Event
 	tr.beginSweep()
 	tr.fromSweep(&k, &bpf.ScanwatchFlowValue{FirstNs: 1, Count: 1}, &ev)
-	tr.endSweep()
+	tr.endSweep(0)
 	for i := 0; i < 2; i++ { // two sweeps without it
 		tr.beginSweep()
-		tr.endSweep()
+		tr.endSweep(0)
 	}
+	if len(tr.seen) != 1 {
+		t.Fatal("forgotten while the reader might still hold a record of it")
+	}
+	tr.consumed(recordSize) // the reader hands over one more record
+	tr.beginSweep()
+	tr.endSweep(0)
 	if len(tr.seen) != 0 {
 		t.Fatalf("%d flows remembered after the kernel dropped them", len(tr.seen))
+	}
+}
+
+// The race of issue 8 item 6: under a flood the kernel evicts a flow
+// while its new-flow record still waits in the ring (the reader is behind,
+// or blocked by the sweeps). Sweeps found the flow first and counted its
+// SYN; two more found it gone. The record, read after that, must not
+// count the SYN again, and the flow is forgotten once it has been read.
+func TestFlowTrackerRecordReadAfterItsFlowWasEvicted(t *testing.T) {
+	k := bpf.ScanwatchFlowKey{Saddr: [16]byte{0: 1}, Daddr: [16]byte{0: 2}, Dport: 80, Probe: uint8(detector.ProbeSYN)}
+	r := &bpf.ScanwatchEvent{Saddr: k.Saddr, Daddr: k.Daddr, Dport: k.Dport, Probe: k.Probe, TsNs: 100, Count: 1, IsNew: 1, Flags: uint8(detector.FlagSYN)}
+	tr := newFlowTracker(kernelClock{})
+	var ev detector.Event
+	pending := ringBytes(recordSize) // the new-flow record, unread
+	var handed uint64
+	tr.beginSweep()
+	if tr.fromSweep(&k, &bpf.ScanwatchFlowValue{FirstNs: 100, LastNs: 100, Count: 1, Flags: uint8(detector.FlagSYN)}, &ev) {
+		handed += ev.Packets()
+	}
+	tr.endSweep(pending)
+	for i := 0; i < 3; i++ { // evicted: sweeps no longer find it
+		tr.beginSweep()
+		tr.endSweep(pending)
+	}
+	tr.consumed(recordSize)
+	if tr.fromRecord(r, &ev) {
+		handed += ev.Packets()
+	}
+	if handed != 1 {
+		t.Fatalf("%d SYNs handed on for a flow of one SYN", handed)
+	}
+	tr.consumed(recordSize) // one more record, of another flow
+	tr.beginSweep()
+	tr.endSweep(0)
+	if len(tr.seen) != 0 {
+		t.Fatalf("%d flows remembered after their last record was read", len(tr.seen))
+	}
+}
+
+// A reader that stays many sweeps behind never hands over a record of a
+// flow already forgotten, and flows are still forgotten behind it.
+func TestFlowTrackerSlowReaderStillForgets(t *testing.T) {
+	tr := newFlowTracker(kernelClock{})
+	var ev detector.Event
+	const lag = 20 // sweeps the reader is behind
+	var handed uint64
+	var queue []*bpf.ScanwatchEvent // records written, not yet read
+	for g := uint64(1); g <= 100; g++ {
+		// One new one-SYN flow per sweep interval, found by the sweep
+		// before its record is read, evicted before the next sweep.
+		k := bpf.ScanwatchFlowKey{Dport: uint16(g), Probe: uint8(detector.ProbeSYN)}
+		queue = append(queue, &bpf.ScanwatchEvent{Dport: k.Dport, Probe: k.Probe, TsNs: g, Count: 1, IsNew: 1, Flags: uint8(detector.FlagSYN)})
+		tr.beginSweep()
+		if tr.fromSweep(&k, &bpf.ScanwatchFlowValue{FirstNs: g, LastNs: g, Count: 1, Flags: uint8(detector.FlagSYN)}, &ev) {
+			handed += ev.Packets()
+		}
+		if len(queue) > lag {
+			tr.consumed(recordSize)
+			if tr.fromRecord(queue[0], &ev) {
+				handed += ev.Packets()
+			}
+			queue = queue[1:]
+		}
+		tr.endSweep(uint64(len(queue)) * ringBytes(recordSize))
+	}
+	if handed != 100 {
+		t.Fatalf("%d SYNs handed on for 100 one-SYN flows", handed)
+	}
+	if len(tr.seen) > lag+3 {
+		t.Fatalf("%d flows remembered: the tracker no longer forgets behind a slow reader", len(tr.seen))
 	}
 }

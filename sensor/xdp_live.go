@@ -265,6 +265,11 @@ func (l *Live) waitFlushed() {
 func (l *Live) readLoop(emit func(*detector.Event)) error {
 	var rec ringbuf.Record
 	var ev detector.Event
+	defer func() {
+		l.mu.Lock()
+		l.tracker.ringGone = true
+		l.mu.Unlock()
+	}()
 	for {
 		err := l.rd.ReadInto(&rec)
 		switch {
@@ -276,11 +281,9 @@ func (l *Live) readLoop(emit func(*detector.Event)) error {
 			return fmt.Errorf("reading the ring buffer: %w", err)
 		}
 		r, ok := decodeRecord(rec.RawSample)
-		if !ok {
-			continue
-		}
 		l.mu.Lock()
-		if l.tracker.fromRecord(&r, &ev) {
+		l.tracker.consumed(len(rec.RawSample))
+		if ok && l.tracker.fromRecord(&r, &ev) {
 			l.count(&ev)
 			emit(&ev)
 		}
@@ -318,7 +321,11 @@ func (l *Live) Sweep(emit func(*detector.Event)) error {
 			return fmt.Errorf("sweeping the flow map: %w", err)
 		}
 	}
-	l.tracker.endSweep()
+	pending := uint64(0)
+	if !l.tracker.ringGone {
+		pending = uint64(l.rd.AvailableBytes())
+	}
+	l.tracker.endSweep(pending)
 	return nil
 }
 
