@@ -18,7 +18,7 @@ import (
 // The flood's 200,040 flows fit the flow map (262,144); past it, flows
 // the LRU evicts before any record or sweep reports them are lost, and
 // the README says how that shows.
-func TestPrivilegedExactCountsUnderFlood(t *testing.T) {
+func TestPrivilegedExactCountsFromTwoSenders(t *testing.T) {
 	requirePrivileged(t)
 	l := lab.New(t)
 	var live *Live
