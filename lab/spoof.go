@@ -34,37 +34,15 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 	if spoofed > MaxSpoofed || ports < 1 || ports > 65535 {
 		return fmt.Errorf("spoofed flood: %d sources, %d ports is past the bounds (%d, 65535)", spoofed, ports, MaxSpoofed)
 	}
-	smac, err := net.ParseMAC(srcMAC)
+	fw, err := createFrames(path, srcMAC, dstMAC)
 	if err != nil {
 		return err
 	}
-	dmac, err := net.ParseMAC(dstMAC)
-	if err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(1514, layers.LinkTypeEthernet); err != nil {
-		return err
-	}
+	defer fw.f.Close()
+	smac, dmac, write := fw.smac, fw.dmac, fw.write
 	rng := rand.New(rand.NewPCG(seed, 0x5ca9))
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	scan4, tgt4 := net.ParseIP(ScanIP).To4(), net.ParseIP(TgtIP).To4()
 	tgt6 := net.ParseIP(TgtIP6)
-	write := func(ls ...gopacket.SerializableLayer) error {
-		if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
-			return err
-		}
-		ts = ts.Add(time.Microsecond)
-		b := buf.Bytes()
-		return w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b)
-	}
 	probe := func(port int) error {
 		ip := &layers.IPv4{Version: 4, TTL: 64, Id: uint16(port), Protocol: layers.IPProtocolTCP, SrcIP: scan4, DstIP: tgt4}
 		tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), Seq: uint32(port), SYN: true, Window: 1024}
@@ -77,16 +55,7 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 		}
 	}
 	for range spoofed {
-		var a [16]byte
-		a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
-		// The third group from 0x0100 up: never 2001:db8:1:: or 2001:db8:2::.
-		g := 0x0100 + rng.IntN(0xff00)
-		a[4], a[5] = byte(g>>8), byte(g)
-		for j := 6; j < 16; j++ {
-			a[j] = byte(rng.Uint32())
-		}
-		src := netip.AddrFrom16(a)
-		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: tgt6}
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: spoofedSource6(rng).AsSlice(), DstIP: tgt6}
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(1024 + rng.IntN(60000)), DstPort: 80, Seq: rng.Uint32(), SYN: true, Window: 64240}
 		tcp.SetNetworkLayerForChecksum(ip)
 		if err := write(&layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv6}, ip, tcp); err != nil {
@@ -98,7 +67,7 @@ func WriteSpoofedFlood(path string, srcMAC, dstMAC string, spoofed, ports int, s
 			return err
 		}
 	}
-	return f.Close()
+	return fw.f.Close()
 }
 
 // WriteChurnFlood writes an Ethernet pcap of packets spoofed SYNs that
@@ -112,27 +81,13 @@ func WriteChurnFlood(path, srcMAC, dstMAC string, packets, heavy int, seed uint6
 	if packets > MaxSpoofed || heavy < 1 || heavy > 254*254 {
 		return fmt.Errorf("churn flood: %d packets, %d heavy flows is past the bounds (%d, %d)", packets, heavy, MaxSpoofed, 254*254)
 	}
-	smac, err := net.ParseMAC(srcMAC)
+	fw, err := createFrames(path, srcMAC, dstMAC)
 	if err != nil {
 		return err
 	}
-	dmac, err := net.ParseMAC(dstMAC)
-	if err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(1514, layers.LinkTypeEthernet); err != nil {
-		return err
-	}
+	defer fw.f.Close()
+	smac, dmac := fw.smac, fw.dmac
 	rng := rand.New(rand.NewPCG(seed, 0xc4a2))
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tgt6 := net.ParseIP(TgtIP6)
 	for range packets {
 		var ip gopacket.NetworkLayer
@@ -149,28 +104,69 @@ func WriteChurnFlood(path, srcMAC, dstMAC string, packets, heavy int, seed uint6
 				SrcIP: net.IPv4(192, 0, 2, byte(1+rng.IntN(254))), DstIP: net.IPv4(203, 0, 113, byte(1+rng.IntN(254)))}
 			tcp.DstPort = layers.TCPPort(1 + rng.IntN(65535))
 		default: // a one-SYN IPv6 flow
-			var a [16]byte
-			a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
-			g := 0x0100 + rng.IntN(0xff00)
-			a[4], a[5] = byte(g>>8), byte(g)
-			for j := 6; j < 16; j++ {
-				a[j] = byte(rng.Uint32())
-			}
-			ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: a[:], DstIP: tgt6}
+			ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: spoofedSource6(rng).AsSlice(), DstIP: tgt6}
 			eth.EthernetType = layers.EthernetTypeIPv6
 			tcp.DstPort = 80
 		}
 		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 			return err
 		}
-		if err := gopacket.SerializeLayers(buf, opts, eth, ip.(gopacket.SerializableLayer), tcp); err != nil {
-			return err
-		}
-		ts = ts.Add(time.Microsecond)
-		b := buf.Bytes()
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(b), Length: len(b)}, b); err != nil {
+		if err := fw.write(eth, ip.(gopacket.SerializableLayer), tcp); err != nil {
 			return err
 		}
 	}
-	return f.Close()
+	return fw.f.Close()
+}
+
+// frames writes Ethernet frames between two MACs into a pcap, one
+// microsecond apart.
+type frames struct {
+	f          *os.File
+	w          *pcapgo.Writer
+	smac, dmac net.HardwareAddr
+	buf        gopacket.SerializeBuffer
+	ts         time.Time
+}
+
+func createFrames(path, srcMAC, dstMAC string) (*frames, error) {
+	smac, err := net.ParseMAC(srcMAC)
+	if err != nil {
+		return nil, err
+	}
+	dmac, err := net.ParseMAC(dstMAC)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(1514, layers.LinkTypeEthernet); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &frames{f: f, w: w, smac: smac, dmac: dmac, buf: gopacket.NewSerializeBuffer(), ts: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, nil
+}
+
+func (fw *frames) write(ls ...gopacket.SerializableLayer) error {
+	if err := gopacket.SerializeLayers(fw.buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		return err
+	}
+	fw.ts = fw.ts.Add(time.Microsecond)
+	b := fw.buf.Bytes()
+	return fw.w.WritePacket(gopacket.CaptureInfo{Timestamp: fw.ts, CaptureLength: len(b), Length: len(b)}, b)
+}
+
+// spoofedSource6 is a random address in 2001:db8::/32 whose third group is
+// 0x0100 or above: never the lab's 2001:db8:1:: or 2001:db8:2::.
+func spoofedSource6(rng *rand.Rand) netip.Addr {
+	var a [16]byte
+	a[0], a[1], a[2], a[3] = 0x20, 0x01, 0x0d, 0xb8
+	g := 0x0100 + rng.IntN(0xff00)
+	a[4], a[5] = byte(g>>8), byte(g)
+	for j := 6; j < 16; j++ {
+		a[j] = byte(rng.Uint32())
+	}
+	return netip.AddrFrom16(a)
 }
