@@ -81,3 +81,19 @@ func TestAlertCounting(t *testing.T) {
 		t.Errorf("%d scan series after alerts, want %d", n, before)
 	}
 }
+
+// A scrape storm walks the rules' tables (under the sensor's lock) at most
+// once per statsEvery.
+func TestRulesStatsAreReadAtMostOncePerSecond(t *testing.T) {
+	m := New(Build{Version: "test"}, nil)
+	reads := 0
+	m.WatchRules(func() detector.Stats { reads++; return detector.Stats{Sources: reads} }, 100)
+	for range 50 {
+		if _, err := m.Registry.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("%d walks of the rules for 50 scrapes within a second, want 1", reads)
+	}
+}

@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scanwatch/scanwatch/detector"
@@ -18,9 +21,28 @@ func (m *Metrics) WatchRules(read func() detector.Stats, maxSources int) {
 	m.Registry.MustRegister(&stateCollector{read: read, max: maxSources})
 }
 
+// statsEvery bounds how often a scrape walks the rules' tables: the walk
+// holds the sensor's event path, and whoever can reach /metrics decides
+// how often it is scraped.
+const statsEvery = time.Second
+
 type stateCollector struct {
 	read func() detector.Stats
 	max  int
+
+	mu   sync.Mutex
+	last detector.Stats
+	at   time.Time
+}
+
+// stats reads the rules at most once per statsEvery.
+func (c *stateCollector) stats() detector.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= statsEvery {
+		c.last, c.at = c.read(), now
+	}
+	return c.last
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -30,7 +52,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.read()
+	st := c.stats()
 	ch <- prometheus.MustNewConstMetric(descTracked, prometheus.GaugeValue, float64(st.Sources), "evidence")
 	ch <- prometheus.MustNewConstMetric(descTracked, prometheus.GaugeValue, float64(st.Probation), "probation")
 	ch <- prometheus.MustNewConstMetric(descMaxSrc, prometheus.GaugeValue, float64(c.max))
