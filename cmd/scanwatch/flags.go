@@ -16,14 +16,12 @@ import (
 // parseFlags parses flags that may stand before, between or after the
 // positional arguments (scanwatch replay a.pcap --format table), which Go's
 // flag package alone stops at.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseFlags(fs *cmdFlags, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := parseQuietHelp(fs, args); err != nil {
+		if err := parseQuietHelp(fs.FlagSet, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				if help := helpTo[fs]; help != nil {
-					help()
-				}
+				fs.help()
 				return nil, err
 			}
 			return nil, usageError{err}
@@ -130,16 +128,18 @@ func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 // would buy completion and --help-man at the price of a second flag
 // syntax in the tests and a dependency. The help output is what kingpin's
 // would be.
-func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
+func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *cmdFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printUsage(stderr, fs, synopsis) }
-	helpTo[fs] = func() { printUsage(stdout, fs, synopsis) }
-	return fs
+	return &cmdFlags{FlagSet: fs, help: func() { printUsage(stdout, fs, synopsis) }}
 }
 
-// helpTo prints a flag set's help on stdout, for --help.
-var helpTo = map[*flag.FlagSet]func(){}
+// cmdFlags is a command's flag set and its --help, which prints on stdout.
+type cmdFlags struct {
+	*flag.FlagSet
+	help func()
+}
 
 func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 	fmt.Fprintf(w, "Usage: scanwatch %s\n\nFlags:\n", synopsis)
@@ -160,7 +160,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 // parse parses args into c and the command's own flags, and returns the
 // positional arguments, the rules' config and the logger. --help returns
 // flag.ErrHelp, which callers turn into a clean exit.
-func (c *commonFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, detector.Config, *slog.Logger, error) {
+func (c *commonFlags) parse(fs *cmdFlags, args []string, stderr io.Writer) ([]string, detector.Config, *slog.Logger, error) {
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return nil, detector.Config{}, nil, err

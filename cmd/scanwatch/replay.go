@@ -33,8 +33,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c commonFlags
 	var rf replayFlags
 	fs := newFlagSet("replay", replaySynopsis, stdout, stderr)
-	c.register(fs)
-	rf.register(fs)
+	c.register(fs.FlagSet)
+	rf.register(fs.FlagSet)
 	files, cfg, log, err := c.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

@@ -32,7 +32,7 @@ type runFlags struct {
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	fs := newFlagSet("run", "run --iface IFACE [flags]", stdout, stderr)
-	f.register(fs)
+	f.register(fs.FlagSet)
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
@@ -42,7 +42,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
 	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines (in ECS with --format ecs) to this file; reopened on SIGHUP (logrotate without copytruncate)")
-	f.link.register(fs)
+	f.link.register(fs.FlagSet)
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -61,7 +61,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case f.checksums != sensor.ChecksumsAuto && f.checksums != sensor.ChecksumsStrict && f.checksums != sensor.ChecksumsTolerant:
 		return usageError{fmt.Errorf("--checksums %q: use auto, strict or tolerant", f.checksums)}
 	}
-	linkLoss, err := f.link.policy(fs)
+	linkLoss, err := f.link.policy(fs.FlagSet)
 	if err != nil {
 		return err
 	}
