@@ -78,6 +78,10 @@ type Event struct {
 	// past what the sensor walks). Both sensors set it the same way.
 	Evasion Evasion
 
+	// HTTP is set on a TCP data segment that begins an HTTP request or
+	// response on a port the sensors inspect (--http-ports); nil otherwise.
+	HTTP *HTTP
+
 	// Count is how many packets the event stands for. The XDP sensor folds
 	// repeated SYNs to one (source, destination, port) into a single event
 	// (or a later delta), so counts stay exact without a record per packet.
