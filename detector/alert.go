@@ -66,6 +66,8 @@ type Alert struct {
 	// MemberSources: for a DistributedScan (Source is then the prefix's
 	// first address), the member addresses seen, sorted, up to 64.
 	MemberSources []netip.Addr `json:"member_sources,omitempty"`
+	// HTTP: for a web scan (T1595.002, T1595.003), what its requests showed.
+	HTTP *WebEvidence `json:"http,omitempty"`
 }
 
 // SortAlerts orders alerts by time, then source, so output is reproducible.

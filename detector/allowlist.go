@@ -46,23 +46,38 @@ const MaxAllowlistBytes = 64 << 20
 // a writer would otherwise hang it forever, and every later reload with
 // it), and anything but a regular file is refused.
 func LoadAllowlist(path string) (PrefixSet, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	f, err := openRegular(path, "--allowlist", MaxAllowlistBytes)
 	if err != nil {
-		return nil, fmt.Errorf("--allowlist: %w", err)
+		return nil, err
 	}
 	defer f.Close()
+	// The file may grow while we read it: never read past the limit.
+	return ReadAllowlist(io.LimitReader(f, MaxAllowlistBytes), path)
+}
+
+// openRegular opens a file the rules read at start and on SIGHUP without
+// ever blocking (a FIFO without a writer would hang the open, and every
+// later reload with it), refusing anything but a regular file of at most
+// limit bytes. flag names the option in errors.
+func openRegular(path, flag string, limit int64) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("--allowlist: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	switch {
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("--allowlist %s is not a regular file (%s): scanwatch reads it at start and on SIGHUP, so write the CIDRs to a file and name that", path, describeMode(fi.Mode()))
-	case fi.Size() > MaxAllowlistBytes:
-		return nil, fmt.Errorf("--allowlist %s is %d MB, over the %d MB limit: is it the right file? (one CIDR per line)", path, fi.Size()>>20, MaxAllowlistBytes>>20)
+		f.Close()
+		return nil, fmt.Errorf("%s %s is not a regular file (%s): scanwatch reads it at start and on SIGHUP, so write it to a file and name that", flag, path, describeMode(fi.Mode()))
+	case fi.Size() > limit:
+		f.Close()
+		return nil, fmt.Errorf("%s %s is %d MB, over the %d MB limit: is it the right file?", flag, path, fi.Size()>>20, limit>>20)
 	}
-	// The file may grow while we read it: never read past the limit.
-	return ReadAllowlist(io.LimitReader(f, MaxAllowlistBytes), path)
+	return f, nil
 }
 
 func describeMode(m fs.FileMode) string {

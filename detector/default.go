@@ -21,6 +21,7 @@ type Default struct {
 	// lastPrefix is the one last looked up.
 	prefixes   map[prefixKey]*prefixState
 	lastPrefix *prefixState
+	web        *webRules // HTTP clients (web.go)
 	clock      clock
 	now        int64
 	prune      int64 // next event time to prune at
@@ -47,12 +48,25 @@ func NewDefault(cfg Config) *Default {
 	if cfg.MaxProbation == 0 {
 		cfg.MaxProbation = DefaultMaxProbation
 	}
-	return &Default{cfg: cfg, th: cfg.Thresholds, window: cfg.Window, long: cfg.LongWindow,
-		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}, prob: probation{max: cfg.MaxProbation}}
+	d := &Default{cfg: cfg, th: cfg.Thresholds, window: cfg.Window, long: cfg.LongWindow,
+		lru: sourceLRU{byAddr: make(map[netip.Addr]*source)}, prob: probation{max: cfg.MaxProbation},
+		web: newWebRules(cfg.Web)}
+	if cfg.WebLists != nil {
+		d.web.lists = cfg.WebLists
+	}
+	return d
 }
 
 // SetAllowlist swaps the allowlist without touching any state (SIGHUP).
 func (d *Default) SetAllowlist(p PrefixSet) { d.cfg.Allow = p }
+
+// SetWebLists swaps the web rules' lists without touching any state
+// (SIGHUP); requests already counted keep what they matched.
+func (d *Default) SetWebLists(l *WebLists) {
+	if l != nil {
+		d.web.lists = l
+	}
+}
 
 func (d *Default) Observe(ev *Event) {
 	t := ev.Time.UnixNano()
@@ -62,6 +76,11 @@ func (d *Default) Observe(ev *Event) {
 	d.now = d.clock.now
 	if d.now >= d.prune {
 		d.pruneIdle(d.now)
+	}
+	if ev.HTTP != nil {
+		// A data segment: web evidence, and for the scan rules at most a
+		// completed handshake (classify returns no probe for it).
+		d.observeWeb(ev, t)
 	}
 	probe, response := d.classify(ev)
 	if response {
@@ -439,6 +458,7 @@ func (d *Default) evict() {
 // window, once per tenth of a short window of event time.
 func (d *Default) pruneIdle(t int64) {
 	d.prune = t + int64(d.window)/10
+	d.pruneWeb(t)
 	d.prob.expire(t - int64(d.long))
 	for s := d.lru.tail; s != nil; {
 		prev := s.prev
@@ -469,6 +489,10 @@ func (d *Default) Flush() []Alert {
 		d.closeQuiet(&p.src, d.now, true)
 	}
 	d.prefixes, d.lastPrefix = nil, nil
+	for c := d.web.tail; c != nil; c = c.prev {
+		d.closeWeb(c, true)
+	}
+	d.web.clients, d.web.head, d.web.tail, d.web.entries = map[netip.Addr]*webClient{}, nil, nil, 0
 	out := d.flushed
 	d.collect, d.flushed = false, nil
 	SortAlerts(out)

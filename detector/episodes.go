@@ -21,6 +21,7 @@ const (
 	epFlood                          // SYNs to one or two (host, port) pairs
 	epEvasive                        // probes no stack sends (evasion.go), below every scan threshold
 	epDistributed                    // a source prefix's members together (distributed.go)
+	epWeb                            // a client's web scan (web.go): its own state, this only keys its alert_id
 )
 
 type episodeKey struct {

@@ -7,6 +7,7 @@ import "strings"
 var Labels = []string{
 	LabelPortScan, LabelFullNetworkScan, LabelIPSweep, // the starting rule's
 	LabelSweep, LabelFlood, LabelDistributed, LabelEvasive,
+	LabelVulnScan, LabelWordlistScan,
 }
 
 // LabelParts splits a label into a MITRE technique and a name without

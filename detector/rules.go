@@ -31,10 +31,12 @@ type Config struct {
 	// The default rule set's own settings; zero values take the defaults.
 	LongWindow   time.Duration // low-and-slow tier; default 1 h
 	Thresholds   Thresholds
-	Allow        PrefixSet   // authorised scanners: tracked, never alerted
-	MaxSources   int         // hard cap on sources held; default 100,000
-	OnSuppressed func(Alert) // an allowlisted source's would-be alert
-	OnEvict      func()      // a promoted source dropped to respect MaxSources
+	Web          WebThresholds // web scanning (web.go); zero values take the defaults
+	WebLists     *WebLists     // nil: the built-in lists
+	Allow        PrefixSet     // authorised scanners: tracked, never alerted
+	MaxSources   int           // hard cap on sources held; default 100,000
+	OnSuppressed func(Alert)   // an allowlisted source's would-be alert
+	OnEvict      func()        // a promoted source dropped to respect MaxSources
 
 	// MaxProbation bounds the probation tier, per address family, in every
 	// rule set: sources seen with one probe only, held in a few dozen bytes

@@ -6,6 +6,11 @@ type Stats struct {
 	Sources   int            // sources with scan evidence (capped by MaxSources)
 	Probation int            // one-probe sources (capped by MaxProbation per family)
 	Episodes  map[string]int // open episodes by label
+	// The web rules (default rules only): clients held, and the HTTP
+	// requests and responses inspected since start (counters).
+	WebClients    int
+	HTTPRequests  uint64
+	HTTPResponses uint64
 }
 
 // StatsReporter is implemented by every rule set. Stats walks the tables,
@@ -23,6 +28,12 @@ func (d *Default) Stats() Stats {
 			st.Episodes[ep.label]++
 		}
 	}
+	for _, c := range d.web.clients {
+		if c.ep != nil {
+			st.Episodes[c.ep.label]++
+		}
+	}
+	st.WebClients, st.HTTPRequests, st.HTTPResponses = len(d.web.clients), d.web.requests, d.web.responses
 	return st
 }
 

@@ -1,0 +1,379 @@
+package detector
+
+import (
+	"hash/maphash"
+	"net/netip"
+)
+
+// Web scanning (T1595.002, T1595.003), judged from HTTP request heads and,
+// where the sensor sees them (replay, a span port), response status lines.
+// Per client address, over the rule set's short window:
+//   - a User-Agent on the scanner list names the tool and its technique;
+//   - injection payloads (SQL, XSS, traversal, command, ShellShock,
+//     Log4Shell...) in distinct requests: vulnerability scanning;
+//   - distinct paths on the probe list (VCS folders, dot-files, backups,
+//     admin consoles, CMS and CVE endpoints): vulnerability scanning;
+//   - distinct non-static paths answered 4xx, or so many distinct
+//     non-static paths that no visitor asks for them: wordlist scanning.
+// README.md, "Web scanning", has the thresholds and where each comes from.
+
+// Labels of the web rules.
+const (
+	LabelVulnScan     = "T1595.002 - VulnerabilityScan"
+	LabelWordlistScan = "T1595.003 - WordlistScan"
+)
+
+// WebThresholds are the web rules' thresholds; zero takes the default.
+type WebThresholds struct {
+	UserAgent   int // requests with a scanner's User-Agent (1)
+	Injections  int // distinct requests carrying an injection payload (3)
+	ProbePaths  int // distinct paths on the probe list (5)
+	FailedPaths int // distinct non-static paths answered 4xx (10: CrowdSec http-probing)
+	Paths       int // distinct non-static paths, from requests alone (100)
+}
+
+// DefaultWebThresholds: see README.md, "Web scanning".
+var DefaultWebThresholds = WebThresholds{UserAgent: 1, Injections: 3, ProbePaths: 5, FailedPaths: 10, Paths: 100}
+
+func (t *WebThresholds) fill() {
+	d := DefaultWebThresholds
+	orDefault(&t.UserAgent, d.UserAgent)
+	orDefault(&t.Injections, d.Injections)
+	orDefault(&t.ProbePaths, d.ProbePaths)
+	orDefault(&t.FailedPaths, d.FailedPaths)
+	orDefault(&t.Paths, d.Paths)
+}
+
+// Bounds on web state: per client, and over all clients. A client past
+// maxWebKeys distinct keys in a set is a scanner whichever threshold it
+// crossed; its counts are then marked estimated.
+const (
+	maxWebKeys    = 2048
+	maxWebConns   = 32
+	maxWebClients = 65_536
+	maxWebSamples = 10
+	maxWebAgents  = 4
+	maxWebHosts   = 8
+	maxWebStatus  = 16
+	// maxWebEntries bounds the keys held over all clients (about 60 bytes
+	// each): least recently active clients go first.
+	maxWebEntries = 1 << 20
+)
+
+type webRules struct {
+	th      WebThresholds
+	lists   *WebLists
+	clients map[netip.Addr]*webClient
+	head    *webClient // most recently active
+	tail    *webClient
+	entries int
+	scratch []string
+
+	// Counters for Stats.
+	requests, responses uint64
+}
+
+type webClient struct {
+	addr        netip.Addr
+	prev, next  *webClient
+	first, last int64
+
+	requests slidingCount          // requests (with those the live sensor skipped)
+	paths    slidingSet[uint64]    // distinct non-static path shapes
+	failed   slidingSet[uint64]    // ... answered 4xx
+	probes   slidingSet[uint64]    // distinct paths on the probe list
+	injected slidingSet[uint64]    // distinct targets with injection payloads
+	over     bool                  // a set hit maxWebKeys
+	total    uint64                // requests since the client's state began
+	agent    agentEntry            // the scanner its User-Agent names, if any
+	agentN   uint64                // requests with that User-Agent, window-free
+	conns    map[webConn]*webQueue // requests awaiting their status line
+
+	// What its alert shows.
+	status     map[uint16]uint64
+	agents     []string
+	hosts      []string
+	samples    []string
+	classes    []string // injection classes seen
+	categories []string // probe-list categories seen
+	dsts       map[netip.AddrPort]struct{}
+
+	ep *webEpisode
+}
+
+// webConn is one TCP connection, from the client's side.
+type webConn struct {
+	server     netip.Addr
+	port, peer uint16 // server port, client port
+}
+
+// webQueue holds the requests of a connection awaiting responses, oldest
+// first: HTTP/1.1 answers in order, pipelined or not.
+type webQueue struct {
+	keys [4]webPending
+	n    int
+}
+
+type webPending struct {
+	shape  uint64
+	static bool
+}
+
+func newWebRules(th WebThresholds) *webRules {
+	th.fill()
+	return &webRules{th: th, lists: DefaultWebLists(), clients: map[netip.Addr]*webClient{}}
+}
+
+var webKeySeed = maphash.MakeSeed()
+
+// observe accounts one HTTP event; t is its time.
+func (d *Default) observeWeb(ev *Event, t int64) {
+	w := d.web
+	h := ev.HTTP
+	client := ev.Src
+	if h.Response {
+		client = ev.Dst
+	}
+	if martian(client) || d.cfg.Ignore.Contains(client) {
+		return
+	}
+	if h.Response {
+		w.responses++
+		if c := w.clients[client]; c != nil {
+			d.webResponse(c, ev, t)
+		}
+		return
+	}
+	w.requests++
+	c := w.clients[client]
+	if c == nil {
+		c = w.newClient(client, t)
+		for w.entries > maxWebEntries || len(w.clients) > maxWebClients {
+			d.evictWeb()
+		}
+	}
+	w.touch(c)
+	c.last = max(c.last, t)
+	sec := t / 1e9
+	n := uint64(h.Skipped) + 1
+	c.requests.add(sec, n)
+	c.total += n
+	r := w.lists.inspect(h, w.scratch)
+	if a, ok := w.lists.agent(h.UserAgent); ok {
+		c.agent = a
+		c.agentN += n
+	}
+	if !r.static {
+		w.add(c, &c.paths, sec, r.shape)
+	}
+	if r.probe != "" {
+		w.add(c, &c.probes, sec, r.shape)
+		c.categories = addString(c.categories, r.probe, 8)
+	}
+	if len(r.injected) > 0 {
+		w.add(c, &c.injected, sec, maphash.String(webKeySeed, h.Target))
+		for _, cl := range r.injected {
+			c.classes = addString(c.classes, cl, 16)
+		}
+	}
+	c.agents = addString(c.agents, h.UserAgent, maxWebAgents)
+	if h.Host != "" {
+		c.hosts = addString(c.hosts, h.Host, maxWebHosts)
+	}
+	if len(c.dsts) < 64 {
+		c.dsts[netip.AddrPortFrom(ev.Dst, ev.DstPort)] = struct{}{}
+	}
+	if len(c.samples) < maxWebSamples && (r.probe != "" || len(r.injected) > 0 || !r.static) {
+		c.samples = addString(c.samples, h.Method+" "+clip(h.Target, 200), maxWebSamples)
+	}
+	// Queue it for its response (a span port or a capture shows both ways).
+	k := webConn{ev.Dst, ev.DstPort, ev.SrcPort}
+	q := c.conns[k]
+	if q == nil {
+		if len(c.conns) >= maxWebConns {
+			for old := range c.conns { // any: Go starts iteration at random
+				delete(c.conns, old)
+				break
+			}
+		}
+		q = &webQueue{}
+		c.conns[k] = q
+	}
+	if q.n == len(q.keys) {
+		copy(q.keys[:], q.keys[1:])
+		q.n--
+	}
+	q.keys[q.n] = webPending{r.shape, r.static}
+	q.n++
+	d.judgeWeb(c, t)
+}
+
+// webResponse pairs a status line with the oldest request waiting on its
+// connection.
+func (d *Default) webResponse(c *webClient, ev *Event, t int64) {
+	code := ev.HTTP.Status
+	if _, ok := c.status[code]; ok || len(c.status) < maxWebStatus {
+		c.status[code]++
+	}
+	q := c.conns[webConn{ev.Src, ev.SrcPort, ev.DstPort}]
+	if q == nil || q.n == 0 {
+		return
+	}
+	p := q.keys[0]
+	copy(q.keys[:], q.keys[1:q.n])
+	q.n--
+	if code >= 400 && code < 500 && !p.static {
+		d.web.add(c, &c.failed, t/1e9, p.shape)
+		d.judgeWeb(c, t)
+	}
+}
+
+// add puts a key in one of c's sets, within the bounds.
+func (w *webRules) add(c *webClient, s *slidingSet[uint64], sec int64, k uint64) {
+	if _, ok := s.last[k]; !ok {
+		if s.len() >= maxWebKeys {
+			c.over = true
+			return
+		}
+		w.entries++
+	}
+	s.add(sec, k)
+}
+
+// judgeWeb labels c's evidence and reports it.
+func (d *Default) judgeWeb(c *webClient, t int64) {
+	label, size := d.webLabel(c)
+	if label == "" {
+		return
+	}
+	d.reportWeb(c, label, size, t)
+}
+
+// webLabel is c's label and the size of its evidence (requests), or "".
+// A User-Agent that names its tool settles the technique; without one,
+// injection payloads say vulnerability scanning, and many paths wordlist
+// scanning unless most of them are on the probe list (Nikto's checks are
+// known-vulnerable paths, a wordlist's mostly words).
+func (d *Default) webLabel(c *webClient) (string, int) {
+	th := &d.web.th
+	size := int(min(c.requests.total, 1<<31))
+	if c.agent.tool != "" && c.agentN >= uint64(th.UserAgent) {
+		if c.agent.technique == TechniqueWordlistScan && c.injected.len() < th.Injections {
+			return LabelWordlistScan, size
+		}
+		return LabelVulnScan, size
+	}
+	if c.injected.len() >= th.Injections {
+		return LabelVulnScan, size
+	}
+	probes, paths := c.probes.len(), c.paths.len()
+	if c.failed.len() >= th.FailedPaths || paths >= th.Paths {
+		if probes*2 > paths {
+			return LabelVulnScan, size
+		}
+		return LabelWordlistScan, size
+	}
+	if probes >= th.ProbePaths {
+		return LabelVulnScan, size
+	}
+	return "", 0
+}
+
+func (w *webRules) newClient(a netip.Addr, t int64) *webClient {
+	c := &webClient{addr: a, first: t, last: t, conns: map[webConn]*webQueue{},
+		status: map[uint16]uint64{}, dsts: map[netip.AddrPort]struct{}{}}
+	w.clients[a] = c
+	c.next = w.head
+	if w.head != nil {
+		w.head.prev = c
+	}
+	w.head = c
+	if w.tail == nil {
+		w.tail = c
+	}
+	return c
+}
+
+func (w *webRules) touch(c *webClient) {
+	if w.head == c {
+		return
+	}
+	w.unlink(c)
+	c.next = w.head
+	w.head.prev = c
+	w.head = c
+}
+
+func (w *webRules) unlink(c *webClient) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		w.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		w.tail = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+func (w *webRules) remove(c *webClient) {
+	w.unlink(c)
+	delete(w.clients, c.addr)
+	w.entries -= c.keys()
+}
+
+func (c *webClient) keys() int {
+	return c.paths.len() + c.failed.len() + c.probes.len() + c.injected.len()
+}
+
+// evictWeb drops the least recently active client, closing its episode.
+func (d *Default) evictWeb() {
+	c := d.web.tail
+	if c == nil {
+		return
+	}
+	d.closeWeb(c, true)
+	d.web.remove(c)
+	if d.cfg.OnEvict != nil {
+		d.cfg.OnEvict()
+	}
+}
+
+// pruneWeb expires what left the window, closes quiet episodes and forgets
+// clients idle for a whole window.
+func (d *Default) pruneWeb(t int64) {
+	w := d.web
+	cut := t/1e9 - d.windowSec()
+	for c := w.tail; c != nil; {
+		prev := c.prev
+		d.closeWeb(c, false)
+		if c.last <= t-int64(d.window) && c.ep == nil {
+			w.remove(c)
+		} else {
+			before := c.keys()
+			c.requests.expire(cut)
+			c.paths.expire(cut)
+			c.failed.expire(cut)
+			c.probes.expire(cut)
+			c.injected.expire(cut)
+			w.entries -= before - c.keys()
+		}
+		c = prev
+	}
+}
+
+func addString(s []string, v string, max int) []string {
+	if len(s) >= max || contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

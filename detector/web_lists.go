@@ -1,0 +1,260 @@
+package detector
+
+import (
+	"bufio"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// The web rules' lists are data, not code: built-in files (weblists/) that
+// a user extends with files of the same names in a directory
+// (--http-lists), read at start and on SIGHUP.
+
+//go:embed weblists/*.txt
+var builtinWebLists embed.FS
+
+// The list files, by name.
+const (
+	UserAgentList = "user-agents.txt"
+	ProbePathList = "probe-paths.txt"
+	InjectionList = "injections.txt"
+)
+
+// Technique names of the two web sub-techniques.
+const (
+	TechniqueVulnScan     = "T1595.002"
+	TechniqueWordlistScan = "T1595.003"
+)
+
+// Limits on user lists: bigger is a wrong path, not a list, and the rules
+// test every request against every entry.
+const (
+	MaxWebListBytes   = 1 << 20
+	maxWebListEntries = 4096
+	maxPatternBytes   = 1024
+)
+
+// WebLists are the lists the web rules match requests against. A WebLists
+// is never modified once built, so a reload swaps it whole.
+type WebLists struct {
+	agents     []agentEntry
+	exact      map[string]string // probe path -> category
+	prefixes   []pathPattern
+	suffixes   []pathPattern
+	injections []injection
+	// Entries counts what was read, for the reload log line.
+	Entries int
+}
+
+type agentEntry struct {
+	technique, tool, text string // text lowercased
+}
+
+type pathPattern struct {
+	category, text string
+}
+
+type injection struct {
+	class string
+	re    *regexp.Regexp
+}
+
+// DefaultWebLists returns the built-in lists.
+func DefaultWebLists() *WebLists {
+	l, err := readWebLists(builtinWebLists, "weblists", "built-in")
+	if err != nil {
+		panic(err) // the embedded files are tested: this is a build error
+	}
+	return l
+}
+
+// LoadWebLists returns the built-in lists extended by the files of dir
+// (any of user-agents.txt, probe-paths.txt, injections.txt; a missing file
+// adds nothing). dir "" gives the built-in lists. Like LoadAllowlist it
+// never blocks: files are opened non-blocking and must be regular.
+func LoadWebLists(dir string) (*WebLists, error) {
+	l := DefaultWebLists()
+	if dir == "" {
+		return l, nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--http-lists: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("--http-lists %s is not a directory: name the directory that holds %s, %s or %s", dir, UserAgentList, ProbePathList, InjectionList)
+	}
+	for _, name := range []string{UserAgentList, ProbePathList, InjectionList} {
+		path := filepath.Join(dir, name)
+		f, err := openRegular(path, "--http-lists", MaxWebListBytes)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = l.read(name, io.LimitReader(f, MaxWebListBytes), path)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func readWebLists(fsys fs.FS, dir, what string) (*WebLists, error) {
+	l := &WebLists{exact: map[string]string{}}
+	for _, name := range []string{UserAgentList, ProbePathList, InjectionList} {
+		f, err := fsys.Open(dir + "/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, name, err)
+		}
+		err = l.read(name, f, what+" "+name)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// read adds the entries of one list file.
+func (l *WebLists) read(name string, r io.Reader, where string) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxPatternBytes+256)
+	added := 0
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if added++; added > maxWebListEntries {
+			return fmt.Errorf("%s: more than %d entries: split the list or keep the entries that matter", where, maxWebListEntries)
+		}
+		if err := l.add(name, line); err != nil {
+			return fmt.Errorf("%s line %d: %w", where, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("%s: a line is longer than %d bytes", where, maxPatternBytes)
+		}
+		return fmt.Errorf("reading %s: %w", where, err)
+	}
+	l.Entries += added
+	return nil
+}
+
+func (l *WebLists) add(name, line string) error {
+	switch name {
+	case UserAgentList:
+		tech, rest := field(line)
+		tool, text := field(rest)
+		if tech != TechniqueVulnScan && tech != TechniqueWordlistScan {
+			return fmt.Errorf("technique %q: write %s or %s, then the tool's name, then the User-Agent text", tech, TechniqueVulnScan, TechniqueWordlistScan)
+		}
+		if tool == "" || text == "" {
+			return fmt.Errorf("want \"<technique> <tool> <User-Agent text>\"")
+		}
+		l.agents = append(l.agents, agentEntry{tech, strings.ToLower(tool), strings.ToLower(text)})
+	case ProbePathList:
+		cat, path := field(line)
+		if path == "" || strings.ContainsAny(path, " \t") {
+			return fmt.Errorf("want \"<category> <path>\" with no space in the path")
+		}
+		path = strings.ToLower(path)
+		switch {
+		case strings.HasPrefix(path, "*"):
+			l.suffixes = append(l.suffixes, pathPattern{cat, path[1:]})
+		case strings.HasSuffix(path, "*"):
+			l.prefixes = append(l.prefixes, pathPattern{cat, path[:len(path)-1]})
+		case path[0] != '/':
+			return fmt.Errorf("path %q: begin it with '/' (or '*' for a suffix)", path)
+		default:
+			l.exact[path] = cat
+		}
+	case InjectionList:
+		class, expr := field(line)
+		if expr == "" {
+			return fmt.Errorf("want \"<class> <regular expression>\"")
+		}
+		re, err := regexp.Compile("(?i)" + expr)
+		if err != nil {
+			return fmt.Errorf("class %s: %w", class, err)
+		}
+		l.injections = append(l.injections, injection{class, re})
+	}
+	return nil
+}
+
+// field splits off the first space-separated word.
+func field(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i+1:])
+}
+
+// agent names the tool whose User-Agent ua is, if any.
+func (l *WebLists) agent(ua string) (agentEntry, bool) {
+	if ua == "" {
+		return agentEntry{}, false
+	}
+	low := strings.ToLower(ua)
+	for _, a := range l.agents {
+		if strings.Contains(low, a.text) {
+			return a, true
+		}
+	}
+	return agentEntry{}, false
+}
+
+// probePath returns the category of a lowercased, decoded path on the
+// probe list, or "".
+func (l *WebLists) probePath(p string) string {
+	if c, ok := l.exact[p]; ok {
+		return c
+	}
+	for _, x := range l.prefixes {
+		if strings.HasPrefix(p, x.text) {
+			return x.category
+		}
+	}
+	for _, x := range l.suffixes {
+		if strings.HasSuffix(p, x.text) {
+			return x.category
+		}
+	}
+	return ""
+}
+
+// injectionClasses appends the classes of the patterns found in s.
+func (l *WebLists) injectionClasses(s string, out []string) []string {
+	for _, in := range l.injections {
+		if contains(out, in.class) {
+			continue
+		}
+		if in.re.MatchString(s) {
+			out = append(out, in.class)
+		}
+	}
+	return out
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,138 @@
+package detector
+
+import (
+	"hash/maphash"
+	"strings"
+)
+
+// What one request tells the web rules, computed once per request.
+type webRequest struct {
+	path     string   // path without query, percent-decoding undone, lowercased: for the lists
+	shape    uint64   // hash of the path with id-like segments folded: for distinct counting
+	static   bool     // a static asset (stylesheet, script, image, font): what a page load fetches
+	probe    string   // category on the probe list, or ""
+	injected []string // injection classes found
+}
+
+var webSeed = maphash.MakeSeed()
+
+// staticExt are the extensions of what a browser fetches to render a page.
+// A page with sixty assets is sixty distinct paths; none of them is a
+// wordlist entry. CrowdSec's http-probing leaves static files out too.
+var staticExt = map[string]bool{
+	"css": true, "js": true, "mjs": true, "map": true, "png": true, "jpg": true, "jpeg": true, "gif": true,
+	"ico": true, "svg": true, "webp": true, "avif": true, "bmp": true, "woff": true, "woff2": true,
+	"ttf": true, "otf": true, "eot": true, "mp4": true, "webm": true, "mp3": true, "ogg": true,
+}
+
+// inspect reads a request against the lists.
+func (l *WebLists) inspect(h *HTTP, scratch []string) webRequest {
+	target := h.Target
+	// An absolute-form target (a proxy request): keep the path.
+	if i := strings.Index(target, "://"); i >= 0 && i < 8 {
+		rest := target[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			target = rest[j:]
+		} else {
+			target = "/"
+		}
+	}
+	rawPath, query, _ := strings.Cut(target, "?")
+	path := strings.ToLower(unescape(rawPath, false))
+	r := webRequest{path: path, shape: pathShape(rawPath)}
+	if dot := strings.LastIndexByte(path, '.'); dot >= 0 && dot > strings.LastIndexByte(path, '/') {
+		r.static = staticExt[path[dot+1:]] && query == ""
+	}
+	r.probe = l.probePath(path)
+	// Payloads hide in the decoded target (twice-encoded ones too) and in
+	// headers (ShellShock and Log4Shell ride in User-Agent, Referer, X-Api-Version...).
+	out := scratch[:0]
+	out = l.injectionClasses(path, out)
+	if query != "" {
+		q := unescape(query, true)
+		out = l.injectionClasses(q, out)
+		if strings.IndexByte(q, '%') >= 0 {
+			out = l.injectionClasses(unescape(q, true), out)
+		}
+	}
+	if _, headers, ok := strings.Cut(h.Head, "\n"); ok && headers != "" {
+		out = l.injectionClasses(headers, out)
+	}
+	if len(out) > 0 {
+		r.injected = append([]string(nil), out...)
+	}
+	return r
+}
+
+// pathShape hashes a path with its id-like segments (numbers, hex, UUIDs)
+// folded to one, so an API client fetching /item/1 ... /item/500 is one
+// path, not five hundred: wordlists are words.
+func pathShape(p string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(webSeed)
+	for seg := range strings.SplitSeq(p, "/") {
+		if idLike(seg) {
+			h.WriteString("\x00#")
+		} else {
+			h.WriteString(seg)
+		}
+		h.WriteByte('/')
+	}
+	return h.Sum64()
+}
+
+func idLike(s string) bool {
+	if s == "" {
+		return false
+	}
+	digits, hex := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			digits++
+		case 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+			hex++
+		case c == '-':
+		default:
+			return false
+		}
+	}
+	return digits == len(s) || digits > 0 && len(s) >= 8
+}
+
+// unescape undoes percent-encoding (and '+' for a query) without failing:
+// a malformed escape stays as it is, as a lenient server treats it.
+func unescape(s string, query bool) string {
+	if strings.IndexByte(s, '%') < 0 && (!query || strings.IndexByte(s, '+') < 0) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		case c == '+' && query:
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
