@@ -211,7 +211,7 @@ func TestWebEpisodeEscalatesUnderOneID(t *testing.T) {
 
 func TestWebQuietWindowClosesEpisode(t *testing.T) {
 	w := newWeb("sqlmap/1.7.2#stable (https://sqlmap.org)").get("/item?id=1", 200)
-	w.after(20 * time.Minute).get("/item?id=2", 200)
+	w.after(20*time.Minute).get("/item?id=2", 200)
 	all := runWeb(t, Config{}, w.evs)
 	if len(finals(all)) != 2 || all[0].AlertID == all[len(all)-1].AlertID {
 		t.Fatalf("a scan 20 minutes after the last should be a second episode: %+v", all)
