@@ -44,6 +44,7 @@ type commonFlags struct {
 	format     string
 	ignore     string
 	allowlist  string
+	httpLists  string
 	window     time.Duration
 	longWindow time.Duration
 	maxSources int
@@ -57,6 +58,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines), ecs (JSON Lines in the Elastic Common Schema) or table")
 	fs.StringVar(&c.ignore, "ignore-sources", detector.SeedIgnored.String(), "CIDRs whose sources are never counted; 'none' watches every source")
 	fs.StringVar(&c.allowlist, "allowlist", "", "file of CIDRs (one per line, # comments) of authorised scanners: counted, never alerted (default rules)")
+	fs.StringVar(&c.httpLists, "http-lists", "", "directory whose "+detector.UserAgentList+", "+detector.ProbePathList+" and "+detector.InjectionList+" add to the web rules' built-in lists; reread on SIGHUP (default rules)")
 	fs.DurationVar(&c.window, "window", detector.DefaultWindow, "sliding window the rules are judged over (replay with --rules seed: the whole file)")
 	fs.DurationVar(&c.longWindow, "long-window", detector.DefaultLongWindow, "second, longer window for low-and-slow scans (default rules)")
 	fs.IntVar(&c.maxSources, "max-sources", detector.DefaultMaxSources, "sources held at most; the least recently active are evicted (default rules)")
@@ -96,6 +98,11 @@ func (c *commonFlags) validate() (detector.Config, error) {
 	}
 	if c.allowlist != "" {
 		if cfg.Allow, err = detector.LoadAllowlist(c.allowlist); err != nil {
+			return cfg, usageError{err}
+		}
+	}
+	if c.httpLists != "" {
+		if cfg.WebLists, err = detector.LoadWebLists(c.httpLists); err != nil {
 			return cfg, usageError{err}
 		}
 	}

@@ -14,9 +14,11 @@ import (
 )
 
 // reloader is what SIGHUP does: reopen --alerts.file (logrotate has
-// renamed it) and reread --allowlist, keeping every other piece of state.
+// renamed it) and reread --allowlist and --http-lists, keeping every other
+// piece of state.
 type reloader struct {
 	allowlist string
+	httpLists string
 	rules     detector.Rules
 	live      *sensor.Live
 	file      *alertsFile
@@ -32,24 +34,54 @@ func (r *reloader) reload() {
 			r.log.Info("SIGHUP: --alerts.file reopened", "file", r.file.path)
 		}
 	}
-	al, ok := r.rules.(interface{ SetAllowlist(detector.PrefixSet) })
-	if r.allowlist == "" || !ok {
+	if r.allowlist == "" && r.httpLists == "" {
 		if r.file == nil {
-			r.log.Info("SIGHUP: no --allowlist or --alerts.file to reload")
+			r.log.Info("SIGHUP: no --allowlist, --http-lists or --alerts.file to reload")
 		}
 		return
+	}
+	ok := true
+	if r.allowlist != "" {
+		ok = r.reloadAllowlist() && ok
+	}
+	if r.httpLists != "" {
+		ok = r.reloadWebLists() && ok
+	}
+	r.m.Reloaded(ok, time.Now())
+}
+
+// reloadAllowlist rereads --allowlist; on an error the old one stays.
+func (r *reloader) reloadAllowlist() bool {
+	al, ok := r.rules.(interface{ SetAllowlist(detector.PrefixSet) })
+	if !ok {
+		return true
 	}
 	// LoadAllowlist never blocks (non-blocking open, regular files only),
 	// so this goroutine is always back for the next SIGHUP.
 	set, err := detector.LoadAllowlist(r.allowlist)
 	if err != nil {
-		r.m.Reloaded(false, time.Now())
 		r.log.Error("SIGHUP: allowlist not reloaded, keeping the old one", "err", err)
-		return
+		return false
 	}
 	r.live.Do(func() { al.SetAllowlist(set) })
-	r.m.Reloaded(true, time.Now())
 	r.log.Info("SIGHUP: allowlist reloaded", "file", r.allowlist, "prefixes", len(set))
+	return true
+}
+
+// reloadWebLists rereads --http-lists; on an error the old lists stay.
+func (r *reloader) reloadWebLists() bool {
+	wl, ok := r.rules.(interface{ SetWebLists(*detector.WebLists) })
+	if !ok {
+		return true
+	}
+	lists, err := detector.LoadWebLists(r.httpLists)
+	if err != nil {
+		r.log.Error("SIGHUP: --http-lists not reloaded, keeping the old lists", "err", err)
+		return false
+	}
+	r.live.Do(func() { wl.SetWebLists(lists) })
+	r.log.Info("SIGHUP: web lists reloaded", "dir", r.httpLists, "entries", lists.Entries)
+	return true
 }
 
 // reloadOnHUP runs r.reload on each SIGHUP until ctx ends or stop is

@@ -127,7 +127,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}, f.maxSources)
 	}
 	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
-	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, rules: rules, live: live, file: file, m: m, log: log})
+	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, httpLists: f.httpLists, rules: rules, live: live, file: file, m: m, log: log})
 	defer stopHUP()
 	runErr := live.Run(ctx, rules.Observe)
 	// Stopped by a signal (or the reader failed): close every episode with
