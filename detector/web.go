@@ -78,16 +78,20 @@ type webClient struct {
 	prev, next  *webClient
 	first, last int64
 
-	requests slidingCount          // requests (with those the live sensor skipped)
-	paths    slidingSet[uint64]    // distinct non-static path shapes
-	failed   slidingSet[uint64]    // ... answered 4xx
-	probes   slidingSet[uint64]    // distinct paths on the probe list
-	injected slidingSet[uint64]    // distinct targets with injection payloads
-	over     bool                  // a set hit maxWebKeys
-	total    uint64                // requests since the client's state began
-	agent    agentEntry            // the scanner its User-Agent names, if any
-	agentN   uint64                // requests with that User-Agent, window-free
-	conns    map[webConn]*webQueue // requests awaiting their status line
+	requests  slidingCount          // requests (with those the live sensor skipped)
+	paths     slidingSet[uint64]    // distinct non-static path shapes
+	failed    slidingSet[uint64]    // ... answered 4xx
+	probes    slidingSet[uint64]    // distinct paths on the probe list
+	injected  slidingSet[uint64]    // distinct targets with injection payloads
+	over      bool                  // a set hit maxWebKeys
+	total     uint64                // requests since the client's state began
+	agent     agentEntry            // the scanner its User-Agent names, if any
+	agentN    uint64                // requests with that User-Agent, window-free
+	conns     map[webConn]*webQueue // requests awaiting their status line
+	memo      headerMemo
+	lastUA    string     // the User-Agent of its last request, and
+	lastAgent agentEntry // the scanner it names: looked up once per change
+	uaLists   *WebLists  // ... of the User-Agent or of the lists (SIGHUP)
 
 	// What its alert shows.
 	status     map[uint16]uint64
@@ -158,9 +162,13 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 	n := uint64(h.Skipped) + 1
 	c.requests.add(sec, n)
 	c.total += n
-	r := w.lists.inspect(h, w.scratch)
-	if a, ok := w.lists.agent(h.UserAgent); ok {
-		c.agent = a
+	r := w.lists.inspect(h, w.scratch, &c.memo)
+	if h.UserAgent != c.lastUA || c.uaLists != w.lists {
+		c.lastUA, c.uaLists = h.UserAgent, w.lists
+		c.lastAgent, _ = w.lists.agent(h.UserAgent)
+	}
+	if c.lastAgent.tool != "" {
+		c.agent = c.lastAgent
 		c.agentN += n
 	}
 	if !r.static {

@@ -64,6 +64,7 @@ type pathPattern struct {
 type injection struct {
 	class string
 	re    *regexp.Regexp
+	need  prefilter // what a match must contain (web_prefilter.go)
 }
 
 // DefaultWebLists returns the built-in lists.
@@ -189,7 +190,7 @@ func (l *WebLists) add(name, line string) error {
 		if err != nil {
 			return fmt.Errorf("class %s: %w", class, err)
 		}
-		l.injections = append(l.injections, injection{class, re})
+		l.injections = append(l.injections, injection{class, re, newPrefilter(expr)})
 	}
 	return nil
 }
@@ -239,8 +240,9 @@ func (l *WebLists) probePath(p string) string {
 
 // injectionClasses appends the classes of the patterns found in s.
 func (l *WebLists) injectionClasses(s string, out []string) []string {
+	lower := strings.ToLower(s)
 	for _, in := range l.injections {
-		if contains(out, in.class) {
+		if contains(out, in.class) || !in.need.admits(lower) {
 			continue
 		}
 		if in.re.MatchString(s) {

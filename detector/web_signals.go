@@ -25,8 +25,17 @@ var staticExt = map[string]bool{
 	"ttf": true, "otf": true, "eot": true, "mp4": true, "webm": true, "mp3": true, "ogg": true,
 }
 
-// inspect reads a request against the lists.
-func (l *WebLists) inspect(h *HTTP, scratch []string) webRequest {
+// headerMemo remembers the injection classes of a client's last header
+// block: a scanner sends the same headers with every request, and a
+// browser nearly so, so the patterns run once per change, not per request.
+type headerMemo struct {
+	hash    uint64
+	lists   *WebLists
+	classes []string
+}
+
+// inspect reads a request against the lists; memo may be nil.
+func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webRequest {
 	target := h.Target
 	// An absolute-form target (a proxy request): keep the path.
 	if i := strings.Index(target, "://"); i >= 0 && i < 8 {
@@ -56,7 +65,19 @@ func (l *WebLists) inspect(h *HTTP, scratch []string) webRequest {
 		}
 	}
 	if _, headers, ok := strings.Cut(h.Head, "\n"); ok && headers != "" {
-		out = l.injectionClasses(headers, out)
+		if memo == nil {
+			out = l.injectionClasses(headers, out)
+		} else {
+			if sum := maphash.String(webSeed, headers); sum != memo.hash || memo.lists != l {
+				memo.hash, memo.lists = sum, l
+				memo.classes = l.injectionClasses(headers, memo.classes[:0])
+			}
+			for _, c := range memo.classes {
+				if !contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
 	}
 	if len(out) > 0 {
 		r.injected = append([]string(nil), out...)

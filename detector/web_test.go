@@ -355,7 +355,7 @@ func TestBuiltinWebListsMatch(t *testing.T) {
 		if h.Head == "" {
 			h.Head = "GET " + c.target + " HTTP/1.1\r\nHost: x\r\n"
 		}
-		if got := l.inspect(h, nil).injected; !slices.Equal(got, c.want) {
+		if got := l.inspect(h, nil, nil).injected; !slices.Equal(got, c.want) {
 			t.Errorf("%s %q: classes %v, want %v", c.target, c.head, got, c.want)
 		}
 	}
@@ -364,5 +364,56 @@ func TestBuiltinWebListsMatch(t *testing.T) {
 		if got := l.probePath(strings.ToLower(path)); got != want {
 			t.Errorf("probe %s: %q, want %q", path, got, want)
 		}
+	}
+}
+
+// BenchmarkWebInspect is one request through the lists: a browser's
+// ordinary request, and a scanner's injection.
+func BenchmarkWebInspect(b *testing.B) {
+	l := DefaultWebLists()
+	head := "GET /products/shoes?color=red&size=42 HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: " + firefoxUA +
+		"\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\nUpgrade-Insecure-Requests: 1\r\n\r\n"
+	for _, c := range []struct{ name, target string }{
+		{"benign", "/products/shoes?color=red&size=42"},
+		{"sqli", "/item?id=1%27%20AND%203871%3D3871%20AND%20%27a%27%3D%27a"},
+	} {
+		h := &HTTP{Method: "GET", Target: c.target, UserAgent: firefoxUA, Head: head}
+		b.Run(c.name+"/first", func(b *testing.B) {
+			var scratch []string
+			for b.Loop() {
+				l.inspect(h, scratch, nil)
+				l.agent(h.UserAgent)
+			}
+		})
+		b.Run(c.name, func(b *testing.B) {
+			var scratch []string
+			var memo headerMemo
+			for b.Loop() {
+				l.inspect(h, scratch, &memo)
+				l.agent(h.UserAgent)
+			}
+		})
+	}
+}
+
+func TestWebListsSwapAppliesToKnownClients(t *testing.T) {
+	d := NewDefault(Config{})
+	w := newWeb("AcmeAudit/1.0").get("/", 200)
+	d.Observe(&w.evs[0])
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, UserAgentList), []byte("T1595.002 acme AcmeAudit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := LoadWebLists(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetWebLists(l)
+	w.get("/again", 200)
+	for i := range w.evs[1:] {
+		d.Observe(&w.evs[1+i])
+	}
+	if got := d.Flush(); len(got) != 1 || got[0].Tool != "acme" {
+		t.Fatalf("after SIGHUP the same client and User-Agent: %+v", got)
 	}
 }
