@@ -53,7 +53,7 @@ web_run() {
 	wfuzz) "${run[@]}" wfuzz -z "file,$WEB_WORDLIST" --hc 404 "$u/FUZZ" || rc=$? ;;
 	wapiti)
 		"${run[@]}" wapiti -u "$u/" --flush-session -d 3 --max-scan-time 50 \
-			-m sql,blindsql,xss,permanentxss,exec,file,crlf,redirect,backup,htaccess,shellshock \
+			-m sql,xss,exec,file,backup,htaccess,shellshock \
 			-f txt -o "$home/report.txt" || rc=$?
 		;;
 	sqlmap) "${run[@]}" sqlmap -u "$u/item?id=1" --batch --flush-session || rc=$? ;;

@@ -53,7 +53,9 @@ start_servers() {
 	return 1
 }
 
-# start_web runs the lab web site (lab/webserver.py) on port 80.
+# start_web runs the lab web site (lab/webserver.py) on port 80. The web
+# captures are made with lab_wire_segments, so pipelined requests sit in
+# MSS-sized segments, split where a wire would split them.
 start_web() {
 	( web_server 300 ) >/dev/null 2>&1 &
 	PIDS+=($!)
@@ -175,6 +177,7 @@ if (($#)); then want=("$@"); else want=("${ALL[@]}" "${WEB[@]}"); fi
 for job in "${want[@]}"; do
 	lab_up
 	if [[ $job == web-* ]]; then
+		lab_wire_segments
 		start_web
 		capture "$job" web_run "${job#web-}"
 	else
