@@ -422,12 +422,29 @@ def markdown(name, s, pipelined_segs):
     return "\n".join(o) + "\n"
 
 
+def table(result):
+    o = ["| capture | req | conns | distinct paths | non-static | 4xx (distinct paths) | req/s | duration s "
+         "| UA | Referer | line max | UA end max | mid-seg | head split | injection | 512 B view: req / paths / inj |",
+         "|" + "---|" * 16]
+    for k, (s, _) in result.items():
+        ua = "; ".join(f"`{u[:60]}`" for u in list(s["user_agents"])[:2]) + (" …" if s["distinct_user_agents"] > 2 else "")
+        pv = s["prefix_view"]
+        inj = ", ".join(f"{c} {v['requests']}" for c, v in s["injection"].items()) or "0"
+        o.append(f"| {k} | {s['requests']} | {s['connections']} | {s['distinct_paths']} | {s['distinct_nonstatic_paths']} "
+                 f"| {s['status_4xx']} ({s['distinct_4xx_paths']}) | {s['requests_per_s']} | {s['duration_s']} | {ua} "
+                 f"| {s['referer_share'] * 100:.0f}% | {s['request_line_max']} | {s['ua_end_offset_max']} "
+                 f"| {s['start_mid_segment']} | {s['head_split']} | {s['injection_requests']}: {inj} "
+                 f"| {pv['requests']} / {pv['distinct_paths']} / {pv['injection_requests']} |")
+    return "\n".join(o)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--ports", default="80,8000,8080,8888")
     ap.add_argument("--per-source", action="store_true", help="one summary per client address")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--table", action="store_true", help="one markdown summary row per capture (or source)")
     a = ap.parse_args()
     try:
         ports = {int(p) for p in a.ports.split(",")}
@@ -443,7 +460,9 @@ def main():
         else:
             allr = [r for v in by_src.values() for r in v]
             result[name] = (summarize(allr), pip)
-    if a.json:
+    if a.table:
+        print(table(result))
+    elif a.json:
         json.dump({k: v[0] for k, v in result.items()}, sys.stdout, indent=1)
         print()
     else:
