@@ -34,10 +34,11 @@ PREFIX = 512  # internal/httpwire.PrefixBytes
 # percent-decoded (twice, for double encoding), and on bodies decoded once.
 INJECTION = {
     "sql": [r"'", r"\bunion\b[\s\S]*\bselect\b", r"\bselect\b[\s\S]+\bfrom\b", r"\bor\s+\d+\s*=\s*\d+",
-            r"\band\s+\d+\s*=\s*\d+", r"sleep\s*\(", r"benchmark\s*\(", r"waitfor\s+delay", r"pg_sleep"],
+            r"\band\s+\d+\s*=\s*\d+", r"\border\s+by\s+\d+", r"sleep\s*\(", r"benchmark\s*\(", r"waitfor\s+delay", r"pg_sleep"],
     "xss": [r"<script", r"onerror\s*=", r"onload\s*=", r"javascript:", r"<svg", r"alert\s*\("],
     "traversal": [r"\.\./", r"\.\.\\", r"%2e%2e", r"/etc/passwd", r"win\.ini", r"boot\.ini"],
-    "command": [r";\s*id\b", r"\|\s*id\b", r"\$\([^)]*\)", r"`", r";\s*cat\s", r"\|\s*cat\s", r"&&\s*\w"],
+    "command": [r";\s*(id|env|uname|whoami|sleep\s|cat\s|ping\s|ls\b)", r"\|\s*(id|env|uname|whoami|sleep\s|cat\s|ping\s)",
+                r"\$\([^)]*\)", r"`[^`]+`", r"&&\s*\w"],
     "shellshock": [r"\(\)\s*\{"],
     "log4shell": [r"\$\{jndi:"],
 }
@@ -422,6 +423,33 @@ def markdown(name, s, pipelined_segs):
     return "\n".join(o) + "\n"
 
 
+def pattern_table(files, ports):
+    """Requests matching each injection pattern (decoded line, headers or
+    body), one column per capture: which patterns carry which tool, and
+    which fire on benign traffic."""
+    cols, counts = [], []
+    for f in files:
+        by_src, _ = analyze(f, ports)
+        cnt = collections.Counter()
+        for r in (r for v in by_src.values() for r in v):
+            target = r["line"].split(" ")[1] if " " in r["line"] else r["line"]
+            hv = " ".join(v for k, v in r["headers"] if k not in ("accept", "accept-language", "accept-encoding", "cookie"))
+            dec, body = unquote_plus(unquote_plus(target + " " + hv)), unquote_plus(r["body"])
+            for cat, pats in INJ_RE.items():
+                for p in pats:
+                    text = unquote_plus(unquote_plus(target)) if p.pattern == "'" else dec
+                    if p.search(text) or p.search(body):
+                        cnt[p.pattern] += 1
+        cols.append(f.rsplit("/", 1)[-1].split(".")[0])
+        counts.append(cnt)
+    o = ["| category | pattern | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for cat, pats in INJ_RE.items():
+        for p in pats:
+            pat = p.pattern.replace("|", "\\|").replace("`", "\u2035")
+            o.append(f"| {cat} | `{pat}` | " + " | ".join(str(c[p.pattern] or "") for c in counts) + " |")
+    return "\n".join(o)
+
+
 def table(result):
     o = ["| capture | req | conns | distinct paths | non-static | 4xx (distinct paths) | req/s | duration s "
          "| UA | Referer | line max | UA end max | mid-seg | head split | injection | 512 B view: req / paths / inj |",
@@ -445,11 +473,15 @@ def main():
     ap.add_argument("--per-source", action="store_true", help="one summary per client address")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--table", action="store_true", help="one markdown summary row per capture (or source)")
+    ap.add_argument("--patterns", action="store_true", help="requests per injection pattern, a column per capture")
     a = ap.parse_args()
     try:
         ports = {int(p) for p in a.ports.split(",")}
     except ValueError:
         ap.error(f"--ports {a.ports!r}: a comma-separated list of port numbers")
+    if a.patterns:
+        print(pattern_table(a.files, ports))
+        return
     result = {}
     for f in a.files:
         by_src, pip = analyze(f, ports)
