@@ -17,12 +17,15 @@ WEB_FIREFOX_UA='Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox
 WEB_TOOLS=(nmap-http-enum dirb gobuster ffuf ffuf-ipv6 wfuzz wapiti sqlmap sqlmap-random-agent whatweb
 	browse-assets browse-firefox)
 
-# web_server SECONDS: becomes the lab web server in the target namespace
-# (exec, so the caller's PID is the server's), on port 80 of the target's
-# IPv4 and IPv6 addresses, for at most SECONDS.
+# web_server SECONDS [LOG]: becomes the lab web server in the target
+# namespace (exec, so the caller's PID is the server's), on port 80 of the
+# target's IPv4 and IPv6 addresses, for at most SECONDS; with LOG, one line
+# per request is appended there.
 web_server() {
+	local log=()
+	[[ -z ${2:-} ]] || log=(--log "$2")
 	exec ip netns exec "$NS_TGT" python3 "$WEB_DIR/webserver.py" --bind "$TGT_IP" --bind "$TGT_IP6" \
-		--port 80 --timeout "${1:-120}"
+		--port 80 --timeout "${1:-120}" "${log[@]}"
 }
 
 # web_wait: returns once the server listens on port 80, fails after 5 s.
