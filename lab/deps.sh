@@ -7,13 +7,19 @@
 # target's own counters, the referee of the evasion tests. prometheus brings
 # promtool and the real Prometheus that deploy/'s tests run; systemd brings
 # systemd-analyze for deploy/systemd/; libcap2-bin's setcap gives a copy of
-# the binary file capabilities for the least-privilege tests. Run by
-# 'make test' (and so by
-# .ci/run). Without root it only
+# the binary file capabilities for the least-privilege tests. The web
+# scanners of issue 10 run against lab/webserver.py: dirb, gobuster (dir
+# mode) and ffuf brute-force paths from a wordlist (dirb ships the lists,
+# /usr/share/dirb/wordlists); wfuzz fuzzes a URL part from a wordlist;
+# wapiti crawls the site and attacks the parameters it finds (SQL, XSS,
+# exec, file, backup...); sqlmap probes one parameter for SQL injection;
+# whatweb fingerprints a site; nmap's http-enum script ships with nmap.
+# Run by 'make test' (and so by .ci/run). Without root it only
 # says what is missing: the tests then skip what needs it, except under
 # CI=true, where they fail.
 set -euo pipefail
-packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3 python3-scapy tcpreplay prometheus systemd libcap2-bin)
+packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3 python3-scapy tcpreplay prometheus systemd libcap2-bin
+	dirb gobuster ffuf wfuzz wapiti sqlmap whatweb)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

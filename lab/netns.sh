@@ -61,6 +61,15 @@ lab_veth() {
 	ip -n "$NS_TGT" route add 2001:db8:1::/64 dev "$VETH_TGT"
 }
 
+# lab_wire_segments makes the veth carry segments of at most one MSS each,
+# as a real link does: by default the kernel hands veth 64 KB GSO
+# super-segments, and a capture then shows a pipelined batch of HTTP
+# requests as one packet that no wire would carry.
+lab_wire_segments() {
+	ip -n "$NS_SCAN" link set dev "$VETH_SCAN" gso_max_segs 1
+	ip -n "$NS_TGT" link set dev "$VETH_TGT" gso_max_segs 1
+}
+
 # lab_unlink deletes the veth pair (both ends go), as a driver reload or
 # a hot-unplug takes an interface away under whatever is attached to it.
 lab_unlink() {

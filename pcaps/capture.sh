@@ -5,6 +5,12 @@
 #
 #   sudo pcaps/capture.sh            # all captures into pcaps/
 #   sudo pcaps/capture.sh nmap-syn   # one of them
+#   sudo pcaps/capture.sh web        # every web-*.pcap (issue 10)
+#   sudo pcaps/capture.sh web-dirb   # one of those
+#
+# The web captures run the tools of lab/web.sh (dirb gobuster ffuf wfuzz
+# wapiti sqlmap whatweb, nmap's http-enum, two benign curl clients; see
+# lab/deps.sh) against lab/webserver.py.
 #
 # Every traffic source is bounded in count and time, and every process this
 # script starts is ended by its PID.
@@ -12,6 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=lab/netns.sh
 source ../lab/netns.sh
+# shellcheck source=lab/web.sh
+source ../lab/web.sh
 
 OUT=${OUT:-.}
 PIDS=()
@@ -43,6 +51,15 @@ start_servers() {
 	done
 	echo "web servers did not start" >&2
 	return 1
+}
+
+# start_web runs the lab web site (lab/webserver.py) on port 80. The web
+# captures are made with lab_wire_segments, so pipelined requests sit in
+# MSS-sized segments, split where a wire would split them.
+start_web() {
+	( web_server 300 ) >/dev/null 2>&1 &
+	PIDS+=($!)
+	web_wait
 }
 
 # capture NAME CMD...: starts tcpdump on the target's veth, runs CMD, waits
@@ -153,11 +170,19 @@ curl_light() {
 
 ALL=(nmap_syn nmap_connect nmap_syn6 nmap_fin nmap_null nmap_xmas nmap_ack nmap_maimon nmap_udp nmap_slow nmap_decoy
 	masscan_sweep zmap_sweep hping3_flood curl_busy curl_busy3 health_check health_check_down curl_light)
-want=("${@:-${ALL[@]}}")
+WEB=()
+for t in "${WEB_TOOLS[@]}"; do WEB+=("web-$t"); done
+if (($#)); then want=("$@"); else want=("${ALL[@]}" "${WEB[@]}"); fi
+[[ ${want[*]} != web ]] || want=("${WEB[@]}")
 for job in "${want[@]}"; do
-	job=${job//-/_}
 	lab_up
-	start_servers
-	"$job"
+	if [[ $job == web-* ]]; then
+		lab_wire_segments
+		start_web
+		capture "$job" web_run "${job#web-}"
+	else
+		start_servers
+		"${job//-/_}"
+	fi
 	cleanup
 done
