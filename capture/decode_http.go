@@ -31,14 +31,13 @@ func (d *Decoder) httpHead(ip *ipCtx, seg []byte, flags uint8, payload []byte) (
 		flags&(detector.FlagACK|detector.FlagSYN|detector.FlagRST) != detector.FlagACK {
 		return false, false
 	}
-	req, resp := httpwire.Begins(payload)
-	switch {
-	case req && ports.Has(binary.BigEndian.Uint16(seg[2:])):
-		return true, false
-	case resp && ports.Has(binary.BigEndian.Uint16(seg[0:])):
-		return false, true
+	toPort := ports.Has(binary.BigEndian.Uint16(seg[2:]))
+	fromPort := ports.Has(binary.BigEndian.Uint16(seg[0:]))
+	if !toPort && !fromPort {
+		return false, false // the common case for bulk data: no look at the payload
 	}
-	return false, false
+	req, resp := httpwire.Begins(payload)
+	return req && toPort, resp && fromPort
 }
 
 // readHTTP parses the head at the start of payload into ev. A segment the

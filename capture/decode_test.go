@@ -224,18 +224,25 @@ func BenchmarkDecodeHTTP(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeDataHTTPOn is a data segment to port 80 that is not an
-// HTTP head (a request body, TLS on the wrong port): what inspection adds
-// to bulk traffic on an inspected port.
-func BenchmarkDecodeDataHTTPOn(b *testing.B) {
-	d := NewDecoderWith(DecodeOptions{HTTPPorts: httpwire.NewPorts(httpwire.DefaultPorts...)})
-	frame := packettest.TCPPayloadEth(b, packettest.PktOpts{Flags: "A", Dport: 80}, make([]byte, 1400))
-	var ev detector.Event
-	b.ReportAllocs()
-	for b.Loop() {
-		if !d.Decode(LinkEthernet, frame, 1, &ev) || ev.HTTP != nil {
-			b.Fatal("no event, or HTTP")
-		}
+// BenchmarkDecodeData is a 1400-byte data segment that is not an HTTP
+// head (a download, a request body), with inspection off, on for another
+// port, and on for its port: what inspection adds to bulk traffic.
+func BenchmarkDecodeData(b *testing.B) {
+	frame := packettest.TCPPayloadEth(b, packettest.PktOpts{Flags: "A", Sport: 80, Dport: 40000}, make([]byte, 1400))
+	for _, bc := range []struct {
+		name  string
+		ports *httpwire.Ports
+	}{{"http-off", nil}, {"http-on-other-port", httpwire.NewPorts(8080)}, {"http-on", httpwire.NewPorts(httpwire.DefaultPorts...)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			d := NewDecoderWith(DecodeOptions{HTTPPorts: bc.ports})
+			var ev detector.Event
+			b.ReportAllocs()
+			for b.Loop() {
+				if !d.Decode(LinkEthernet, frame, 1, &ev) || ev.HTTP != nil {
+					b.Fatal("no event, or HTTP")
+				}
+			}
+		})
 	}
 }
 

@@ -25,6 +25,8 @@ package httpwire
 
 import (
 	"bytes"
+	"encoding/binary"
+	"slices"
 
 	"github.com/scanwatch/scanwatch/detector"
 )
@@ -45,17 +47,20 @@ var methods = [...]string{"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PA
 // responseWord begins every HTTP/1.x status line.
 const responseWord = "HTTP"
 
-// words are the distinct four-byte starts of methods, derived once.
-var words = func() []string {
-	var ws []string
+// words are the distinct four-byte starts of methods, derived once, and
+// wordKeys the same as big-endian numbers, for Begins' per-segment test.
+var words, wordKeys = func() (ws []string, keys []uint32) {
 	for _, m := range methods {
 		w := (m + " ")[:4]
-		if !contains(ws, w) {
+		if !slices.Contains(ws, w) {
 			ws = append(ws, w)
+			keys = append(keys, binary.BigEndian.Uint32([]byte(w)))
 		}
 	}
-	return ws
+	return ws, keys
 }()
+
+var responseKey = binary.BigEndian.Uint32([]byte(responseWord))
 
 // Words returns the four-byte words Begins accepts as the start of a
 // request ("GET ", "POST", ...), for the test that keeps the XDP
@@ -69,20 +74,11 @@ func Begins(payload []byte) (request, response bool) {
 	if len(payload) < 4 {
 		return false, false
 	}
-	w := string(payload[:4]) // compared without allocating
-	if w == responseWord {
+	w := binary.BigEndian.Uint32(payload)
+	if w == responseKey {
 		return false, true
 	}
-	return contains(words, w), false
-}
-
-func contains(list []string, s string) bool {
-	for _, w := range list {
-		if w == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(wordKeys, w), false
 }
 
 // Parse reads the head at the start of payload (cut to PrefixBytes). ok is
