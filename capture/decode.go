@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
 // MaxVLANTags is how many 802.1Q/802.1ad tags (any mix) both sensors walk;
@@ -56,6 +57,12 @@ type DecodeStats struct {
 	Tunneled     uint64
 	Decapsulated uint64
 
+	// HTTPRequests and HTTPResponses count the segments read as an HTTP
+	// request to, or a response from, a port in DecodeOptions.HTTPPorts
+	// (the events carrying an HTTP head).
+	HTTPRequests  uint64
+	HTTPResponses uint64
+
 	Defrag DefragStats
 }
 
@@ -98,6 +105,10 @@ next:
 type DecodeOptions struct {
 	Checksums   ChecksumMode
 	Decapsulate Tunnels
+	// HTTPPorts are the TCP ports whose requests and responses are read
+	// (--http-ports); nil or empty reads none. The caller passes the set
+	// it means, so a zero DecodeOptions stays a SYN decoder.
+	HTTPPorts *httpwire.Ports
 }
 
 // Decoder turns frames into events. It parses headers by hand: no

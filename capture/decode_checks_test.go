@@ -15,6 +15,7 @@ func counters(s DecodeStats) map[string]uint64 {
 		"BadChecksum": s.BadChecksum, "BadIPChecksum": s.BadIPChecksum, "OffloadedChecksum": s.OffloadedChecksum,
 		"Unverified": s.Unverified, "HeaderChain": s.HeaderChain, "TooManyVLANs": s.TooManyVLANs,
 		"Tunneled": s.Tunneled, "Decapsulated": s.Decapsulated,
+		"HTTPRequests": s.HTTPRequests, "HTTPResponses": s.HTTPResponses,
 	}
 }
 

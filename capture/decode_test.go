@@ -7,6 +7,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
@@ -127,6 +128,35 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// With HTTP inspection on, a packet that carries no HTTP head still costs
+// nothing; one that does costs the parser's two allocations.
+func TestDecodeHTTPDoesNotAllocate(t *testing.T) {
+	d := NewDecoderWith(DecodeOptions{HTTPPorts: httpwire.NewPorts(httpwire.DefaultPorts...)})
+	data := packettest.PktOpts{Flags: "PA", Dport: 80}
+	to443 := data
+	to443.Dport = 443
+	var ev detector.Event
+	for name, frame := range map[string][]byte{
+		"SYN to 80":            packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 80, TCPOpts: packettest.MSSOpt}),
+		"ACK to 80":            packettest.BuildEth(t, packettest.PktOpts{Flags: "A", Dport: 80}),
+		"TLS on 80":            packettest.TCPPayloadEth(t, data, []byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")),
+		"GET to 443":           packettest.TCPPayloadEth(t, to443, []byte("GET / HTTP/1.1\r\n\r\n")),
+		"body segment on 80":   packettest.TCPPayloadEth(t, data, []byte("user=admin&password=admin")),
+		"bad status from 8080": packettest.TCPPayloadEth(t, packettest.PktOpts{Flags: "PA", Sport: 8080, Dport: 40000}, []byte("HTTP/1.1 abc\r\n")),
+	} {
+		if !d.Decode(LinkEthernet, frame, 1, &ev) || ev.HTTP != nil {
+			t.Fatalf("%s: no event, or HTTP %+v", name, ev.HTTP)
+		}
+		if allocs := testing.AllocsPerRun(1000, func() { d.Decode(LinkEthernet, frame, 1, &ev) }); allocs != 0 {
+			t.Errorf("%s: Decode allocates %.1f times per packet; only HTTP heads may", name, allocs)
+		}
+	}
+	get := packettest.TCPPayloadEth(t, data, []byte("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: x\r\n\r\n"))
+	if allocs := testing.AllocsPerRun(1000, func() { d.Decode(LinkEthernet, get, 1, &ev) }); allocs != 2 {
+		t.Errorf("an HTTP request costs %.1f allocations, want 2 (the HTTP and its head)", allocs)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	o := packettest.PktOpts{Flags: "S", Dport: 22, TCPOpts: packettest.MSSOpt}
 	f.Add(uint32(LinkEthernet), packettest.BuildEth(f, o))
@@ -155,12 +185,21 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint32(LinkRaw), packettest.Tunnel4(f, layers.IPProtocolIPv4, nil, packettest.BuildIP(f, syn)))
 	f.Add(uint32(LinkRaw), packettest.Tunnel4(f, layers.IPProtocolGRE, []byte{0xb0, 0, 0x65, 0x58, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2}, packettest.BuildEth(f, syn)))
 	f.Add(uint32(LinkRaw), packettest.VXLAN(f, packettest.BuildEth(f, syn)))
+	// HTTP heads, plain and in a tunnel.
+	get := packettest.TCPPayloadEth(f, packettest.PktOpts{Flags: "PA", Dport: 80, VLANs: []uint16{5}}, []byte("GET /x HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n"))
+	f.Add(uint32(LinkEthernet), get)
+	f.Add(uint32(LinkRaw), packettest.VXLAN(f, get))
+	f.Add(uint32(LinkRaw), packettest.TCPPayloadIP(f, packettest.PktOpts{Flags: "A", Sport: 8080, V6: true}, []byte("HTTP/1.1 404 Not Found\r\n\r\n")))
+	ports := httpwire.NewPorts(httpwire.DefaultPorts...)
 	f.Fuzz(func(t *testing.T, link uint32, frame []byte) {
-		d := NewDecoderWith(DecodeOptions{Decapsulate: TunnelIPIP | TunnelGRE | TunnelVXLAN})
+		d := NewDecoderWith(DecodeOptions{Decapsulate: TunnelIPIP | TunnelGRE | TunnelVXLAN, HTTPPorts: ports})
 		var ev detector.Event
 		for ok := d.Decode(link, frame, 0, &ev); ok; ok = d.More(&ev) {
 			if !ev.Src.IsValid() || !ev.Dst.IsValid() {
 				t.Fatalf("decoded an event without addresses: %+v", ev)
+			}
+			if h := ev.HTTP; h != nil && (len(h.Head) > httpwire.PrefixBytes || len(h.Head) > len(frame) || ev.Evasion&detector.EvasionFragmented != 0) {
+				t.Fatalf("HTTP head of %d bytes from a %d-byte frame (evasion %v)", len(h.Head), len(frame), ev.Evasion)
 			}
 		}
 		// The same frame as every fragment of a datagram must not break
@@ -168,6 +207,43 @@ func FuzzDecode(f *testing.F) {
 		d.Decode(link, frame, 0, &ev)
 		d.Finish()
 	})
+}
+
+// BenchmarkDecodeHTTP times the decoder on a scanner's request to port 80,
+// checksum verified and head parsed.
+func BenchmarkDecodeHTTP(b *testing.B) {
+	d := NewDecoderWith(DecodeOptions{HTTPPorts: httpwire.NewPorts(httpwire.DefaultPorts...)})
+	frame := packettest.TCPPayloadEth(b, packettest.PktOpts{Flags: "PA", Dport: 80, Window: 502, TTL: 64},
+		[]byte("GET /admin/config.php?x=1 HTTP/1.1\r\nHost: 203.0.113.10\r\nUser-Agent: Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000003)\r\nAccept: */*\r\nConnection: Keep-Alive\r\n\r\n"))
+	var ev detector.Event
+	b.ReportAllocs()
+	for b.Loop() {
+		if !d.Decode(LinkEthernet, frame, 1, &ev) || ev.HTTP == nil {
+			b.Fatal("no HTTP event")
+		}
+	}
+}
+
+// BenchmarkDecodeData is a 1400-byte data segment that is not an HTTP
+// head (a download, a request body), with inspection off, on for another
+// port, and on for its port: what inspection adds to bulk traffic.
+func BenchmarkDecodeData(b *testing.B) {
+	frame := packettest.TCPPayloadEth(b, packettest.PktOpts{Flags: "A", Sport: 80, Dport: 40000}, make([]byte, 1400))
+	for _, bc := range []struct {
+		name  string
+		ports *httpwire.Ports
+	}{{"http-off", nil}, {"http-on-other-port", httpwire.NewPorts(8080)}, {"http-on", httpwire.NewPorts(httpwire.DefaultPorts...)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			d := NewDecoderWith(DecodeOptions{HTTPPorts: bc.ports})
+			var ev detector.Event
+			b.ReportAllocs()
+			for b.Loop() {
+				if !d.Decode(LinkEthernet, frame, 1, &ev) || ev.HTTP != nil {
+					b.Fatal("no event, or HTTP")
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkDecodeSYN times the decoder alone on an nmap-like SYN, the

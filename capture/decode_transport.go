@@ -34,11 +34,17 @@ func (d *Decoder) tcp(ip *ipCtx, seg []byte) {
 		return
 	}
 	flags := seg[13]
-	if probeTCP(flags, len(seg)+ip.missing-off) {
-		if ip.noLength {
-			d.Stats.Malformed++ // the receiver drops an IP length of 0
-			return
-		}
+	payload := seg[off:] // bounded by the IP length (no Ethernet padding) and the snap length
+	req, resp := d.httpHead(ip, seg, flags, payload)
+	probe := probeTCP(flags, len(payload)+ip.missing)
+	if probe && ip.noLength {
+		d.Stats.Malformed++ // the receiver drops an IP length of 0
+		return
+	}
+	// An HTTP head is evidence as a probe is, so its checksum is verified
+	// too where the whole segment was captured; a segment cut by the snap
+	// length is read unverified, as data always was.
+	if probe || (req || resp) && !ip.cut && !ip.noLength {
 		if !d.checksumOK(ip, 6, seg, binary.BigEndian.Uint16(seg[16:]), false) {
 			return
 		}
@@ -59,6 +65,9 @@ func (d *Decoder) tcp(ip *ipCtx, seg []byte) {
 	ev.OptLen = uint8(off - 20)
 	if ip.reassembled && ip.firstEnd-(ip.fragLen-len(seg)) < tinyFragment {
 		ev.Evasion |= detector.EvasionTinyFragment
+	}
+	if req || resp {
+		d.readHTTP(ev, payload)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
 // ReplayOptions say how to judge a capture.
@@ -28,7 +29,10 @@ const (
 
 // DefaultReplayOptions are what scanwatch replay uses without flags.
 func DefaultReplayOptions() ReplayOptions {
-	return ReplayOptions{MaxAhead: DefaultMaxAhead, MaxBehind: DefaultMaxBehind}
+	return ReplayOptions{
+		Decode:   DecodeOptions{HTTPPorts: httpwire.NewPorts(httpwire.DefaultPorts...)},
+		MaxAhead: DefaultMaxAhead, MaxBehind: DefaultMaxBehind,
+	}
 }
 
 // ReplayStats says what a replay read, so the caller can warn about what it

@@ -175,7 +175,8 @@ func (r *replayer) replay(ctx context.Context, name string) error {
 	for _, n := range stats.Notes() {
 		r.log.Info(n, "file", name)
 	}
-	r.log.Debug("replayed", "file", name, "packets", stats.Decode.Packets, "tcp", stats.Decode.TCP, "udp", stats.Decode.UDP, "events", stats.Events)
+	r.log.Debug("replayed", "file", name, "packets", stats.Decode.Packets, "tcp", stats.Decode.TCP, "udp", stats.Decode.UDP, "events", stats.Events,
+		"http_requests", stats.Decode.HTTPRequests, "http_responses", stats.Decode.HTTPResponses)
 	switch {
 	case rerr == nil:
 		return nil

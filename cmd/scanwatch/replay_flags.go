@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scanwatch/scanwatch/capture"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
 // replayFlags are replay's own: how the host under judgement treats
@@ -15,6 +16,7 @@ type replayFlags struct {
 	decapsulate string
 	maxAhead    time.Duration
 	maxBehind   time.Duration
+	httpPorts   func() (*httpwire.Ports, error)
 }
 
 func (r *replayFlags) register(fs *flag.FlagSet) {
@@ -22,6 +24,7 @@ func (r *replayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.decapsulate, "decapsulate", "", "tunnels the host terminates, comma-separated: ipip, gre, vxlan; their inner packets are judged too (default: only the outermost packet counts)")
 	fs.DurationVar(&r.maxAhead, "max-time-ahead", capture.DefaultMaxAhead, "skip packets stamped further ahead of the capture clock (0: no bound); a real jump is accepted once 64 packets in a row agree")
 	fs.DurationVar(&r.maxBehind, "max-time-behind", capture.DefaultMaxBehind, "skip packets stamped further behind the capture clock (0: no bound)")
+	r.httpPorts = addHTTPFlags(fs)
 }
 
 func (r *replayFlags) options() (capture.ReplayOptions, error) {
@@ -35,6 +38,9 @@ func (r *replayFlags) options() (capture.ReplayOptions, error) {
 		return o, usageError{fmt.Errorf("--decapsulate %q: %w", r.decapsulate, err)}
 	}
 	o.Decode.Decapsulate = t
+	if o.Decode.HTTPPorts, err = r.httpPorts(); err != nil {
+		return o, err
+	}
 	if r.maxAhead < 0 || r.maxBehind < 0 {
 		return o, usageError{fmt.Errorf("--max-time-ahead %v, --max-time-behind %v: use 0 (no bound) or a positive duration", r.maxAhead, r.maxBehind)}
 	}

@@ -3,10 +3,30 @@
 // copies at most PrefixBytes of such a segment into its ring, and replay
 // cuts the segment to the same length before parsing, so a request gives
 // the rules the same fields live and in replay.
+//
+// What is read, and what is not:
+//   - Only the start of one segment. A request line split across segments
+//     is missed; so is every request after the first of a pipelined
+//     segment (the XDP program copies one prefix per segment).
+//   - Line ends may be CRLF or a bare LF, as servers accept both.
+//   - Header names match in any case; the value is trimmed of spaces and
+//     tabs, with or without a space after the colon.
+//   - Obsolete line folding (RFC 9112 s5.2, a header line starting with a
+//     space or tab): the continuation is not added to the value before it,
+//     and is not read as a header of its own. It stays in Head, where
+//     payloads are looked for.
+//   - A header given twice: the first is kept, as Go's net/http
+//     Header.Get does, so a later copy cannot overwrite a scanner's
+//     User-Agent.
+//   - Bytes after the method are kept as sent (percent-encoding, binary,
+//     an absolute-form target "http://host/x"): a server answers junk with
+//     400, and the probe is still evidence.
 package httpwire
 
 import (
 	"bytes"
+	"encoding/binary"
+	"slices"
 
 	"github.com/scanwatch/scanwatch/detector"
 )
@@ -17,9 +37,35 @@ import (
 // README.md); a browser's User-Agent can fall past it.
 const PrefixBytes = 512
 
-// methods are the first four bytes of a request the sensors inspect, and
-// of a response ("HTTP"). The XDP program tests the same words.
-var methods = [...]string{"GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI", "PATC", "TRAC", "CONN", "PROP"}
+// methods are the request methods the sensors inspect: the one list of
+// them. Begins tests a payload's first four bytes against theirs (a
+// shorter word followed by its space), the test the XDP program makes
+// before it copies a segment (its list must equal Words()); Parse then
+// wants the whole word and a space.
+var methods = [...]string{"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT", "PROPFIND", "PROPPATCH"}
+
+// responseWord begins every HTTP/1.x status line.
+const responseWord = "HTTP"
+
+// words are the distinct four-byte starts of methods, derived once, and
+// wordKeys the same as big-endian numbers, for Begins' per-segment test.
+var words, wordKeys = func() (ws []string, keys []uint32) {
+	for _, m := range methods {
+		w := (m + " ")[:4]
+		if !slices.Contains(ws, w) {
+			ws = append(ws, w)
+			keys = append(keys, binary.BigEndian.Uint32([]byte(w)))
+		}
+	}
+	return ws, keys
+}()
+
+var responseKey = binary.BigEndian.Uint32([]byte(responseWord))
+
+// Words returns the four-byte words Begins accepts as the start of a
+// request ("GET ", "POST", ...), for the test that keeps the XDP
+// program's list equal. Responses begin with "HTTP".
+func Words() []string { return append([]string(nil), words...) }
 
 // Begins reports whether payload starts like an HTTP request (a method
 // the sensors know) or response, by its first four bytes: the test the XDP
@@ -28,20 +74,18 @@ func Begins(payload []byte) (request, response bool) {
 	if len(payload) < 4 {
 		return false, false
 	}
-	w := string(payload[:4])
-	if w == "HTTP" {
+	w := binary.BigEndian.Uint32(payload)
+	if w == responseKey {
 		return false, true
 	}
-	for _, m := range methods {
-		if w == m {
-			return true, false
-		}
-	}
-	return false, false
+	return slices.Contains(wordKeys, w), false
 }
 
 // Parse reads the head at the start of payload (cut to PrefixBytes). ok is
-// false when payload does not begin an HTTP message the sensors inspect.
+// false when payload does not begin an HTTP message the sensors inspect:
+// Begins says no, the method is not one of ours ("POSTX /"), or the status
+// line is not "HTTP/d.d NNN". A request costs two allocations (the HTTP
+// and its Head, which every string field shares), a response one.
 func Parse(payload []byte) (h *detector.HTTP, ok bool) {
 	req, resp := Begins(payload)
 	if !req && !resp {
@@ -56,65 +100,66 @@ func Parse(payload []byte) (h *detector.HTTP, ok bool) {
 	return request(payload)
 }
 
-// status reads "HTTP/1.x NNN".
+// status reads "HTTP/d.d NNN" (RFC 9112 s4), then a space, a line end or
+// the end of what was read.
 func status(b []byte) (*detector.HTTP, bool) {
-	if len(b) < 12 || !bytes.HasPrefix(b, []byte("HTTP/")) {
+	const codeAt = len("HTTP/1.1 ")
+	if len(b) < codeAt+3 || !bytes.HasPrefix(b, []byte("HTTP/")) ||
+		!digit(b[5]) || b[6] != '.' || !digit(b[7]) || b[8] != ' ' {
 		return nil, false
 	}
-	sp := bytes.IndexByte(b[5:], ' ')
-	if sp < 0 || 5+sp+4 > len(b) {
-		return nil, false
-	}
-	d := b[5+sp+1:]
 	var code uint16
-	for i := 0; i < 3; i++ {
-		if d[i] < '0' || d[i] > '9' {
+	for _, c := range b[codeAt : codeAt+3] {
+		if !digit(c) {
 			return nil, false
 		}
-		code = code*10 + uint16(d[i]-'0')
+		code = code*10 + uint16(c-'0')
 	}
-	if code < 100 || len(d) > 3 && d[3] != ' ' && d[3] != '\r' && d[3] != '\n' {
+	if code < 100 {
 		return nil, false
+	}
+	if rest := b[codeAt+3:]; len(rest) > 0 && rest[0] != ' ' && rest[0] != '\r' && rest[0] != '\n' {
+		return nil, false // "HTTP/1.1 2000", "HTTP/1.1 200OK"
 	}
 	return &detector.HTTP{Response: true, Status: code}, true
 }
 
-// request reads the request line and the headers the rules use. Line ends
-// may be CRLF or a bare LF, as servers accept both.
+func digit(c byte) bool { return '0' <= c && c <= '9' }
+
+// request reads the request line and the headers the rules use.
 func request(b []byte) (*detector.HTTP, bool) {
-	head := string(b) // one allocation; every field below shares it
-	h := &detector.HTTP{}
-	line, rest, complete := cutLine(head)
-	sp := indexByte(line, ' ')
-	if sp <= 0 {
+	sp := bytes.IndexByte(b, ' ')
+	method := ""
+	for _, m := range methods {
+		if sp == len(m) && string(b[:sp]) == m {
+			method = m
+		}
+	}
+	if method == "" {
 		return nil, false
 	}
-	h.Method = line[:sp]
+	end, complete := headEnd(b)
+	head := string(b[:end]) // one allocation; every field below shares it
+	h := &detector.HTTP{Method: method, Head: head, Truncated: !complete}
+	line, rest, whole := cutLine(head)
 	target := line[sp+1:]
-	if !complete {
-		// The request line itself went past the prefix.
-		h.Target, h.Head, h.Truncated = target, head, true
-		return h, true
+	if whole {
+		// "GET /a b HTTP/1.1": the version is the last word; a space
+		// inside the target stays, as sent.
+		if i := lastIndexByte(target, ' '); i >= 0 && hasPrefix(target[i+1:], "HTTP/") {
+			target = target[:i]
+		}
 	}
-	if i := lastIndexByte(target, ' '); i >= 0 {
-		target = target[:i]
-	}
+	// Otherwise the request line went past what was read: the target is
+	// cut, and Truncated says so.
 	h.Target = target
-	end := len(head) - len(rest)
-	for {
-		if rest == "" {
-			h.Truncated = true // the prefix ended before the blank line
-			break
+	for rest != "" {
+		line, rest, whole = cutLine(rest)
+		if !whole || line == "" {
+			break // a line cut by the prefix is not used; "" ends the head
 		}
-		line, next, complete := cutLine(rest)
-		if !complete {
-			h.Truncated = true // a header cut by the prefix: not used
-			break
-		}
-		end = len(head) - len(next)
-		rest = next
-		if line == "" {
-			break
+		if line[0] == ' ' || line[0] == '\t' {
+			continue // obsolete folding: see the package comment
 		}
 		name, value, found := cutByte(line, ':')
 		if !found {
@@ -122,23 +167,43 @@ func request(b []byte) (*detector.HTTP, bool) {
 		}
 		value = trimSpace(value)
 		switch {
-		case equalFold(name, "host"):
+		case h.Host == "" && equalFold(name, "host"):
 			h.Host = value
-		case equalFold(name, "user-agent"):
+		case h.UserAgent == "" && equalFold(name, "user-agent"):
 			h.UserAgent = value
 		case equalFold(name, "referer"):
 			h.Referer = true
 		}
 	}
-	h.Head = head[:end]
 	return h, true
 }
 
-// cutLine splits s at its first line end; complete is false when s holds
-// no line end.
-func cutLine(s string) (line, rest string, complete bool) {
+// headEnd returns how many bytes of b the head takes, through the blank
+// line that ends it, and whether that line was read; without it the head
+// is all of b.
+func headEnd(b []byte) (int, bool) {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
+		}
+		blank := j == 0 || j == 1 && b[i] == '\r'
+		i += j + 1
+		if blank {
+			return i, true
+		}
+	}
+	return len(b), false
+}
+
+// cutLine splits s at its first line end; whole is false when s holds no
+// line end (the line went past what was read).
+func cutLine(s string) (line, rest string, whole bool) {
 	i := indexByte(s, '\n')
 	if i < 0 {
+		if n := len(s); n > 0 && s[n-1] == '\r' {
+			s = s[:n-1] // the CR of a CRLF the prefix split
+		}
 		return s, "", false
 	}
 	line = s[:i]
@@ -165,6 +230,8 @@ func lastIndexByte(s string, c byte) int {
 	}
 	return -1
 }
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func cutByte(s string, c byte) (before, after string, found bool) {
 	if i := indexByte(s, c); i >= 0 {

@@ -61,7 +61,7 @@ func (p *Ports) String() string {
 // string or "none" turns HTTP inspection off.
 func ParsePorts(s string) (*Ports, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || s == "none" {
+	if s == "" || strings.EqualFold(s, "none") {
 		return NewPorts(), nil
 	}
 	var ports []uint16
