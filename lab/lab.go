@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,9 +182,16 @@ func (l *Lab) InTargetNS(fn func() error) error {
 // until stop is called; stop ends tcpdump by its PID and waits for it.
 func (l *Lab) Tcpdump(t testing.TB, ns, iface, file string) (stop func()) {
 	t.Helper()
+	return l.TcpdumpSnap(t, ns, iface, file, 256)
+}
+
+// TcpdumpSnap is Tcpdump keeping snaplen bytes of each frame: HTTP tests
+// need the payloads (2048 holds an MSS-sized segment whole).
+func (l *Lab) TcpdumpSnap(t testing.TB, ns, iface, file string, snaplen int) (stop func()) {
+	t.Helper()
 	Require(t, "tcpdump")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-B", "16384", "-s", "256", "-w", file)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-B", "16384", "-s", strconv.Itoa(snaplen), "-w", file)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		cancel()
