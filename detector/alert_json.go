@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -47,6 +48,21 @@ func (a *Alert) Message() string {
 	var b strings.Builder
 	_, name := LabelParts(a.Label)
 	switch {
+	case a.HTTP != nil:
+		fmt.Fprintf(&b, "%s sent %s", a.Source, plural(int(min(a.HTTP.Requests, 1<<31)), "HTTP request"))
+		if a.DestHost != nil && len(a.DestPorts) == 1 {
+			fmt.Fprintf(&b, " to %s", netip.AddrPortFrom(*a.DestHost, a.DestPorts[0]))
+		} else {
+			fmt.Fprintf(&b, " to %s", plural(a.UniqueDestHosts, "host"))
+		}
+		fmt.Fprintf(&b, " (%s", plural(a.HTTP.DistinctPaths, "distinct path"))
+		if a.HTTP.InjectionRequests > 0 {
+			fmt.Fprintf(&b, ", %d with injection payloads", a.HTTP.InjectionRequests)
+		}
+		if a.HTTP.FailedPaths > 0 {
+			fmt.Fprintf(&b, ", %d failed", a.HTTP.FailedPaths)
+		}
+		b.WriteString(")")
 	case name == "SYNFlood" && a.DestHost != nil:
 		fmt.Fprintf(&b, "%s flooded %s with %d SYNs", a.Source, a.DestHost, a.TotalConns)
 		if len(a.DestPorts) == 1 {
@@ -68,7 +84,7 @@ func (a *Alert) Message() string {
 		fmt.Fprintf(&b, " from %d addresses of its network", len(a.MemberSources))
 	}
 	fmt.Fprintf(&b, " (%s", a.Label)
-	if a.ScanType != "" {
+	if a.ScanType != "" && a.HTTP == nil {
 		fmt.Fprintf(&b, ", %s scan", a.ScanType)
 	}
 	if a.Tool != "" {

@@ -36,7 +36,14 @@ type ecsDoc struct {
 	Threat      ecsThreat    `json:"threat"`
 	Observer    ecsObserver  `json:"observer"`
 	Related     ecsRelated   `json:"related"`
+	UserAgent   *ecsUA       `json:"user_agent,omitempty"`
 	Scanwatch   ecsScanwatch `json:"scanwatch"`
+}
+
+// ecsUA is a web scan's first User-Agent (all of them are in
+// scanwatch.http.user_agents).
+type ecsUA struct {
+	Original string `json:"original"`
 }
 
 type ecsVer struct {
@@ -122,6 +129,8 @@ type ecsScanwatch struct {
 	Evasion         []string `json:"evasion,omitempty"`
 	Estimated       bool     `json:"estimated,omitempty"`
 	Input           string   `json:"input,omitempty"`
+	// HTTP is a web scan's evidence, as in the JSON Lines alert.
+	HTTP *detector.WebEvidence `json:"http,omitempty"`
 }
 
 // mitre names the tactic, technique and sub-technique of a label.
@@ -130,6 +139,8 @@ type mitre struct{ tactic, tacticName, tech, techName, sub, subName string }
 var mitreOf = map[string]mitre{
 	"T1595":     {"TA0043", "Reconnaissance", "T1595", "Active Scanning", "", ""},
 	"T1595.001": {"TA0043", "Reconnaissance", "T1595", "Active Scanning", "T1595.001", "Scanning IP Blocks"},
+	"T1595.002": {"TA0043", "Reconnaissance", "T1595", "Active Scanning", "T1595.002", "Vulnerability Scanning"},
+	"T1595.003": {"TA0043", "Reconnaissance", "T1595", "Active Scanning", "T1595.003", "Wordlist Scanning"},
 	"T1499.001": {"TA0040", "Impact", "T1499", "Endpoint Denial of Service", "T1499.001", "OS Exhaustion Flood"},
 }
 
@@ -166,7 +177,10 @@ func toECS(a *detector.Alert) ecsDoc {
 		Observer: ecsObserver{Hostname: a.Host, Type: "sensor", Vendor: "scanwatch", Product: "scanwatch", Version: version},
 		Scanwatch: ecsScanwatch{AlertID: a.AlertID, Label: a.Label, TotalConns: a.TotalConns, UniqueDestPorts: a.UniqueDestPorts,
 			UniqueDestHosts: a.UniqueDestHosts, ScanType: a.ScanType, Tool: a.Tool, DestPorts: a.DestPorts, Window: a.Window,
-			Evasion: a.Evasion, Estimated: a.Estimated, Input: a.Input},
+			Evasion: a.Evasion, Estimated: a.Estimated, Input: a.Input, HTTP: a.HTTP},
+	}
+	if a.HTTP != nil && len(a.HTTP.UserAgents) > 0 && a.HTTP.UserAgents[0] != "" {
+		d.UserAgent = &ecsUA{Original: a.HTTP.UserAgents[0]}
 	}
 	if m.sub != "" {
 		d.Threat.Technique.Subtechnique = &ecsRef{ID: []string{m.sub}, Name: []string{m.subName}, Reference: []string{attackURL(m.sub)}}
