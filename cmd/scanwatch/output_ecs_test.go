@@ -26,6 +26,7 @@ var ecsTypes = map[string]string{
 	"threat.technique.subtechnique.reference": "keyword",
 	"observer.hostname":                       "keyword", "observer.type": "keyword", "observer.vendor": "keyword", "observer.product": "keyword",
 	"observer.version": "keyword", "observer.ingress.interface.name": "keyword", "related.ip": "ip",
+	"user_agent.original": "keyword",
 }
 
 // ecsAllowed lists the values ECS allows for its categorisation fields.
@@ -111,6 +112,13 @@ func TestECSRecordsMatchTheSchema(t *testing.T) {
 			UniqueDestHosts: 1, FirstSeen: t0, LastSeen: t0, Rules: "default", Status: detector.StatusNew, DestHost: &host, DestPorts: []uint16{80}},
 		{Timestamp: t0, Source: netip.MustParseAddr("198.51.100.10"), Label: detector.LabelIPSweep, TotalConns: 200, UniqueDestPorts: 3,
 			UniqueDestHosts: 200, FirstSeen: t0, LastSeen: t0, Rules: "seed", Status: detector.StatusFinal, Input: "x.pcap"},
+		{Timestamp: t0, Source: netip.MustParseAddr("198.51.100.10"), Label: detector.LabelVulnScan, Technique: "T1595.002", TotalConns: 82,
+			UniqueDestPorts: 1, UniqueDestHosts: 1, FirstSeen: t0, LastSeen: t0, Rules: "default", Status: detector.StatusFinal, ScanType: "http",
+			DestHost: &host, DestPorts: []uint16{80}, Tool: "sqlmap", HTTP: &detector.WebEvidence{Requests: 82, DistinctPaths: 1, InjectionRequests: 66,
+				Signals: []string{"user_agent:sqlmap", "injection"}, UserAgents: []string{"sqlmap/1.7.2#stable (https://sqlmap.org)"}}},
+		{Timestamp: t0, Source: netip.MustParseAddr("198.51.100.10"), Label: detector.LabelWordlistScan, Technique: "T1595.003", TotalConns: 961,
+			UniqueDestPorts: 1, UniqueDestHosts: 1, FirstSeen: t0, LastSeen: t0, Rules: "default", Status: detector.StatusNew, ScanType: "http",
+			DestHost: &host, DestPorts: []uint16{80}, HTTP: &detector.WebEvidence{Requests: 961, DistinctPaths: 941, FailedPaths: 938, UserAgents: []string{""}}},
 	} {
 		b, err := json.Marshal(toECS(&a))
 		if err != nil {
@@ -127,6 +135,19 @@ func TestECSRecordsMatchTheSchema(t *testing.T) {
 		}
 		if got != tech {
 			t.Errorf("%s: threat technique %s, want %s", a.Label, got, tech)
+		}
+		if a.HTTP != nil {
+			msg := doc["message"].(string)
+			if !strings.Contains(msg, "HTTP requests to 203.0.113.10:80") || strings.Contains(msg, "http scan") {
+				t.Errorf("web alert message: %q", msg)
+			}
+			if _, ok := doc["scanwatch"].(map[string]any)["http"]; !ok {
+				t.Error("scanwatch.http missing from a web alert")
+			}
+			ua, _ := doc["user_agent"].(map[string]any)
+			if want := a.HTTP.UserAgents[0]; (want == "") != (ua == nil) || ua != nil && ua["original"] != want {
+				t.Errorf("user_agent %v for %q", ua, want)
+			}
 		}
 		if doc["event"].(map[string]any)["id"] != a.RecordID() {
 			t.Errorf("event.id is not the record_id")
