@@ -25,6 +25,8 @@ type HTTP struct {
 	Truncated bool
 	// Skipped counts requests from the same client the live sensor did not
 	// copy since its previous record (the kernel's per-source budget). 0 in
-	// replay, which reads every request.
+	// replay, which reads every request. A record with Skipped set and no
+	// Method carries only that count: the requests skipped after a
+	// client's last copied head, flushed once it has gone quiet.
 	Skipped uint32
 }

@@ -148,8 +148,13 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 		}
 		return
 	}
-	w.requests++
 	c := w.clients[client]
+	if h.Method == "" && c == nil {
+		return // skipped requests of a client whose heads were never seen
+	}
+	if h.Method != "" {
+		w.requests++
+	}
 	if c == nil {
 		c = w.newClient(client, t)
 		for w.entries > maxWebEntries || len(w.clients) > maxWebClients {
@@ -159,6 +164,13 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 	w.touch(c)
 	c.last = max(c.last, t)
 	sec := t / 1e9
+	if h.Method == "" {
+		// A count-only record: requests the live sensor's budget skipped
+		// after the client's last copied head, flushed when it went quiet.
+		c.requests.add(sec, uint64(h.Skipped))
+		c.total += uint64(h.Skipped)
+		return
+	}
 	n := uint64(h.Skipped) + 1
 	c.requests.add(sec, n)
 	c.total += n

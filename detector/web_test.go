@@ -417,3 +417,22 @@ func TestWebListsSwapAppliesToKnownClients(t *testing.T) {
 		t.Fatalf("after SIGHUP the same client and User-Agent: %+v", got)
 	}
 }
+
+// TestWebSkippedCounts: the live sensor's skipped counts (on the next
+// copied head, or in a count-only record once the client is quiet) add to
+// the requests; a count-only record adds no path and opens no client.
+func TestWebSkippedCounts(t *testing.T) {
+	w := newWeb("gobuster/3.5").get("/a", 0)
+	w.evs[0].HTTP.Skipped = 40
+	w.get("/b", 0)
+	tail := w.evs[1]
+	tail.HTTP = &HTTP{Skipped: 7}
+	w.evs = append(w.evs, tail)
+	stranger := tail
+	stranger.Src = netip.MustParseAddr("192.0.2.99")
+	w.evs = append(w.evs, stranger)
+	got := finals(runWeb(t, Config{}, w.evs))
+	if len(got) != 1 || got[0].HTTP.Requests != 49 || got[0].HTTP.DistinctPaths != 2 || got[0].TotalConns != 49 {
+		t.Fatalf("want one alert with 1+40+1+7 requests and 2 paths: %+v", got)
+	}
+}
