@@ -203,9 +203,10 @@ func (l *Live) setPromisc() error {
 	return nil
 }
 
-// Run hands every counted SYN to emit (never concurrently) until ctx ends,
-// then sweeps the flow map once more so the counts are complete, and
-// returns. emit gets a reused event and must copy what it keeps. Run also
+// Run hands every counted SYN, and every HTTP head the kernel copied, to
+// emit (never concurrently) until ctx ends, then sweeps the flow map once
+// more so the counts are complete, and returns. emit gets a reused event
+// and must copy what it keeps (an event's HTTP is its own). Run also
 // follows the interface (see LiveConfig.LinkLoss); with LinkExit, losing
 // it ends Run with an error.
 func (l *Live) Run(ctx context.Context, emit func(*detector.Event)) error {
