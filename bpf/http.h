@@ -97,9 +97,9 @@ static __always_inline int http_method(__u32 w)
 
 static __always_inline int http_port(__u16 port)
 {
-	// A one-word prefilter (bit port%64 of some configured port) turns
-	// most other ports away at one test; then the list itself.
-	if (!((cfg.http_port_bits >> (port & 63)) & 1))
+	// A prefilter (bit port%1024 of some configured port) turns nearly
+	// every other port away at one test; then the list itself.
+	if (!((cfg.http_port_bits[(port >> 6) & 15] >> (port & 63)) & 1))
 		return 0;
 	for (int i = 0; i < HTTP_MAX_PORTS; i++) {
 		if (i >= cfg.http_nports)

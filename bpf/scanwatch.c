@@ -37,11 +37,11 @@ struct config {
 	// checksum offload leaves in packets that never crossed a wire (veth,
 	// tap, virtio from the same host). On a physical NIC it is a forgery.
 	__u32 accept_offload;
-	// HTTP heads (http.h): the ports, and a prefilter bit per port%64.
+	// HTTP heads (http.h): the ports, and a prefilter bit per port%1024.
 	// No ports: off, and the verifier prunes the branch.
 	__u32 http_nports;
 	__u16 http_ports[HTTP_MAX_PORTS];
-	__u64 http_port_bits;
+	__u64 http_port_bits[16];
 	// Budgets as GCRA buckets: one record per interval, limit/interval
 	// at once; per client, and per CPU.
 	__u64 http_interval_ns, http_limit_ns;

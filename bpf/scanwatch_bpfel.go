@@ -22,7 +22,7 @@ type ScanwatchConfig struct {
 	AcceptOffload     uint32
 	HttpNports        uint32
 	HttpPorts         [16]uint16
-	HttpPortBits      uint64
+	HttpPortBits      [16]uint64
 	HttpIntervalNs    uint64
 	HttpLimitNs       uint64
 	HttpCpuIntervalNs uint64

@@ -64,7 +64,7 @@ func setHTTP(c *bpf.ScanwatchConfig, ports *httpwire.Ports, b HTTPBudget) error 
 	c.HttpNports = uint32(len(list))
 	for i, p := range list {
 		c.HttpPorts[i] = p
-		c.HttpPortBits |= 1 << (p & 63)
+		c.HttpPortBits[p>>6&15] |= 1 << (p & 63)
 	}
 	c.HttpIntervalNs = uint64(time.Second) / uint64(b.Rate)
 	c.HttpLimitNs = c.HttpIntervalNs * uint64(b.Burst)

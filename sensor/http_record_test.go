@@ -116,11 +116,11 @@ func TestSetHTTPConfig(t *testing.T) {
 	if err := setHTTP(&c, httpwire.NewPorts(), HTTPBudget{}); err != nil || c.HttpNports != 0 {
 		t.Fatalf("empty set: %v, %d ports", err, c.HttpNports)
 	}
-	if err := setHTTP(&c, httpwire.NewPorts(80, 8080, 80+64), HTTPBudget{}); err != nil {
+	if err := setHTTP(&c, httpwire.NewPorts(80, 8080, 80+1024), HTTPBudget{}); err != nil {
 		t.Fatal(err)
 	}
-	// 80, 8080 and 80 are all 16 modulo 64: one prefilter bit.
-	if c.HttpNports != 3 || c.HttpPorts != [16]uint16{80, 144, 8080} || c.HttpPortBits != 1<<16 {
+	// 80 and 1104 are both 80 modulo 1024: one prefilter bit; 8080 is 912.
+	if c.HttpNports != 3 || c.HttpPorts != [16]uint16{80, 1104, 8080} || c.HttpPortBits != [16]uint64{1: 1 << 16, 14: 1 << 16} {
 		t.Errorf("ports %d %v bits %#x", c.HttpNports, c.HttpPorts, c.HttpPortBits)
 	}
 	if c.HttpIntervalNs != 10_000_000 || c.HttpLimitNs != 2_000_000_000 || c.HttpCpuIntervalNs != 1_000_000 || c.HttpCpuLimitNs != 1_000_000_000 {
