@@ -26,6 +26,10 @@
 // checks they agree), so live and replay judge such packets alike.
 #define MAX_VLAN_TAGS 8
 #define MAX_IPV6_EXT 16
+// HTTP inspection (http.h): ports held, and the prefix of a request
+// copied, as internal/httpwire's MaxPorts and PrefixBytes (tested too).
+#define HTTP_MAX_PORTS 16
+#define HTTP_PREFIX 512
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8

@@ -37,6 +37,15 @@ struct config {
 	// checksum offload leaves in packets that never crossed a wire (veth,
 	// tap, virtio from the same host). On a physical NIC it is a forgery.
 	__u32 accept_offload;
+	// HTTP heads (http.h): the ports, and a prefilter bit per port%1024.
+	// No ports: off, and the verifier prunes the branch.
+	__u32 http_nports;
+	__u16 http_ports[HTTP_MAX_PORTS];
+	__u64 http_port_bits[16];
+	// Budgets as GCRA buckets: one record per interval, limit/interval
+	// at once; per client, and per CPU.
+	__u64 http_interval_ns, http_limit_ns;
+	__u64 http_cpu_interval_ns, http_cpu_limit_ns;
 };
 
 volatile const struct config cfg = {
@@ -69,6 +78,11 @@ enum counter {
 	CNT_TINY_FRAGMENT, // datagrams whose first fragment was too short to hold the TCP flags
 	CNT_HEADER_CHAIN,  // IPv6 packets with more extension headers than we walk
 	CNT_VLAN_DEPTH,    // frames with more VLAN tags than we walk
+	CNT_HTTP_REQUESTS, // TCP segments to an HTTP port beginning with a method
+	CNT_HTTP_RESPONSES,// ... from an HTTP port beginning "HTTP"
+	CNT_HTTP_RECORDS,  // their heads copied into the ring
+	CNT_HTTP_SUPPRESSED_SOURCE, // not copied: the client's budget was spent
+	CNT_HTTP_SUPPRESSED_CPU,    // not copied: the CPU's budget was spent
 	CNT_MAX,
 };
 
@@ -214,6 +228,7 @@ static __always_inline void report(const struct flow_key *key, const struct pkt 
 }
 
 #include "csum.h"
+#include "http.h"
 
 // ---- Probes and flows -----------------------------------------------------
 
@@ -531,6 +546,12 @@ int scanwatch_xdp(struct xdp_md *ctx)
 		__u8 probe = probe_of(&p);
 		if (!probe) {
 			count_class(&p, 0);
+			// A pure ACK pays the length test alone (UDP the protocol's).
+			if (cfg.http_nports && p.l4_len >= 24 + p.opt_len && p.proto == IPPROTO_TCP) {
+				__u32 dir = http_dir(&p);
+				if (dir)
+					http_segment(ctx, &p, dir);
+			}
 			return pass();
 		}
 		struct flow_key key;

@@ -14,12 +14,19 @@ import (
 )
 
 type ScanwatchConfig struct {
-	_              structs.HostLayout
-	ReportEvery    uint32
-	WakeupBytes    uint32
-	UdpProbes      uint32
-	BenchFreshKeys uint32
-	AcceptOffload  uint32
+	_                 structs.HostLayout
+	ReportEvery       uint32
+	WakeupBytes       uint32
+	UdpProbes         uint32
+	BenchFreshKeys    uint32
+	AcceptOffload     uint32
+	HttpNports        uint32
+	HttpPorts         [16]uint16
+	HttpPortBits      [16]uint64
+	HttpIntervalNs    uint64
+	HttpLimitNs       uint64
+	HttpCpuIntervalNs uint64
+	HttpCpuLimitNs    uint64
 }
 
 type ScanwatchEvent struct {
@@ -125,6 +132,35 @@ type ScanwatchFragValue struct {
 	Hdr      [24]uint8
 }
 
+type ScanwatchHttpClient struct {
+	_       structs.HostLayout
+	Tat     uint64
+	Skipped uint32
+	Pad     uint32
+}
+
+type ScanwatchHttpEvent struct {
+	_          structs.HostLayout
+	Saddr      [16]uint8
+	Daddr      [16]uint8
+	TsNs       uint64
+	Skipped    uint32
+	Sport      uint16
+	Dport      uint16
+	WireLen    uint16
+	Copied     uint16
+	Flags      uint8
+	Ttl        uint8
+	IsResponse uint8
+	Pad        uint8
+	Data       [512]uint8
+}
+
+type ScanwatchHttpKey struct {
+	_    structs.HostLayout
+	Addr [16]uint8
+}
+
 type ScanwatchProbeScratch struct {
 	_   structs.HostLayout
 	Key ScanwatchFlowKey
@@ -136,17 +172,20 @@ type ScanwatchProbeScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	ScanwatchMapCounters      = "counters"
-	ScanwatchMapEvents        = "events"
-	ScanwatchMapFlows         = "flows"
-	ScanwatchMapFragScratch   = "frag_scratch"
-	ScanwatchMapFrags         = "frags"
-	ScanwatchMapProbeScratch  = "probe_scratch"
-	ScanwatchMapXdpActions    = "xdp_actions"
-	ScanwatchProgScanwatchXdp = "scanwatch_xdp"
-	ScanwatchProgXdpPassFloor = "xdp_pass_floor"
-	ScanwatchVarCfg           = "cfg"
-	ScanwatchVarUnusedEvent   = "unused_event"
+	ScanwatchMapCounters        = "counters"
+	ScanwatchMapEvents          = "events"
+	ScanwatchMapFlows           = "flows"
+	ScanwatchMapFragScratch     = "frag_scratch"
+	ScanwatchMapFrags           = "frags"
+	ScanwatchMapHttpClients     = "http_clients"
+	ScanwatchMapHttpCpu         = "http_cpu"
+	ScanwatchMapProbeScratch    = "probe_scratch"
+	ScanwatchMapXdpActions      = "xdp_actions"
+	ScanwatchProgScanwatchXdp   = "scanwatch_xdp"
+	ScanwatchProgXdpPassFloor   = "xdp_pass_floor"
+	ScanwatchVarCfg             = "cfg"
+	ScanwatchVarUnusedEvent     = "unused_event"
+	ScanwatchVarUnusedHttpEvent = "unused_http_event"
 )
 
 // LoadScanwatch returns the embedded CollectionSpec for Scanwatch.
@@ -204,6 +243,8 @@ type ScanwatchMapSpecs struct {
 	Flows        *ebpf.MapSpec `ebpf:"flows"`
 	FragScratch  *ebpf.MapSpec `ebpf:"frag_scratch"`
 	Frags        *ebpf.MapSpec `ebpf:"frags"`
+	HttpClients  *ebpf.MapSpec `ebpf:"http_clients"`
+	HttpCpu      *ebpf.MapSpec `ebpf:"http_cpu"`
 	ProbeScratch *ebpf.MapSpec `ebpf:"probe_scratch"`
 	XdpActions   *ebpf.MapSpec `ebpf:"xdp_actions"`
 }
@@ -212,8 +253,9 @@ type ScanwatchMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ScanwatchVariableSpecs struct {
-	Cfg         *ebpf.VariableSpec `ebpf:"cfg"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Cfg             *ebpf.VariableSpec `ebpf:"cfg"`
+	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedHttpEvent *ebpf.VariableSpec `ebpf:"unused_http_event"`
 }
 
 // ScanwatchObjects contains all objects after they have been loaded into the kernel.
@@ -241,6 +283,8 @@ type ScanwatchMaps struct {
 	Flows        *ebpf.Map `ebpf:"flows"`
 	FragScratch  *ebpf.Map `ebpf:"frag_scratch"`
 	Frags        *ebpf.Map `ebpf:"frags"`
+	HttpClients  *ebpf.Map `ebpf:"http_clients"`
+	HttpCpu      *ebpf.Map `ebpf:"http_cpu"`
 	ProbeScratch *ebpf.Map `ebpf:"probe_scratch"`
 	XdpActions   *ebpf.Map `ebpf:"xdp_actions"`
 }
@@ -252,6 +296,8 @@ func (m *ScanwatchMaps) Close() error {
 		m.Flows,
 		m.FragScratch,
 		m.Frags,
+		m.HttpClients,
+		m.HttpCpu,
 		m.ProbeScratch,
 		m.XdpActions,
 	)
@@ -261,8 +307,9 @@ func (m *ScanwatchMaps) Close() error {
 //
 // It can be passed to LoadScanwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ScanwatchVariables struct {
-	Cfg         *ebpf.Variable `ebpf:"cfg"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Cfg             *ebpf.Variable `ebpf:"cfg"`
+	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
+	UnusedHttpEvent *ebpf.Variable `ebpf:"unused_http_event"`
 }
 
 // ScanwatchPrograms contains all programs after they have been loaded into the kernel.

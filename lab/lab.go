@@ -40,11 +40,20 @@ type Lab struct {
 var seq atomic.Int32
 
 // New builds a lab, removed when the test ends. It fails the test when a
-// tool it needs is missing.
+// tool it needs is missing. SCANWATCH_LAB_PREFIX (up to 4 letters,
+// default swt) starts its namespace and interface names, so runs sharing
+// a machine can tell theirs apart.
 func New(t testing.TB) *Lab {
 	t.Helper()
 	Require(t, "ip")
-	id := fmt.Sprintf("swt%d%d", os.Getpid()%10000, seq.Add(1))
+	prefix := os.Getenv("SCANWATCH_LAB_PREFIX")
+	if prefix == "" {
+		prefix = "swt"
+	}
+	if len(prefix) > 4 || strings.ContainsAny(prefix, "/ \t") {
+		t.Fatalf("SCANWATCH_LAB_PREFIX %q: give at most 4 letters (interface names are limited to 15 characters)", prefix)
+	}
+	id := fmt.Sprintf("%s%d%d", prefix, os.Getpid()%10000, seq.Add(1))
 	l := &Lab{ID: id, NSScan: id + "-scan", NSTgt: id + "-tgt", VethScan: id + "s", VethTgt: id + "t", script: netnsScript(t)}
 	if out, err := l.shell("lab_up"); err != nil {
 		l.shell("lab_down")

@@ -32,6 +32,13 @@ type KernelCounters struct {
 	FragmentQueueDrops, FragmentDrops                  uint64
 	TinyFragments, HeaderChains, VLANDepth             uint64
 
+	// HTTP heads (--http-ports): seen by the program, copied into the
+	// ring, held back by a budget; then handed to the rules, or not
+	// readable as a head.
+	HTTPRequests, HTTPResponses, HTTPRecords uint64
+	HTTPSuppressedClient, HTTPSuppressedCPU  uint64
+	HTTPEvents, HTTPUnparsed                 uint64
+
 	// The sensor's own health: the last flow map sweep and the ring's fill.
 	FlowMapEntries, FlowMapCapacity int
 	SweepSeconds                    float64
@@ -191,8 +198,8 @@ var (
 	descParse      = desc("parse_errors_total", "Frames whose headers were cut short or inconsistent.")
 	descProbes     = desc("probe_packets_total", "FIN, NULL and XMAS probes and UDP datagrams reported as probes by the kernel (SYNs are counted apart).")
 	descFlows      = desc("flows_new_total", "(source, destination, port, probe kind) flows first seen by the kernel.")
-	descRingEvents = desc("ringbuf_events_total", "Records sent from the kernel through the ring buffer.")
-	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.")
+	descRingEvents = desc("ringbuf_events_total", "Records sent from the kernel through the ring buffer (flows and HTTP heads).")
+	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs, and a client's next HTTP record its lost requests.")
 	descDetector   = desc("detector_syn_events_total", "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.")
 	descActions    = prometheus.NewDesc(namespace+"_xdp_actions_total", "XDP verdicts returned, by action.", []string{"action"}, nil)
 	descCsumBad    = desc("checksum_errors_total", "First probes of a flow, or reassembled datagrams, with a bad IP or transport checksum: the host drops them, so they are not counted.")
@@ -203,6 +210,11 @@ var (
 	descFragQDrops = desc("fragment_queue_drops_total", "Fragment queues dropped as Linux drops them: overlapping fragments, inconsistent lengths, zero-length fragments.")
 	descFragDrops  = desc("fragment_drops_total", "Fragments the host discards on sight: IPv6 first fragments without their header chain, bad lengths, oversized datagrams, no room.")
 	descEvasion    = prometheus.NewDesc(namespace+"_evasion_packets_total", "Evasion evidence: tiny_fragment (datagrams whose first fragment cannot hold the TCP flags), header_chain (IPv6 extension headers past 16), vlan_depth (more than 8 VLAN tags; not decoded).", []string{"reason"}, nil)
+	descHTTPHeads  = prometheus.NewDesc(namespace+"_http_heads_total", "TCP segments on the --http-ports beginning an HTTP request (to the port) or response (from it), seen by the XDP program.", []string{"direction"}, nil)
+	descHTTPRecs   = desc("http_records_total", "HTTP heads copied into the ring buffer.")
+	descHTTPSupp   = prometheus.NewDesc(namespace+"_http_suppressed_total", "HTTP heads not copied because a budget was spent: the client's own, or the CPU's (many clients, spoofed or not). The client's next request record says how many of its requests were skipped.", []string{"budget"}, nil)
+	descHTTPEvents = desc("http_events_total", "HTTP heads handed from the sensor to the rules.")
+	descHTTPBad    = desc("http_unparsed_total", "HTTP records the sensor could not read as a request or status line: counted, never handed to the rules.")
 	descFlowMap    = desc("flow_map_entries", "Flows in the kernel's LRU flow map at the last sweep; at capacity the least recently used are evicted.")
 	descFlowCap    = desc("flow_map_capacity", "Size of the kernel's flow map.")
 	descSweep      = desc("flow_sweep_duration_seconds", "How long the last flow map sweep took (it runs every second and holds the event path meanwhile).")
@@ -224,6 +236,7 @@ type kernelCollector struct {
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descRingEvents, descRingDrops, descDetector, descActions,
 		descCsumBad, descCsumOff, descCsumUnver, descFrags, descFragDgrams, descFragQDrops, descFragDrops, descEvasion,
+		descHTTPHeads, descHTTPRecs, descHTTPSupp, descHTTPEvents, descHTTPBad,
 		descFlowMap, descFlowCap, descSweep, descRingPend, descRingSize} {
 		ch <- d
 	}
@@ -241,11 +254,18 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	}{{descPackets, k.Packets}, {descSYN, k.SYN}, {descOtherTCP, k.OtherTCP}, {descUDP, k.UDP}, {descNonTCP, k.NonTCP},
 		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}, {descDetector, k.DetectorSYNs},
 		{descCsumBad, k.ChecksumBad}, {descCsumOff, k.ChecksumOffloaded}, {descCsumUnver, k.ChecksumUnverified}, {descFrags, k.Fragments},
-		{descFragDgrams, k.FragmentDatagrams}, {descFragQDrops, k.FragmentQueueDrops}, {descFragDrops, k.FragmentDrops}} {
+		{descFragDgrams, k.FragmentDatagrams}, {descFragQDrops, k.FragmentQueueDrops}, {descFragDrops, k.FragmentDrops},
+		{descHTTPRecs, k.HTTPRecords}, {descHTTPEvents, k.HTTPEvents}, {descHTTPBad, k.HTTPUnparsed}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
 	}
 	for reason, n := range map[string]uint64{"tiny_fragment": k.TinyFragments, "header_chain": k.HeaderChains, "vlan_depth": k.VLANDepth} {
 		ch <- prometheus.MustNewConstMetric(descEvasion, prometheus.CounterValue, float64(n), reason)
+	}
+	for dir, n := range map[string]uint64{"request": k.HTTPRequests, "response": k.HTTPResponses} {
+		ch <- prometheus.MustNewConstMetric(descHTTPHeads, prometheus.CounterValue, float64(n), dir)
+	}
+	for budget, n := range map[string]uint64{"client": k.HTTPSuppressedClient, "cpu": k.HTTPSuppressedCPU} {
+		ch <- prometheus.MustNewConstMetric(descHTTPSupp, prometheus.CounterValue, float64(n), budget)
 	}
 	for _, g := range []struct {
 		d *prometheus.Desc

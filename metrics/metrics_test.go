@@ -17,7 +17,7 @@ func TestKernelCountersAtScrapeTime(t *testing.T) {
 # HELP scanwatch_syn_packets_total TCP SYN-without-ACK packets counted in the kernel.
 # TYPE scanwatch_syn_packets_total counter
 scanwatch_syn_packets_total 4
-# HELP scanwatch_ringbuf_dropped_total Records lost because the ring buffer was full; the flow map sweep still counts their SYNs.
+# HELP scanwatch_ringbuf_dropped_total Records lost because the ring buffer was full; the flow map sweep still counts their SYNs, and a client's next HTTP record its lost requests.
 # TYPE scanwatch_ringbuf_dropped_total counter
 scanwatch_ringbuf_dropped_total 1
 `
@@ -28,6 +28,38 @@ scanwatch_ringbuf_dropped_total 1
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(strings.Replace(want, "total 4", "total 9", 1)), "scanwatch_syn_packets_total", "scanwatch_ringbuf_dropped_total"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestHTTPCounters(t *testing.T) {
+	k := KernelCounters{HTTPRequests: 9, HTTPResponses: 2, HTTPRecords: 6, HTTPSuppressedClient: 4, HTTPSuppressedCPU: 1, HTTPEvents: 5, HTTPUnparsed: 1}
+	m := New(Build{Version: "test"}, func() (KernelCounters, error) { return k, nil })
+	for name, want := range map[string]string{
+		"scanwatch_http_heads_total":      `scanwatch_http_heads_total{direction="request"} 9` + "\n" + `scanwatch_http_heads_total{direction="response"} 2`,
+		"scanwatch_http_records_total":    "scanwatch_http_records_total 6",
+		"scanwatch_http_suppressed_total": `scanwatch_http_suppressed_total{budget="client"} 4` + "\n" + `scanwatch_http_suppressed_total{budget="cpu"} 1`,
+		"scanwatch_http_events_total":     "scanwatch_http_events_total 5",
+		"scanwatch_http_unparsed_total":   "scanwatch_http_unparsed_total 1",
+	} {
+		if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(helpOf(t, m, name)+want+"\n"), name); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// helpOf is the HELP and TYPE lines a counter is exported with.
+func helpOf(t *testing.T, m *Metrics, name string) string {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return "# HELP " + name + " " + f.GetHelp() + "\n# TYPE " + name + " counter\n"
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return ""
 }
 
 func TestKernelCountersErrorFailsTheScrape(t *testing.T) {

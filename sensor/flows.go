@@ -39,10 +39,13 @@ type flowTracker struct {
 	// reader has stopped).
 	read     uint64
 	ringGone bool
+	// maxRecord is the largest record the ring may hold: a flow record,
+	// or an HTTP head when the program copies them.
+	maxRecord int
 }
 
 func newFlowTracker(clock kernelClock) *flowTracker {
-	return &flowTracker{seen: make(map[flowKey]*flowSeen), clock: clock}
+	return &flowTracker{seen: make(map[flowKey]*flowSeen), clock: clock, maxRecord: recordSize}
 }
 
 // advance records that the flow instance (key, firstNs) has reached count
@@ -172,8 +175,9 @@ func (t *flowTracker) beginSweep() { t.gen++ }
 
 func (t *flowTracker) endSweep(pending uint64) {
 	// The reader may hold one record it has taken off the ring and not yet
-	// handed over: count one more, which at worst waits for one more.
-	horizon := t.read + pending + ringBytes(recordSize)
+	// handed over: count one more, of the largest size, which at worst
+	// waits for one more.
+	horizon := t.read + pending + ringBytes(t.maxRecord)
 	for k, s := range t.seen {
 		switch {
 		case s.swept == t.gen:

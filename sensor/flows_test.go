@@ -87,6 +87,35 @@ func TestFlowTrackerForgetsEvictedFlows(t *testing.T) {
 	}
 }
 
+// With HTTP heads in the ring, the record the reader may hold can be an
+// HTTP one: the slack is that large, so a flow is not forgotten while
+// a flow record of it may still sit behind it.
+func TestFlowTrackerSlackCoversHTTPRecords(t *testing.T) {
+	tr := newFlowTracker(kernelClock{})
+	tr.maxRecord = maxRingRecordBytes
+	k := bpf.ScanwatchFlowKey{Dport: 1}
+	var ev detector.Event
+	tr.beginSweep()
+	tr.fromSweep(&k, &bpf.ScanwatchFlowValue{FirstNs: 1, Count: 1}, &ev)
+	tr.endSweep(0)
+	for i := 0; i < 2; i++ {
+		tr.beginSweep()
+		tr.endSweep(0)
+	}
+	tr.consumed(recordSize)
+	tr.beginSweep()
+	tr.endSweep(0)
+	if len(tr.seen) != 1 {
+		t.Fatal("forgotten after one flow record, while the reader might hold an HTTP one")
+	}
+	tr.consumed(httpRecordSize)
+	tr.beginSweep()
+	tr.endSweep(0)
+	if len(tr.seen) != 0 {
+		t.Fatalf("%d flows remembered after the largest record was read", len(tr.seen))
+	}
+}
+
 // The race of issue 8 item 6: under a flood the kernel evicts a flow
 // while its new-flow record still waits in the ring (the reader is behind,
 // or blocked by the sweeps). Sweeps found the flow first and counted its

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
 // TestGeneratedBPFUpToDate rebuilds the BPF object and Go bindings from
@@ -93,13 +94,15 @@ func splitQuoted(t *testing.T, s string) []string {
 
 // TestBPFLimitsMatchReplay: the XDP program and the replay decoder walk the
 // same number of VLAN tags and IPv6 extension headers, or live and replay
-// would judge a packet at the limit differently.
+// would judge a packet at the limit differently; and the program holds as
+// many HTTP ports, and copies as long a prefix, as httpwire says.
 func TestBPFLimitsMatchReplay(t *testing.T) {
 	src, err := os.ReadFile("../bpf/parse.h")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]int{"MAX_VLAN_TAGS": capture.MaxVLANTags, "MAX_IPV6_EXT": detector.MaxIPv6ExtHeaders} {
+	for name, want := range map[string]int{"MAX_VLAN_TAGS": capture.MaxVLANTags, "MAX_IPV6_EXT": detector.MaxIPv6ExtHeaders,
+		"HTTP_MAX_PORTS": httpwire.MaxPorts, "HTTP_PREFIX": httpwire.PrefixBytes} {
 		var got int
 		for _, line := range strings.Split(string(src), "\n") {
 			if f := strings.Fields(line); len(f) >= 3 && f[0] == "#define" && f[1] == name {

@@ -9,11 +9,12 @@ import (
 
 const recordSize = int(unsafe.Sizeof(bpf.ScanwatchEvent{}))
 
-// decodeRecord parses a ring record. Field by field rather than through
-// binary.Read, which reflects and allocates per record.
+// decodeRecord parses a flow ring record, false for any other (an HTTP
+// head, http_record.go). Field by field rather than through binary.Read,
+// which reflects and allocates per record.
 func decodeRecord(b []byte) (bpf.ScanwatchEvent, bool) {
 	var r bpf.ScanwatchEvent
-	if len(b) < recordSize {
+	if len(b) != recordSize {
 		return r, false
 	}
 	le := binary.LittleEndian

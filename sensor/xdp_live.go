@@ -74,6 +74,8 @@ type Live struct {
 	emitted   uint64     // SYNs handed to the detector
 	lastSweep SweepStats
 	probes    uint64 // other probes handed to the detector
+	// HTTP heads handed to the detector, and records that held none
+	httpEvents, httpUnparsed uint64
 }
 
 // Attach loads the program and attaches it to cfg.Iface through a bpf_link,
@@ -125,6 +127,9 @@ func Attach(cfg LiveConfig) (_ *Live, err error) {
 			l.Close()
 		}
 	}()
+	if len(cfg.Program.HTTPPorts.List()) > 0 {
+		l.tracker.maxRecord = maxRingRecordBytes
+	}
 	if err := l.attach(); err != nil {
 		return nil, err
 	}
@@ -198,9 +203,10 @@ func (l *Live) setPromisc() error {
 	return nil
 }
 
-// Run hands every counted SYN to emit (never concurrently) until ctx ends,
-// then sweeps the flow map once more so the counts are complete, and
-// returns. emit gets a reused event and must copy what it keeps. Run also
+// Run hands every counted SYN, and every HTTP head the kernel copied, to
+// emit (never concurrently) until ctx ends, then sweeps the flow map once
+// more so the counts are complete, and returns. emit gets a reused event
+// and must copy what it keeps (an event's HTTP is its own). Run also
 // follows the interface (see LiveConfig.LinkLoss); with LinkExit, losing
 // it ends Run with an error.
 func (l *Live) Run(ctx context.Context, emit func(*detector.Event)) error {
@@ -280,12 +286,27 @@ func (l *Live) readLoop(emit func(*detector.Event)) error {
 		case err != nil:
 			return fmt.Errorf("reading the ring buffer: %w", err)
 		}
-		r, ok := decodeRecord(rec.RawSample)
+		// Decoded and parsed before taking the lock, which the sweeps
+		// share: only the tracker and emit need it.
+		b := rec.RawSample
+		r, isFlow := decodeRecord(b)
+		isHTTP := !isFlow && isHTTPRecord(len(b))
+		httpOK := isHTTP && httpEvent(b, l.tracker.clock, &ev)
 		l.mu.Lock()
-		l.tracker.consumed(len(rec.RawSample))
-		if ok && l.tracker.fromRecord(&r, &ev) {
-			l.count(&ev)
+		l.tracker.consumed(len(b))
+		switch {
+		case isFlow:
+			if l.tracker.fromRecord(&r, &ev) {
+				l.count(&ev)
+				emit(&ev)
+			}
+		case httpOK:
+			l.httpEvents++
 			emit(&ev)
+		default:
+			// An HTTP head httpwire does not read (or a record of no
+			// size the program writes): counted, never an event.
+			l.httpUnparsed++
 		}
 		l.mu.Unlock()
 	}
@@ -378,6 +399,14 @@ func (l *Live) EmittedProbes() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.probes
+}
+
+// HTTPEvents is how many HTTP heads have reached the detector, and
+// unparsed how many HTTP records held none httpwire reads.
+func (l *Live) HTTPEvents() (events, unparsed uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.httpEvents, l.httpUnparsed
 }
 
 // Emitted is how many SYNs have reached the detector.

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/scanwatch/scanwatch/bpf"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
 // ProgramConfig is the XDP program's volatile const config.
@@ -36,6 +37,14 @@ type ProgramConfig struct {
 	// (0: the program's own sizes). Tests only: a small map makes the LRU
 	// evict under a modest flood, a small ring makes records drop.
 	FlowEntries, RingBytes uint32
+	// HTTPPorts are the TCP ports whose HTTP heads the program copies
+	// into the ring: requests to them, and the status lines of responses
+	// from them (seen only on a span/mirror port, XDP being inbound
+	// only). nil or empty turns HTTP inspection off, at no cost to any
+	// packet.
+	HTTPPorts *httpwire.Ports
+	// HTTPBudget bounds those copies per client and per CPU.
+	HTTPBudget HTTPBudget
 }
 
 // DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
@@ -66,6 +75,10 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if cfg.ReportEvery&(cfg.ReportEvery-1) != 0 {
 		return nil, fmt.Errorf("report interval %d is not a power of two", cfg.ReportEvery)
 	}
+	vars := bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys), AcceptOffload: b2u(!cfg.StrictChecksums)}
+	if err := setHTTP(&vars, cfg.HTTPPorts, cfg.HTTPBudget); err != nil {
+		return nil, err
+	}
 	if err := checkCapabilities(false); err != nil {
 		return nil, err
 	}
@@ -78,7 +91,7 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys), AcceptOffload: b2u(!cfg.StrictChecksums)}); err != nil {
+	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(vars); err != nil {
 		return nil, fmt.Errorf("setting the program's config: %w", err)
 	}
 	var objs Objects

@@ -49,14 +49,26 @@ func (h *progHarness) run(frame []byte) {
 	}
 }
 
-// records drains the ring without blocking. The program submits without
-// waking the reader (below its wakeup threshold), so a Flush releases what
-// is pending, as the live reader's timer does.
+// records drains the ring without blocking and returns its flow records;
+// it fails the test on an HTTP record (drain returns both kinds).
 func (h *progHarness) records() []bpf.ScanwatchEvent {
-	var out []bpf.ScanwatchEvent
+	h.t.Helper()
+	flows, heads := h.drain()
+	if len(heads) > 0 {
+		h.t.Fatalf("%d unexpected HTTP records", len(heads))
+	}
+	return flows
+}
+
+// drain reads every record waiting in the ring, without blocking. The
+// program submits without waking the reader (below its wakeup
+// threshold), so a Flush releases what is pending, as the live reader's
+// timer does. HTTP records' data is copied out of the reused sample.
+func (h *progHarness) drain() (flows []bpf.ScanwatchEvent, heads []httpRecord) {
+	h.t.Helper()
 	var rec ringbuf.Record
 	if h.rd.AvailableBytes() == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := h.rd.Flush(); err != nil {
 		h.t.Fatal(err)
@@ -64,16 +76,21 @@ func (h *progHarness) records() []bpf.ScanwatchEvent {
 	for {
 		err := h.rd.ReadInto(&rec)
 		if errors.Is(err, ringbuf.ErrFlushed) {
-			return out
+			return flows, heads
 		}
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		r, ok := decodeRecord(rec.RawSample)
-		if !ok {
-			h.t.Fatalf("short record: %d bytes", len(rec.RawSample))
+		if r, ok := decodeRecord(rec.RawSample); ok {
+			flows = append(flows, r)
+			continue
 		}
-		out = append(out, r)
+		r, ok := decodeHTTPRecord(rec.RawSample)
+		if !ok {
+			h.t.Fatalf("a record of %d bytes is neither a flow nor an HTTP head", len(rec.RawSample))
+		}
+		r.data = append([]byte(nil), r.data...)
+		heads = append(heads, r)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // "none". A bad list is a usage error naming the flag and the fix.
 func addHTTPFlags(fs *flag.FlagSet) func() (*httpwire.Ports, error) {
 	s := fs.String("http-ports", httpwire.NewPorts(httpwire.DefaultPorts...).String(),
-		"TCP ports whose HTTP requests and responses are read, comma-separated (at most 16); none turns HTTP inspection off. Plain HTTP only: TLS ports carry nothing readable")
+		"TCP ports whose HTTP request heads (to them) and status lines (from them) are read, comma-separated, at most 16; live, the kernel copies them within a per-client budget. none turns HTTP inspection off. Plain HTTP only: TLS ports carry nothing readable")
 	return func() (*httpwire.Ports, error) {
 		p, err := httpwire.ParsePorts(*s)
 		if err != nil {

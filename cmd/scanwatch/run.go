@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/httpwire"
 	"github.com/scanwatch/scanwatch/metrics"
 	"github.com/scanwatch/scanwatch/sensor"
 )
@@ -26,6 +28,7 @@ type runFlags struct {
 	metricsPath string
 	checksums   string
 	alertsFile  string
+	httpPorts   func() (*httpwire.Ports, error)
 	link        linkFlags
 }
 
@@ -42,6 +45,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.metricsPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
 	fs.StringVar(&f.checksums, "checksums", sensor.ChecksumsAuto, "offloaded checksums (pseudo-header only): auto accepts them on software links (veth, tun) and rejects them on NICs; strict or tolerant")
 	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines (in ECS with --format ecs) to this file; reopened on SIGHUP (logrotate without copytruncate)")
+	f.httpPorts = addHTTPFlags(fs.FlagSet)
 	f.link.register(fs.FlagSet)
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -65,6 +69,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	httpPorts, err := f.httpPorts()
+	if err != nil {
+		return err
+	}
 
 	// A reader that goes away must not kill the sensor: with SIGPIPE
 	// ignored, a write to a closed stdout returns EPIPE, which the alert
@@ -79,7 +87,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	var onLink func(attached bool) // set once the metrics exist; only live.Run calls it
 	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log,
-		LinkLoss: linkLoss, OnLink: func(attached bool) { onLink(attached) }})
+		LinkLoss: linkLoss, OnLink: func(attached bool) { onLink(attached) }, Program: sensor.ProgramConfig{HTTPPorts: httpPorts}})
 	if err != nil {
 		if file != nil {
 			file.Close()
@@ -126,7 +134,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return st
 		}, f.maxSources)
 	}
-	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window)
+	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window, "http_ports", cmp.Or(httpPorts.String(), "none"))
 	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, httpLists: f.httpLists, rules: rules, live: live, file: file, m: m, log: log})
 	defer stopHUP()
 	runErr := live.Run(ctx, rules.Observe)
@@ -141,9 +149,15 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if c, err := live.Objs.ReadCounters(); err == nil {
 		log.Info("stopped", "packets", c.Values[sensor.CntPackets], "syn", c.Values[sensor.CntSYN],
 			"ringbuf_events", c.Values[sensor.CntRingbufEvents], "ringbuf_drops", c.Values[sensor.CntRingbufDrops], "syn_to_detector", live.Emitted(),
-			"probes", c.Values[sensor.CntProbes], "probes_to_detector", live.EmittedProbes())
+			"probes", c.Values[sensor.CntProbes], "probes_to_detector", live.EmittedProbes(),
+			"http_records", c.Values[sensor.CntHTTPRecords], "http_to_detector", httpEvents(live))
 	}
 	return runErr
+}
+
+func httpEvents(live *sensor.Live) uint64 {
+	n, _ := live.HTTPEvents()
+	return n
 }
 
 // kernelCounters is read at each scrape: the program's per-CPU counters and
@@ -156,6 +170,7 @@ func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
 	}
 	v := c.Values
 	h := live.Health()
+	httpEvents, httpUnparsed := live.HTTPEvents()
 	return metrics.KernelCounters{
 		FlowMapEntries: h.Sweep.Flows, FlowMapCapacity: h.FlowCapacity, SweepSeconds: h.Sweep.Took.Seconds(),
 		RingPendingBytes: h.RingPending, RingSizeBytes: h.RingBytes,
@@ -167,5 +182,8 @@ func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
 		Fragments: v[sensor.CntFragments], FragmentDatagrams: v[sensor.CntFragDatagrams],
 		FragmentQueueDrops: v[sensor.CntFragOverlap], FragmentDrops: v[sensor.CntFragDropped],
 		TinyFragments: v[sensor.CntTinyFragment], HeaderChains: v[sensor.CntHeaderChain], VLANDepth: v[sensor.CntVLANDepth],
+		HTTPRequests: v[sensor.CntHTTPRequests], HTTPResponses: v[sensor.CntHTTPResponses], HTTPRecords: v[sensor.CntHTTPRecords],
+		HTTPSuppressedClient: v[sensor.CntHTTPSuppressedSource], HTTPSuppressedCPU: v[sensor.CntHTTPSuppressedCPU],
+		HTTPEvents: httpEvents, HTTPUnparsed: httpUnparsed,
 	}, nil
 }

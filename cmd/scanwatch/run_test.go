@@ -290,6 +290,11 @@ func TestPrivilegedRunErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(out, "use auto, native or generic") {
 			t.Fatalf("exit %d: %s", code, out)
 		}
+		// Refused before anything is loaded or attached.
+		code, out = run(t, exec.Command(bin, "run", "--iface", "lo", "--http-ports", "80,99999"))
+		if code != 2 || !strings.Contains(out, `--http-ports: "99999" is not a TCP port`) {
+			t.Fatalf("exit %d: %s", code, out)
+		}
 	})
 }
 

@@ -43,8 +43,9 @@ type PktOpts struct {
 	Flags    string // any of "SAFRPUEC" (E: ECE, C: CWR)
 	Sport    uint16 // 40000 when 0
 	Dport    uint16
-	Fragment bool // IPv4 fragment with offset 8 (no TCP header of its own)
-	Data     int  // bytes of payload after the transport header (nmap --data-length)
+	Fragment bool   // IPv4 fragment with offset 8 (no TCP header of its own)
+	Data     int    // bytes of payload after the transport header (nmap --data-length)
+	Payload  []byte // payload after the transport header; overrides Data
 }
 
 func tcpLayer(o PktOpts) *layers.TCP {
@@ -117,7 +118,10 @@ func BuildIP(t testing.TB, o PktOpts) []byte {
 		setNet(transport, ip)
 	}
 	ls = append(ls, transport)
-	if o.Data > 0 {
+	switch {
+	case o.Payload != nil:
+		ls = append(ls, gopacket.Payload(o.Payload))
+	case o.Data > 0:
 		ls = append(ls, gopacket.Payload(make([]byte, o.Data)))
 	}
 	return Serialize(t, ls...)
