@@ -23,8 +23,10 @@ struct http_event {
 	__u8 saddr[16]; // the packet's source (the server, for a response)
 	__u8 daddr[16];
 	__u64 ts_ns;    // bpf_ktime_get_ns
-	// Requests from this client not copied since its previous request
-	// record (over budget, or lost to a full ring); 0 on a response.
+	// Requests from this client not copied (over budget, or lost to a
+	// full ring) since its budget entry was made: cumulative, so user
+	// space, which also reads the entries when the client goes quiet,
+	// takes differences and never counts one twice. 0 on a response.
 	__u32 skipped;
 	__u16 sport;
 	__u16 dport;
@@ -44,9 +46,10 @@ const struct http_event *unused_http_event __attribute__((unused));
 
 // The budget per client (the request's source, the response's
 // destination), as a GCRA token bucket: tat is the theoretical arrival
-// time of the next record. Entries idle for a burst's length are
-// equivalent to new ones, so LRU eviction costs only a pending skipped
-// count (kept in CNT_HTTP_SUPPRESSED_* all the same).
+// time of the next record; skipped counts the client's requests not
+// copied, cumulatively. Entries idle for a burst's length are equivalent
+// to new ones, so LRU eviction costs only the skipped requests user space
+// has not read yet (kept in CNT_HTTP_SUPPRESSED_* all the same).
 struct http_key {
 	__u8 addr[16];
 };
@@ -234,7 +237,7 @@ __noinline int http_segment(struct xdp_md *ctx, struct pkt *p, __u32 dir)
 	__builtin_memcpy(e->saddr, p->saddr, 16);
 	__builtin_memcpy(e->daddr, p->daddr, 16);
 	e->ts_ns = bpf_ktime_get_ns();
-	e->skipped = !resp && c ? __sync_lock_test_and_set(&c->skipped, 0) : 0;
+	e->skipped = !resp && c ? c->skipped : 0;
 	e->sport = p->sport;
 	e->dport = p->dport;
 	e->wire_len = plen;

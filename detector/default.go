@@ -81,6 +81,9 @@ func (d *Default) Observe(ev *Event) {
 		// A data segment: web evidence, and for the scan rules at most a
 		// completed handshake (classify returns no probe for it).
 		d.observeWeb(ev, t)
+		if ev.HTTP.Method == "" && !ev.HTTP.Response {
+			return // a count-only record: no packet of its own
+		}
 	}
 	probe, response := d.classify(ev)
 	if response {

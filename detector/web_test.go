@@ -425,14 +425,21 @@ func TestWebSkippedCounts(t *testing.T) {
 	w := newWeb("gobuster/3.5").get("/a", 0)
 	w.evs[0].HTTP.Skipped = 40
 	w.get("/b", 0)
-	tail := w.evs[1]
-	tail.HTTP = &HTTP{Skipped: 7}
+	// As the live sensor's sweep makes it: no destination, no flags.
+	tail := Event{Time: w.t, Src: w.evs[1].Src, Kind: KindOther, HTTP: &HTTP{Skipped: 7}}
 	w.evs = append(w.evs, tail)
 	stranger := tail
 	stranger.Src = netip.MustParseAddr("192.0.2.99")
 	w.evs = append(w.evs, stranger)
-	got := finals(runWeb(t, Config{}, w.evs))
+	all := runWeb(t, Config{}, w.evs)
+	got := finals(all)
 	if len(got) != 1 || got[0].HTTP.Requests != 49 || got[0].HTTP.DistinctPaths != 2 || got[0].TotalConns != 49 {
 		t.Fatalf("want one alert with 1+40+1+7 requests and 2 paths: %+v", got)
+	}
+	d := NewDefault(Config{})
+	d.Observe(&stranger)
+	d.Observe(&tail)
+	if prob, promoted := d.Held(); prob+promoted != 0 {
+		t.Errorf("a count-only record was taken for a probe (flags 0: a NULL scan): %d sources held", prob+promoted)
 	}
 }

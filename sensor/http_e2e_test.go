@@ -116,41 +116,43 @@ func TestPrivilegedHTTPLive(t *testing.T) {
 		}
 	}
 
-	// Every request: an event, or skipped by a later one, or still
-	// pending in the kernel's entry for the client.
+	// Every request: an event, or counted as skipped by a later one or by
+	// the sweep that read the client's entry after it went quiet (a
+	// count-only event, no head).
 	var got uint64
 	for _, ev := range heads {
 		if ev.HTTP.Response {
 			t.Errorf("a response reached an inbound-only sensor: %+v", ev.HTTP)
 		}
 		if ev.Src == scan4 {
-			got += 1 + uint64(ev.HTTP.Skipped)
+			got += uint64(ev.HTTP.Skipped)
+			if ev.HTTP.Method != "" {
+				got++
+			}
 		}
-	}
-	var v struct {
-		Tat     uint64
-		Skipped uint32
-		Pad     uint32
-	}
-	if err := live.Objs.HttpClients.Lookup(scan4.As16(), &v); err != nil {
-		t.Fatal(err)
 	}
 	c, err := live.Objs.ReadCounters()
 	if err != nil {
 		t.Fatal(err)
 	}
 	events, unparsed := live.HTTPEvents()
-	t.Logf("%d heads to the rules, %d requests, %d records, %d suppressed, %d pending", len(heads), c.Values[CntHTTPRequests],
-		c.Values[CntHTTPRecords], c.Values[CntHTTPSuppressedSource], v.Skipped)
-	if got+uint64(v.Skipped) != 2+flood {
-		t.Errorf("IPv4 client: %d requests accounted for (events and skipped) + %d pending, curl sent %d", got, v.Skipped, 2+flood)
+	t.Logf("%d heads to the rules, %d requests, %d records, %d suppressed", len(heads), c.Values[CntHTTPRequests],
+		c.Values[CntHTTPRecords], c.Values[CntHTTPSuppressedSource])
+	if got != 2+flood {
+		t.Errorf("IPv4 client: %d requests accounted for (events and skipped), curl sent %d", got, 2+flood)
 	}
-	if after := find("/after"); after.HTTP.Skipped == 0 {
-		t.Errorf("the request after the flood skipped none: %+v", after.HTTP)
+	// The flood's skipped requests came with /after's record or with the
+	// sweep's count-only event, whichever read the count first.
+	find("/after")
+	withHead := 0
+	for _, ev := range heads {
+		if ev.HTTP.Method != "" || ev.HTTP.Response {
+			withHead++
+		}
 	}
-	if c.Values[CntHTTPRequests] != 3+flood || c.Values[CntHTTPRecords] != events || events != uint64(len(heads)) || unparsed != 0 {
+	if c.Values[CntHTTPRequests] != 3+flood || c.Values[CntHTTPRecords] != events || events != uint64(withHead) || unparsed != 0 {
 		t.Errorf("kernel: %d requests, %d records; sensor: %d events (%d seen), %d unparsed", c.Values[CntHTTPRequests], c.Values[CntHTTPRecords],
-			events, len(heads), unparsed)
+			events, withHead, unparsed)
 	}
 	if c.Values[CntHTTPSuppressedSource] == 0 {
 		t.Error("the budget of 20 suppressed nothing of the flood")

@@ -3,9 +3,6 @@ package sensor
 import (
 	"bytes"
 	"encoding/binary"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"net/netip"
 	"os"
 	"regexp"
@@ -138,33 +135,11 @@ func TestSetHTTPConfig(t *testing.T) {
 	}
 }
 
-// httpwireMethods reads httpwire's method words from its source: the
-// list is unexported, and the program must hold the same.
+// httpwireMethods is httpwire's list of the four-byte words that begin a
+// request, which the program's list must equal.
 func httpwireMethods(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../internal/httpwire/httpwire.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var words []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "methods" {
-			return true
-		}
-		ast.Inspect(vs, func(n ast.Node) bool {
-			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				w, _ := strconv.Unquote(lit.Value)
-				words = append(words, w)
-			}
-			return true
-		})
-		return false
-	})
-	if len(words) == 0 {
-		t.Fatal("no var methods in internal/httpwire/httpwire.go")
-	}
-	return words
+	return httpwire.Words()
 }
 
 // bpfMethods reads http_method's words from bpf/http.h.

@@ -173,8 +173,8 @@ func TestPrivilegedXDPHTTPMethodsMatchHTTPWire(t *testing.T) {
 }
 
 // TestPrivilegedXDPHTTPBudget: a flood of requests from one client gives
-// at most a burst of records, and the records' skipped counts add up to
-// every request sent.
+// at most a burst of records, and the records plus the client's
+// cumulative skipped count add up to every request sent.
 func TestPrivilegedXDPHTTPBudget(t *testing.T) {
 	const burst, flood = 200, 1000
 	// Two a second: a token every 500 ms, and the flood (one test run
@@ -195,32 +195,36 @@ func TestPrivilegedXDPHTTPBudget(t *testing.T) {
 	if len(heads) < burst || len(heads) > burst+back {
 		t.Fatalf("%d records for a flood of %d, want the burst of %d (+%d)", len(heads), flood, burst, back)
 	}
-	var reqs, sum uint64
+	var reqs uint64
+	var last uint32 // the records' counts are cumulative
 	for _, r := range heads {
 		switch {
 		case !r.isResponse:
 			reqs++
-			sum += uint64(r.skipped)
+			if r.skipped < last {
+				t.Fatalf("skipped went down from %d to %d: it is cumulative", last, r.skipped)
+			}
+			last = r.skipped
 		case back == 0:
 			t.Fatal("the response was copied past the spent budget")
 		}
 	}
 	client := netip.MustParseAddr("198.51.100.10")
 	pending := clientSkipped(t, h, client)
-	if reqs+sum+uint64(pending) != flood {
-		t.Errorf("%d request records + %d skipped + %d pending, want %d requests", reqs, sum, pending, flood)
+	if reqs+uint64(pending) != flood || last > pending {
+		t.Errorf("%d request records + %d skipped (the records said %d so far), want %d requests", reqs, pending, last, flood)
 	}
 	c := h.counters()
 	if c.Values[CntHTTPRequests] != flood || c.Values[CntHTTPResponses] != 1 || c.Values[CntHTTPSuppressedSource]+c.Values[CntHTTPRecords] != flood+1 {
 		t.Errorf("requests %d responses %d suppressed %d records %d, want %d, 1 and all %d heads", c.Values[CntHTTPRequests], c.Values[CntHTTPResponses],
 			c.Values[CntHTTPSuppressedSource], c.Values[CntHTTPRecords], flood, flood+1)
 	}
-	// Once a token is back, the next request's record carries the rest.
+	// Once a token is back, the next request's record carries the count.
 	time.Sleep(interval + 100*time.Millisecond)
 	h.run(frame)
 	_, next := h.drain()
-	if len(next) != 1 || uint64(next[0].skipped) != uint64(pending) || clientSkipped(t, h, client) != 0 {
-		t.Fatalf("after a token: %d records (skipped %v), want 1 carrying the %d pending", len(next), next, pending)
+	if len(next) != 1 || uint64(next[0].skipped) != uint64(pending) || clientSkipped(t, h, client) != pending {
+		t.Fatalf("after a token: %d records (skipped %v), want 1 carrying the %d skipped", len(next), next, pending)
 	}
 	if c := h.counters(); c.Values[CntHTTPSuppressedSource]+c.Values[CntHTTPRecords] != flood+2 {
 		t.Errorf("suppressed %d + records %d, want every head (%d)", c.Values[CntHTTPSuppressedSource], c.Values[CntHTTPRecords], flood+2)
@@ -277,7 +281,7 @@ func TestPrivilegedXDPHTTPRingFull(t *testing.T) {
 	}
 }
 
-// clientSkipped is the skipped count the kernel holds for a client.
+// clientSkipped is the cumulative skipped count the kernel holds for a client.
 func clientSkipped(t *testing.T, h *progHarness, client netip.Addr) uint32 {
 	t.Helper()
 	key := client.As16()

@@ -76,6 +76,7 @@ type Live struct {
 	probes    uint64 // other probes handed to the detector
 	// HTTP heads handed to the detector, and records that held none
 	httpEvents, httpUnparsed uint64
+	skips                    httpSkips // clients' skipped requests handed on
 }
 
 // Attach loads the program and attaches it to cfg.Iface through a bpf_link,
@@ -302,6 +303,11 @@ func (l *Live) readLoop(emit func(*detector.Event)) error {
 			}
 		case httpOK:
 			l.httpEvents++
+			if !ev.HTTP.Response {
+				// The record's count is cumulative (bpf/http.h): the rules
+				// get what is new since the last count handed on.
+				ev.HTTP.Skipped = l.skips.take(ev.Src.As16(), ev.HTTP.Skipped)
+			}
 			emit(&ev)
 		default:
 			// An HTTP head httpwire does not read (or a record of no
@@ -347,7 +353,7 @@ func (l *Live) Sweep(emit func(*detector.Event)) error {
 		pending = uint64(l.rd.AvailableBytes())
 	}
 	l.tracker.endSweep(pending)
-	return nil
+	return l.sweepHTTPSkips(emit)
 }
 
 // SweepStats describe the last flow map sweep: how full the kernel's map

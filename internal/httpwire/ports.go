@@ -41,6 +41,9 @@ func (p *Ports) Has(port uint16) bool {
 	return p != nil && p.bits[port>>6]&(1<<(port&63)) != 0
 }
 
+// Any reports whether the set holds a port; a nil set holds none.
+func (p *Ports) Any() bool { return p != nil && len(p.list) > 0 }
+
 // List returns the ports, ascending.
 func (p *Ports) List() []uint16 {
 	if p == nil {
