@@ -126,8 +126,12 @@ func (d *Default) closeQuiet(s *source, now int64, all bool) {
 	}
 }
 
-func (d *Default) send(s *source, a Alert) {
-	if d.cfg.Allow.Contains(s.addr) {
+func (d *Default) send(s *source, a Alert) { d.sendFor(s.addr, a) }
+
+// sendFor delivers an alert about addr: suppressed when the allowlist
+// names addr, collected while Flush runs, otherwise to OnAlert.
+func (d *Default) sendFor(addr netip.Addr, a Alert) {
+	if d.cfg.Allow.Contains(addr) {
 		if d.cfg.OnSuppressed != nil {
 			d.cfg.OnSuppressed(a)
 		}

@@ -62,7 +62,7 @@ func (d *Default) reportWeb(c *webClient, label string, size int, t int64) {
 		a.Timestamp = ep.sent.Timestamp
 	}
 	ep.sent = a
-	d.sendWeb(c.addr, a)
+	d.sendFor(c.addr, a)
 }
 
 // closeWeb ends c's episode once it has been quiet a whole window (or at
@@ -78,23 +78,7 @@ func (d *Default) closeWeb(c *webClient, all bool) {
 	}
 	a.Status, a.Timestamp = StatusFinal, time.Unix(0, max(c.last, ep.sent.Timestamp.UnixNano())).UTC()
 	c.ep = nil
-	d.sendWeb(c.addr, a)
-}
-
-func (d *Default) sendWeb(addr netip.Addr, a Alert) {
-	if d.cfg.Allow.Contains(addr) {
-		if d.cfg.OnSuppressed != nil {
-			d.cfg.OnSuppressed(a)
-		}
-		return
-	}
-	if d.collect {
-		d.flushed = append(d.flushed, a)
-		return
-	}
-	if d.cfg.OnAlert != nil {
-		d.cfg.OnAlert(a)
-	}
+	d.sendFor(c.addr, a)
 }
 
 func (d *Default) describeWeb(c *webClient, ep *webEpisode) Alert {
