@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"syscall"
@@ -107,4 +108,62 @@ func stopDaemon(t *testing.T, d *daemon) []detector.Alert {
 		t.Fatalf("exit after SIGINT: %v", err)
 	}
 	return all
+}
+
+// TestPrivilegedRunReloadsHTTPListsOnSIGHUP: a User-Agent the lists do not
+// name stays quiet; once it is added to --http-lists and scanwatch gets
+// SIGHUP, the same client's next request names the tool. A broken list on
+// a later SIGHUP keeps the good one and drops the reload gauge to 0.
+func TestPrivilegedRunReloadsHTTPListsOnSIGHUP(t *testing.T) {
+	requireRoot(t)
+	lab.Require(t, "curl")
+	bin := buildBinary(t)
+	l := lab.New(t)
+	l.StartWeb(t)
+	dir := t.TempDir()
+	agents := filepath.Join(dir, "user-agents.txt")
+	if err := os.WriteFile(agents, []byte("# none of ours yet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, l, bin, "--http-lists", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	curl := func(path string) {
+		t.Helper()
+		cmd := l.InScan(ctx, "curl", "-s", "-o", "/dev/null", "--max-time", "10", "-A", "AcmeAudit/2.0", "http://"+lab.TgtIP+path)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	curl("/")
+	waitHTTPQuiet(t, l)
+	select {
+	case a := <-d.alerts:
+		t.Fatalf("an alert before the lists name the tool: %+v", a)
+	default:
+	}
+
+	if err := os.WriteFile(agents, []byte("T1595.002 acme-audit AcmeAudit/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "web lists reloaded")
+	waitMetrics(t, l, "scanwatch_config_last_reload_successful 1")
+	curl("/about.html")
+	select {
+	case a := <-d.alerts:
+		if a.Label != detector.LabelVulnScan || a.Tool != "acme-audit" || a.Source.String() != lab.ScanIP || a.Status != detector.StatusNew {
+			t.Fatalf("alert after the reload: %+v", a)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no alert after the reload named the User-Agent")
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "injections.txt"), []byte("sqli (unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "--http-lists not reloaded")
+	waitMetrics(t, l, "scanwatch_config_last_reload_successful 0")
+	stopDaemon(t, d)
 }
