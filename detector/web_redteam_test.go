@@ -305,3 +305,12 @@ func TestRedTeamClientFloodErasesEvidence(t *testing.T) {
 	}
 	t.Fatal("12 distinct 404 paths within a minute, split by a flood of one-request clients: no alert")
 }
+
+// An absolute-form target with a query and no path ("GET
+// http://host?id=..." - nginx reads the query) lost its query.
+func TestRedTeamAbsoluteFormQueryKept(t *testing.T) {
+	h := &HTTP{Method: "GET", Target: "http://shop.example?id=1'%20or%20'1'='1", Head: "GET x HTTP/1.1\r\n"}
+	if got := DefaultWebLists().inspect(h, nil, nil).injected; len(got) == 0 {
+		t.Fatal("payload in the query of an absolute-form target without a path: not seen")
+	}
+}

@@ -36,14 +36,21 @@ type headerMemo struct {
 
 // inspect reads a request against the lists; memo may be nil.
 func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webRequest {
-	target := h.Target
-	// An absolute-form target (a proxy request): keep the path.
-	if i := strings.Index(target, "://"); i >= 0 && i < 8 {
+	// Spaces around the target: nginx takes any number after the method,
+	// so "GET  /.env" asks for /.env.
+	target := strings.Trim(h.Target, " \t")
+	// An absolute-form target (a proxy request): keep the path. An
+	// origin-form target begins with '/', and a "://" in it is in its
+	// query ("/?a=b://&id=..." must keep its query).
+	if i := strings.Index(target, "://"); i >= 0 && i < 8 && target[0] != '/' {
 		rest := target[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			target = rest[j:]
-		} else {
+		switch j := strings.IndexAny(rest, "/?"); {
+		case j < 0:
 			target = "/"
+		case rest[j] == '?': // "http://host?id=...": the query is kept
+			target = "/" + rest[j:]
+		default:
+			target = rest[j:]
 		}
 	}
 	rawPath, query, _ := strings.Cut(target, "?")
