@@ -223,6 +223,9 @@ func (d *Default) webResponse(c *webClient, ev *Event, t int64) {
 	if _, ok := c.status[code]; ok || len(c.status) < maxWebStatus {
 		c.status[code]++
 	}
+	if code < 200 {
+		return // an interim response (100 Continue): the final one follows
+	}
 	q := c.conns[webConn{ev.Src, ev.SrcPort, ev.DstPort}]
 	if q == nil || q.n == 0 {
 		return
