@@ -57,9 +57,16 @@ func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webReque
 	path := strings.ToLower(unescape(rawPath, false))
 	r := webRequest{path: path, shape: pathShape(rawPath)}
 	if dot := strings.LastIndexByte(path, '.'); dot >= 0 && dot > strings.LastIndexByte(path, '/') {
-		r.static = staticExt[path[dot+1:]] && query == ""
+		// A query does not make an asset a page: WordPress versions
+		// every stylesheet and script ("style.css?ver=6.4.2").
+		r.static = staticExt[path[dot+1:]]
 	}
-	r.probe = l.probePath(path)
+	// Nor is an asset a probe: every WordPress page loads its plugins'
+	// styles and scripts from /wp-content/plugins/, a probe prefix. What
+	// scanners fetch there to fingerprint a plugin is readme.txt or a .php.
+	if !r.static {
+		r.probe = l.probePath(path)
+	}
 	// Payloads hide in the decoded target (twice-encoded ones too) and in
 	// headers (ShellShock and Log4Shell ride in User-Agent, Referer, X-Api-Version...).
 	out := scratch[:0]
