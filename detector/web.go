@@ -249,6 +249,13 @@ func (w *webRules) add(c *webClient, s *slidingSet[uint64], sec int64, k uint64)
 		w.entries++
 	}
 	s.add(sec, k)
+	// A key seen again in a later second leaves its older bucket behind:
+	// a client cycling through maxWebKeys paths would queue that many
+	// buckets a second. Past twice the keys, drop the stale ones (exact:
+	// expire ignores a bucket that is not its key's last).
+	if len(s.q) > 2*s.len()+64 {
+		s.compact()
+	}
 }
 
 // judgeWeb labels c's evidence and reports it.

@@ -76,3 +76,26 @@ func BenchmarkRedTeamWebInspectPrefilterDefeat(b *testing.B) {
 		l.inspect(h, scratch, &memo)
 	}
 }
+
+// compact must not change what the set counts at any later expiry.
+func TestRedTeamSlidingCompactExact(t *testing.T) {
+	var a, b slidingSet[uint64]
+	for sec := int64(0); sec < 40; sec++ {
+		for k := uint64(0); k < 8; k++ {
+			if (uint64(sec)+k)%3 != 0 {
+				a.add(sec, k)
+				b.add(sec, k)
+			}
+		}
+		if sec%7 == 0 {
+			b.compact()
+		}
+	}
+	for cut := int64(0); cut < 45; cut++ {
+		a.expire(cut)
+		b.expire(cut)
+		if a.len() != b.len() {
+			t.Fatalf("cutoff %d: %d keys uncompacted, %d compacted", cut, a.len(), b.len())
+		}
+	}
+}
