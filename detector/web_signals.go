@@ -65,7 +65,7 @@ func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webReque
 	// styles and scripts from /wp-content/plugins/, a probe prefix. What
 	// scanners fetch there to fingerprint a plugin is readme.txt or a .php.
 	if !r.static {
-		r.probe = l.probePath(path)
+		r.probe = l.probeResolved(path)
 	}
 	// Payloads hide in the decoded target (twice-encoded ones too) and in
 	// headers (ShellShock and Log4Shell ride in User-Agent, Referer, X-Api-Version...).
@@ -170,4 +170,60 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - 'a' + 10
+}
+
+// probeResolved looks a decoded, lowercased path up on the probe list as
+// the server resolves it: "//", "/./", "/a/../" and path parameters
+// (";x", Tomcat's "..;/") undone, a trailing '/' dropped, and a file
+// followed by PATH_INFO ("/phpinfo.php/x" runs phpinfo.php) taken as the
+// file.
+func (l *WebLists) probeResolved(p string) string {
+	if c := l.probePath(p); c != "" {
+		return c
+	}
+	p = resolvePath(p)
+	if c := l.probePath(p); c != "" {
+		return c
+	}
+	if n := len(p); n > 1 && p[n-1] == '/' {
+		if c := l.probePath(p[:n-1]); c != "" {
+			return c
+		}
+	}
+	for i := strings.IndexByte(p[min(1, len(p)):], '/') + 1; i > 0 && i < len(p); {
+		if seg := p[strings.LastIndexByte(p[:i], '/')+1 : i]; strings.IndexByte(seg, '.') > 0 {
+			if c, ok := l.exact[p[:i]]; ok {
+				return c
+			}
+		}
+		j := strings.IndexByte(p[i+1:], '/')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return ""
+}
+
+// resolvePath removes dot segments (RFC 3986 s5.2.4), empty segments and
+// path parameters; a path that needs none of it is returned as it is.
+func resolvePath(p string) string {
+	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") && strings.IndexByte(p, ';') < 0 {
+		return p
+	}
+	var out []string
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		seg, _, _ = strings.Cut(seg, ";")
+		switch {
+		case seg == "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		case seg == "." || seg == "" && i < len(segs)-1:
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }
