@@ -99,3 +99,15 @@ func TestRedTeamSlidingCompactExact(t *testing.T) {
 		}
 	}
 }
+
+// An operator's User-Agent entry that every browser matches ("Mozilla")
+// loads without a word, and then every visitor is a VulnerabilityScan.
+func TestRedTeamGenericUserAgentEntryAccepted(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, UserAgentList), []byte("T1595.002 oops Mozilla\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadWebLists(dir); err == nil {
+		t.Fatal(`user-agents.txt entry "Mozilla" (matches every browser) loaded without an error`)
+	}
+}
