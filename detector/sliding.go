@@ -73,3 +73,16 @@ func (s *slidingSet[K]) expire(cutoff int64) {
 }
 
 func (s *slidingSet[K]) len() int { return len(s.last) }
+
+// compact drops the buckets that are not their key's last sighting; what
+// expire does later is unchanged.
+func (s *slidingSet[K]) compact() {
+	q := s.q[:0]
+	for _, b := range s.q {
+		if s.last[b.key] == b.sec {
+			q = append(q, b)
+		}
+	}
+	clear(s.q[len(q):])
+	s.q = q
+}

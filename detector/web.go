@@ -235,6 +235,9 @@ func (d *Default) webResponse(c *webClient, ev *Event, t int64) {
 	if _, ok := c.status[code]; ok || len(c.status) < maxWebStatus {
 		c.status[code]++
 	}
+	if code < 200 {
+		return // an interim response (100 Continue): the final one follows
+	}
 	q := c.conns[webConn{ev.Src, ev.SrcPort, ev.DstPort}]
 	if q == nil || q.n == 0 {
 		return
@@ -258,6 +261,13 @@ func (w *webRules) add(c *webClient, s *slidingSet[uint64], sec int64, k uint64)
 		w.entries++
 	}
 	s.add(sec, k)
+	// A key seen again in a later second leaves its older bucket behind:
+	// a client cycling through maxWebKeys paths would queue that many
+	// buckets a second. Past twice the keys, drop the stale ones (exact:
+	// expire ignores a bucket that is not its key's last).
+	if len(s.q) > 2*s.len()+64 {
+		s.compact()
+	}
 }
 
 // judgeWeb labels c's evidence and reports it.

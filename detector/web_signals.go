@@ -36,23 +36,37 @@ type headerMemo struct {
 
 // inspect reads a request against the lists; memo may be nil.
 func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webRequest {
-	target := h.Target
-	// An absolute-form target (a proxy request): keep the path.
-	if i := strings.Index(target, "://"); i >= 0 && i < 8 {
+	// Spaces around the target: nginx takes any number after the method,
+	// so "GET  /.env" asks for /.env.
+	target := strings.Trim(h.Target, " \t")
+	// An absolute-form target (a proxy request): keep the path. An
+	// origin-form target begins with '/', and a "://" in it is in its
+	// query ("/?a=b://&id=..." must keep its query).
+	if i := strings.Index(target, "://"); i >= 0 && i < 8 && target[0] != '/' {
 		rest := target[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			target = rest[j:]
-		} else {
+		switch j := strings.IndexAny(rest, "/?"); {
+		case j < 0:
 			target = "/"
+		case rest[j] == '?': // "http://host?id=...": the query is kept
+			target = "/" + rest[j:]
+		default:
+			target = rest[j:]
 		}
 	}
 	rawPath, query, _ := strings.Cut(target, "?")
 	path := strings.ToLower(unescape(rawPath, false))
 	r := webRequest{path: path, shape: pathShape(rawPath)}
 	if dot := strings.LastIndexByte(path, '.'); dot >= 0 && dot > strings.LastIndexByte(path, '/') {
-		r.static = staticExt[path[dot+1:]] && query == ""
+		// A query does not make an asset a page: WordPress versions
+		// every stylesheet and script ("style.css?ver=6.4.2").
+		r.static = staticExt[path[dot+1:]]
 	}
-	r.probe = l.probePath(path)
+	// Nor is an asset a probe: every WordPress page loads its plugins'
+	// styles and scripts from /wp-content/plugins/, a probe prefix. What
+	// scanners fetch there to fingerprint a plugin is readme.txt or a .php.
+	if !r.static {
+		r.probe = l.probeResolved(path)
+	}
 	// Payloads hide in the decoded target (twice-encoded ones too) and in
 	// headers (ShellShock and Log4Shell ride in User-Agent, Referer, X-Api-Version...).
 	out := scratch[:0]
@@ -156,4 +170,60 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - 'a' + 10
+}
+
+// probeResolved looks a decoded, lowercased path up on the probe list as
+// the server resolves it: "//", "/./", "/a/../" and path parameters
+// (";x", Tomcat's "..;/") undone, a trailing '/' dropped, and a file
+// followed by PATH_INFO ("/phpinfo.php/x" runs phpinfo.php) taken as the
+// file.
+func (l *WebLists) probeResolved(p string) string {
+	if c := l.probePath(p); c != "" {
+		return c
+	}
+	p = resolvePath(p)
+	if c := l.probePath(p); c != "" {
+		return c
+	}
+	if n := len(p); n > 1 && p[n-1] == '/' {
+		if c := l.probePath(p[:n-1]); c != "" {
+			return c
+		}
+	}
+	for i := strings.IndexByte(p[min(1, len(p)):], '/') + 1; i > 0 && i < len(p); {
+		if seg := p[strings.LastIndexByte(p[:i], '/')+1 : i]; strings.IndexByte(seg, '.') > 0 {
+			if c, ok := l.exact[p[:i]]; ok {
+				return c
+			}
+		}
+		j := strings.IndexByte(p[i+1:], '/')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return ""
+}
+
+// resolvePath removes dot segments (RFC 3986 s5.2.4), empty segments and
+// path parameters; a path that needs none of it is returned as it is.
+func resolvePath(p string) string {
+	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") && strings.IndexByte(p, ';') < 0 {
+		return p
+	}
+	var out []string
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		seg, _, _ = strings.Cut(seg, ";")
+		switch {
+		case seg == "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		case seg == "." || seg == "" && i < len(segs)-1:
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }
