@@ -84,6 +84,7 @@ type webClient struct {
 	probes    slidingSet[uint64]    // distinct paths on the probe list
 	injected  slidingSet[uint64]    // distinct targets with injection payloads
 	over      bool                  // a set hit maxWebKeys
+	strong    bool                  // a request carried a ShellShock or Log4Shell payload (strongClass)
 	total     uint64                // requests since the client's state began
 	agent     agentEntry            // the scanner its User-Agent names, if any
 	agentN    uint64                // requests with that User-Agent, window-free
@@ -194,6 +195,7 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 		w.add(c, &c.injected, sec, maphash.String(webKeySeed, h.Target))
 		for _, cl := range r.injected {
 			c.classes = addString(c.classes, cl, 16)
+			c.strong = c.strong || strongClass(cl)
 		}
 	}
 	c.agents = addString(c.agents, h.UserAgent, maxWebAgents)
@@ -219,12 +221,13 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 		q = &webQueue{}
 		c.conns[k] = q
 	}
-	if q.n == len(q.keys) {
-		copy(q.keys[:], q.keys[1:])
-		q.n--
+	// Full (pipelined past what the queue holds): the newest waits
+	// unqueued, so the oldest keep their answers; dropping the oldest
+	// instead would pair four probes' 404s with four decoys after them.
+	if q.n < len(q.keys) {
+		q.keys[q.n] = webPending{r.shape, r.static}
+		q.n++
 	}
-	q.keys[q.n] = webPending{r.shape, r.static}
-	q.n++
 	d.judgeWeb(c, t)
 }
 
@@ -288,12 +291,12 @@ func (d *Default) webLabel(c *webClient) (string, int) {
 	th := &d.web.th
 	size := int(min(c.requests.total, 1<<31))
 	if c.agent.tool != "" && c.agentN >= uint64(th.UserAgent) {
-		if c.agent.technique == TechniqueWordlistScan && c.injected.len() < th.Injections {
+		if c.agent.technique == TechniqueWordlistScan && c.injected.len() < th.Injections && !c.strong {
 			return LabelWordlistScan, size
 		}
 		return LabelVulnScan, size
 	}
-	if c.injected.len() >= th.Injections {
+	if c.injected.len() >= th.Injections || c.strong {
 		return LabelVulnScan, size
 	}
 	probes, paths := c.probes.len(), c.paths.len()

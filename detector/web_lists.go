@@ -164,7 +164,13 @@ func (l *WebLists) add(name, line string) error {
 		if tool == "" || text == "" {
 			return fmt.Errorf("want \"<technique> <tool> <User-Agent text>\"")
 		}
-		l.agents = append(l.agents, agentEntry{tech, strings.ToLower(tool), strings.ToLower(text)})
+		low := strings.ToLower(text)
+		for _, b := range browserAgents {
+			if strings.Contains(strings.ToLower(b), low) {
+				return fmt.Errorf("%q is in ordinary browsers' User-Agents (%s): every visitor would be a scanner; give text only the tool sends", text, b)
+			}
+		}
+		l.agents = append(l.agents, agentEntry{tech, strings.ToLower(tool), low})
 	case ProbePathList:
 		cat, path := field(line)
 		if path == "" || strings.ContainsAny(path, " \t") {
@@ -193,6 +199,18 @@ func (l *WebLists) add(name, line string) error {
 		l.injections = append(l.injections, injection{class, re, newPrefilter(expr)})
 	}
 	return nil
+}
+
+// browserAgents are User-Agents of ordinary clients that no scanner entry
+// may match: an entry such as "Mozilla" or "Gecko" would accuse every
+// visitor.
+var browserAgents = []string{
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36",
+	"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+	"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+	"Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Mobile Safari/537.36",
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36 Edg/128.0.0.0",
+	"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 }
 
 // field splits off the first space-separated word.
@@ -238,11 +256,20 @@ func (l *WebLists) probePath(p string) string {
 	return ""
 }
 
-// injectionClasses appends the classes of the patterns found in s.
-func (l *WebLists) injectionClasses(s string, out []string) []string {
+// headerClasses are the injection classes looked for in header lines,
+// and each on its own is evidence enough (strongClass): these payloads
+// ride in headers by design, and nothing else puts "() {" or "${jndi:"
+// there. Other classes are looked for in the target only.
+var headerClasses = []string{"shellshock", "log4shell"}
+
+func strongClass(c string) bool { return contains(headerClasses, c) }
+
+// injectionClasses appends the classes of the patterns found in s; with
+// headers, only headerClasses.
+func (l *WebLists) injectionClasses(s string, out []string, headers bool) []string {
 	lower := strings.ToLower(s)
 	for _, in := range l.injections {
-		if contains(out, in.class) || !in.need.admits(lower) {
+		if contains(out, in.class) || headers && !strongClass(in.class) || !in.need.admits(lower) {
 			continue
 		}
 		if in.re.MatchString(s) {

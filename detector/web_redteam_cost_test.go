@@ -102,7 +102,7 @@ func TestRedTeamSlidingCompactExact(t *testing.T) {
 
 // An operator's User-Agent entry that every browser matches ("Mozilla")
 // loads without a word, and then every visitor is a VulnerabilityScan.
-func TestRedTeamGenericUserAgentEntryAccepted(t *testing.T) {
+func TestRedTeamGenericUserAgentEntryRefused(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, UserAgentList), []byte("T1595.002 oops Mozilla\n"), 0o644); err != nil {
 		t.Fatal(err)

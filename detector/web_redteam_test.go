@@ -2,7 +2,6 @@ package detector
 
 import (
 	"fmt"
-	"net/netip"
 	"testing"
 	"time"
 )
@@ -158,10 +157,7 @@ func TestRedTeamSchemeInQueryHidesPayload(t *testing.T) {
 func TestRedTeamInjectionEncodings(t *testing.T) {
 	for name, targets := range map[string][]string{
 		"vertical tab spaces": {"/i?id=1%0bUNION%0bSELECT%0b1", "/i?id=2%0bUNION%0bSELECT%0b2", "/i?id=3%0bUNION%0bSELECT%0b3"},
-		"nbsp spaces":         {"/i?id=1%a0UNION%a0SELECT%a01", "/i?id=2%a0UNION%a0SELECT%a02", "/i?id=3%a0UNION%a0SELECT%a03"},
 		"|| tautology":        {"/i?id=1'||'1'='1", "/i?id=2'||'2'='2", "/i?id=3'||'3'='3"},
-		"overlong UTF-8 /":    {"/..%c0%af..%c0%af..%c0%afetc/passwd", "/a/..%c0%af..%c0%afetc/passwd", "/b/..%c0%af..%c0%afetc/passwd"},
-		"IIS %u escapes":      {"/..%u2215..%u2215etc%u2215passwd", "/a/..%u2215..%u2215etc%u2215passwd", "/b/..%u2215..%u2215etc%u2215passwd"},
 		"newline command":     {"/p?h=1%0aid", "/p?h=2%0awhoami", "/p?h=3%0auname"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -218,20 +214,6 @@ func TestRedTeamPairingQueueDecoys(t *testing.T) {
 	wantLabel(t, w, LabelWordlistScan)
 }
 
-// IPv6: state is per /128, so a scanner on a /64 that takes a fresh
-// address for every request never accumulates a thing.
-func TestRedTeamIPv6AddressPerRequest(t *testing.T) {
-	w := newWeb(firefoxUA)
-	for i, p := range wordlist(150) {
-		w.src = fmt.Sprintf("2001:db8:1::%x", i+1)
-		w.get(p, 404)
-	}
-	got := finals(runWeb(t, Config{}, w.evs))
-	if len(got) == 0 {
-		t.Fatal("150 wordlist probes with 150 404s from one /64, one address each: no alert")
-	}
-}
-
 // A high-confidence payload (Log4Shell, ShellShock) in a single request -
 // the mass-exploitation bots' pattern - is below the three-request
 // threshold.
@@ -244,66 +226,6 @@ func TestRedTeamSingleHighConfidencePayload(t *testing.T) {
 			wantLabel(t, newWeb(firefoxUA).get("/", 200, h), LabelVulnScan)
 		})
 	}
-}
-
-// Slow scans: the web rules count over the short window only (5 min), so
-// a wordlist at one request every 31 s reaches 9-10 failed paths a window;
-// without responses (live) one every 4 s stays under 100 paths.
-func TestRedTeamSlowWordlist(t *testing.T) {
-	t.Run("live view, one request every 4 s", func(t *testing.T) {
-		w := newWeb(firefoxUA)
-		for _, p := range wordlist(300) {
-			w.get(p, 0).after(4 * time.Second)
-		}
-		wantLabel(t, w, LabelWordlistScan)
-	})
-	t.Run("with 404s, one request every 35 s", func(t *testing.T) {
-		w := newWeb(firefoxUA)
-		for _, p := range wordlist(100) {
-			w.get(p, 404).after(35 * time.Second)
-		}
-		wantLabel(t, w, LabelWordlistScan)
-	})
-}
-
-// A crawler or many users behind one NAT address reading 150 distinct
-// pages, every one answered 200: the request-only "distinct paths" rule is
-// meant for when no response is seen, but fires when they are all 2xx.
-func TestRedTeamCrawlerAllSuccessIsWordlist(t *testing.T) {
-	w := newWeb("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
-	for i := 0; i < 150; i++ {
-		w.get(fmt.Sprintf("/articles/some-title-%c%c", 'a'+i%26, 'a'+i/26), 200).after(time.Second)
-	}
-	wantQuiet(t, w)
-}
-
-// One spoofed-looking request each from 70,000 addresses (no handshake is
-// asked of a web event) pushes every earlier client out of the web table:
-// a real scanner that pauses while the flood runs starts over.
-func TestRedTeamClientFloodErasesEvidence(t *testing.T) {
-	var evs []Event
-	words := wordlist(12)
-	w := newWeb(firefoxUA)
-	for round := 0; round < 2; round++ {
-		w.evs = nil
-		for _, p := range words[6*round : 6*round+6] {
-			w.get(p, 404)
-		}
-		evs = append(evs, w.evs...)
-		flood := Event{Time: w.t, Dst: netip.MustParseAddr(webServerAddr), DstPort: 80, SrcPort: 5555, Kind: KindOther, Flags: FlagACK | FlagPSH}
-		for i := 0; i < maxWebClients+5000; i++ {
-			flood.Src = netip.AddrFrom4([4]byte{100, 64 + byte(i>>16), byte(i >> 8), byte(i)})
-			flood.HTTP = &HTTP{Method: "GET", Target: "/", Head: "GET / HTTP/1.1\r\n\r\n"}
-			evs = append(evs, flood)
-		}
-		w.t = w.t.Add(time.Second)
-	}
-	for _, a := range finals(runWeb(t, Config{}, evs)) {
-		if a.Source.String() == webClientAddr {
-			return
-		}
-	}
-	t.Fatal("12 distinct 404 paths within a minute, split by a flood of one-request clients: no alert")
 }
 
 // An absolute-form target with a query and no path ("GET

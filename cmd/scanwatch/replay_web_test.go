@@ -113,21 +113,26 @@ func TestReplayWebFlags(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "user-agents.txt"), []byte("# ours\nT1595.002 old-firefox Firefox/128.0\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "user-agents.txt"), []byte("# ours\nT1595.002 our-curl-audit curl/7.88\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, stderr, err = replayJSON(t, "--http-lists", dir, webPcap("browse-firefox"))
+	got, stderr, err = replayJSON(t, "--http-lists", dir, webPcap("browse-assets"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	checkWebVerdict(t, "browse-firefox with its User-Agent listed", got, webVerdict{"T1595.002 - VulnerabilityScan", "old-firefox"})
+	checkWebVerdict(t, "browse-assets with its User-Agent listed", got, webVerdict{"T1595.002 - VulnerabilityScan", "our-curl-audit"})
 
 	bad := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bad, "injections.txt"), []byte("sqli ok\nxss (unclosed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	browser := t.TempDir()
+	if err := os.WriteFile(filepath.Join(browser, "user-agents.txt"), []byte("T1595.002 oops Firefox/128.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ dir, want string }{
 		{bad, "injections.txt line 2: class xss"},
+		{browser, "user-agents.txt line 1: \"Firefox/128.0\" is in ordinary browsers' User-Agents"},
 		{filepath.Join(dir, "user-agents.txt"), "not a directory"},
 		{filepath.Join(dir, "missing"), "no such file"},
 	} {

@@ -1,0 +1,96 @@
+//go:build redteam
+
+package detector
+
+// Red-team reproducers still open (issue 10 closing note): each fails on
+// the current rules and documents a known limit. They are kept out of
+// make test; run them with: go test -tags redteam ./detector -run RedTeam
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// IPv6: state is per /128, so a scanner on a /64 that takes a fresh
+// address for every request never accumulates a thing.
+func TestRedTeamIPv6AddressPerRequest(t *testing.T) {
+	w := newWeb(firefoxUA)
+	for i, p := range wordlist(150) {
+		w.src = fmt.Sprintf("2001:db8:1::%x", i+1)
+		w.get(p, 404)
+	}
+	got := finals(runWeb(t, Config{}, w.evs))
+	if len(got) == 0 {
+		t.Fatal("150 wordlist probes with 150 404s from one /64, one address each: no alert")
+	}
+}
+
+// Slow scans: the web rules count over the short window only (5 min), so
+// a wordlist at one request every 31 s reaches 9-10 failed paths a window;
+// without responses (live) one every 4 s stays under 100 paths.
+func TestRedTeamSlowWordlist(t *testing.T) {
+	t.Run("live view, one request every 4 s", func(t *testing.T) {
+		w := newWeb(firefoxUA)
+		for _, p := range wordlist(300) {
+			w.get(p, 0).after(4 * time.Second)
+		}
+		wantLabel(t, w, LabelWordlistScan)
+	})
+	t.Run("with 404s, one request every 35 s", func(t *testing.T) {
+		w := newWeb(firefoxUA)
+		for _, p := range wordlist(100) {
+			w.get(p, 404).after(35 * time.Second)
+		}
+		wantLabel(t, w, LabelWordlistScan)
+	})
+}
+
+// One spoofed-looking request each from 70,000 addresses (no handshake is
+// asked of a web event) pushes every earlier client out of the web table:
+// a real scanner that pauses while the flood runs starts over.
+func TestRedTeamClientFloodErasesEvidence(t *testing.T) {
+	var evs []Event
+	words := wordlist(12)
+	w := newWeb(firefoxUA)
+	for round := 0; round < 2; round++ {
+		w.evs = nil
+		for _, p := range words[6*round : 6*round+6] {
+			w.get(p, 404)
+		}
+		evs = append(evs, w.evs...)
+		flood := Event{Time: w.t, Dst: netip.MustParseAddr(webServerAddr), DstPort: 80, SrcPort: 5555, Kind: KindOther, Flags: FlagACK | FlagPSH}
+		for i := 0; i < maxWebClients+5000; i++ {
+			flood.Src = netip.AddrFrom4([4]byte{100, 64 + byte(i>>16), byte(i >> 8), byte(i)})
+			flood.HTTP = &HTTP{Method: "GET", Target: "/", Head: "GET / HTTP/1.1\r\n\r\n"}
+			evs = append(evs, flood)
+		}
+		w.t = w.t.Add(time.Second)
+	}
+	for _, a := range finals(runWeb(t, Config{}, evs)) {
+		if a.Source.String() == webClientAddr {
+			return
+		}
+	}
+	t.Fatal("12 distinct 404 paths within a minute, split by a flood of one-request clients: no alert")
+}
+
+// Encodings a lenient server may decode and the patterns do not: a
+// non-breaking space (0xa0) for a space, overlong UTF-8 and IIS's %u
+// escapes for '/'.
+func TestRedTeamInjectionEncodingsOpen(t *testing.T) {
+	for name, targets := range map[string][]string{
+		"nbsp spaces":      {"/i?id=1%a0UNION%a0SELECT%a01", "/i?id=2%a0UNION%a0SELECT%a02", "/i?id=3%a0UNION%a0SELECT%a03"},
+		"overlong UTF-8 /": {"/..%c0%af..%c0%af..%c0%afetc/passwd", "/a/..%c0%af..%c0%afetc/passwd", "/b/..%c0%af..%c0%afetc/passwd"},
+		"IIS %u escapes":   {"/..%u2215..%u2215etc%u2215passwd", "/a/..%u2215..%u2215etc%u2215passwd", "/b/..%u2215..%u2215etc%u2215passwd"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWeb(firefoxUA)
+			for _, target := range targets {
+				w.get(target, 200)
+			}
+			wantLabel(t, w, LabelVulnScan)
+		})
+	}
+}
