@@ -361,14 +361,29 @@ func (c *webClient) keys() int {
 	return c.paths.len() + c.failed.len() + c.probes.len() + c.injected.len()
 }
 
-// evictWeb drops the least recently active client, closing its episode.
+// evictWeb drops a client to make room: of the 16 least recently active,
+// the one with the least evidence (no open episode, fewest keys), so a
+// flood of one-request clients (spoofed segments, which the live sensor
+// cannot tell from real ones) cycles through itself instead of pushing
+// out a scanner still below its thresholds. Its episode, if any, closes.
 func (d *Default) evictWeb() {
-	c := d.web.tail
-	if c == nil {
+	w := d.web
+	victim := w.tail
+	best := -1
+	for c, n := w.tail, 0; c != nil && n < 16; c, n = c.prev, n+1 {
+		score := c.keys()
+		if c.ep != nil {
+			score += 1 << 30
+		}
+		if best < 0 || score < best {
+			victim, best = c, score
+		}
+	}
+	if victim == nil {
 		return
 	}
-	d.closeWeb(c, true)
-	d.web.remove(c)
+	d.closeWeb(victim, true)
+	w.remove(victim)
 	if d.cfg.OnEvict != nil {
 		d.cfg.OnEvict()
 	}

@@ -8,7 +8,6 @@ package detector
 
 import (
 	"fmt"
-	"net/netip"
 	"testing"
 	"time"
 )
@@ -45,35 +44,6 @@ func TestRedTeamSlowWordlist(t *testing.T) {
 		}
 		wantLabel(t, w, LabelWordlistScan)
 	})
-}
-
-// One spoofed-looking request each from 70,000 addresses (no handshake is
-// asked of a web event) pushes every earlier client out of the web table:
-// a real scanner that pauses while the flood runs starts over.
-func TestRedTeamClientFloodErasesEvidence(t *testing.T) {
-	var evs []Event
-	words := wordlist(12)
-	w := newWeb(firefoxUA)
-	for round := 0; round < 2; round++ {
-		w.evs = nil
-		for _, p := range words[6*round : 6*round+6] {
-			w.get(p, 404)
-		}
-		evs = append(evs, w.evs...)
-		flood := Event{Time: w.t, Dst: netip.MustParseAddr(webServerAddr), DstPort: 80, SrcPort: 5555, Kind: KindOther, Flags: FlagACK | FlagPSH}
-		for i := 0; i < maxWebClients+5000; i++ {
-			flood.Src = netip.AddrFrom4([4]byte{100, 64 + byte(i>>16), byte(i >> 8), byte(i)})
-			flood.HTTP = &HTTP{Method: "GET", Target: "/", Head: "GET / HTTP/1.1\r\n\r\n"}
-			evs = append(evs, flood)
-		}
-		w.t = w.t.Add(time.Second)
-	}
-	for _, a := range finals(runWeb(t, Config{}, evs)) {
-		if a.Source.String() == webClientAddr {
-			return
-		}
-	}
-	t.Fatal("12 distinct 404 paths within a minute, split by a flood of one-request clients: no alert")
 }
 
 // Encodings a lenient server may decode and the patterns do not: a
