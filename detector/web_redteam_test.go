@@ -237,6 +237,7 @@ func TestRedTeamAbsoluteFormQueryKept(t *testing.T) {
 		t.Fatal("payload in the query of an absolute-form target without a path: not seen")
 	}
 }
+
 // One spoofed-looking request each from 70,000 addresses (no handshake is
 // asked of a web event) pushes every earlier client out of the web table:
 // a real scanner that pauses while the flood runs starts over.
