@@ -549,7 +549,9 @@ int scanwatch_xdp(struct xdp_md *ctx)
 			// A pure ACK pays the length test alone (UDP the protocol's).
 			if (cfg.http_nports && p.l4_len >= 24 + p.opt_len && p.proto == IPPROTO_TCP) {
 				__u32 dir = http_dir(&p);
-				if (dir)
+				// Only data the server's stack hands to an application:
+				// ACK set, no SYN, no RST (replay's decoder tests the same).
+				if (dir && (p.flags & (TH_ACK | TH_SYN | TH_RST)) == TH_ACK)
 					http_segment(ctx, &p, dir);
 			}
 			return pass();

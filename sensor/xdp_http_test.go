@@ -61,6 +61,8 @@ func TestPrivilegedXDPHTTPHeads(t *testing.T) {
 		{"pure ACK to port 80", defPorts, httpPkt(nil, func(o *packettest.PktOpts) { o.Flags = "A" }), nil, 0, false, 0, -1},
 		{"a request line to a client port is no response", defPorts, httpPkt([]byte("HTTP/1.1 200 OK\r\n\r\n")), nil, 0, false, 0, -1},
 		{"SYN with a GET (Fast Open) is a probe, not read", defPorts, httpPkt(httpGET, func(o *packettest.PktOpts) { o.Flags = "S" }), nil, 0, false, 0, -1},
+		{"RST+ACK with a GET: the stack delivers no data of a RST", defPorts, httpPkt(httpGET, func(o *packettest.PktOpts) { o.Flags = "RA" }), nil, 0, false, 0, -1},
+		{"PSH without ACK: discarded by the stack", defPorts, httpPkt(httpGET, func(o *packettest.PktOpts) { o.Flags = "P" }), nil, 0, false, 0, -1},
 		{"response from port 80", defPorts, httpPkt(http404, func(o *packettest.PktOpts) { o.Sport, o.Dport = 80, 40000 }), nil, 1, true, len(http404), CntHTTPResponses},
 		{"a GET from port 80 to a client port is no response", defPorts, httpPkt(httpGET, func(o *packettest.PktOpts) { o.Sport, o.Dport = 80, 40000 }), nil, 0, false, 0, -1},
 		{"both ports HTTP ports: a request", defPorts, httpPkt(httpGET, func(o *packettest.PktOpts) { o.Sport = 8080 }), nil, 1, false, len(httpGET), CntHTTPRequests},
