@@ -3,6 +3,7 @@ package detector
 import (
 	"hash/maphash"
 	"net/netip"
+	"strings"
 )
 
 // Web scanning (T1595.002, T1595.003), judged from HTTP request heads and,
@@ -50,10 +51,10 @@ func (t *WebThresholds) fill() {
 const (
 	maxWebKeys    = 2048
 	maxWebConns   = 32
-	maxWebClients = 65_536
+	maxWebClients = 32_768
 	maxWebSamples = 10
 	maxWebAgents  = 4
-	maxWebHosts   = 8
+	maxWebHosts   = 4
 	maxWebStatus  = 16
 	// maxWebEntries bounds the keys held over all clients (about 60 bytes
 	// each): least recently active clients go first.
@@ -177,7 +178,7 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 	c.total += n
 	r := w.lists.inspect(h, w.scratch, &c.memo)
 	if h.UserAgent != c.lastUA || c.uaLists != w.lists {
-		c.lastUA, c.uaLists = h.UserAgent, w.lists
+		c.lastUA, c.uaLists = strings.Clone(h.UserAgent), w.lists
 		c.lastAgent, _ = w.lists.agent(h.UserAgent)
 	}
 	if c.lastAgent.tool != "" {
@@ -198,15 +199,15 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 			c.strong = c.strong || strongClass(cl)
 		}
 	}
-	c.agents = addString(c.agents, h.UserAgent, maxWebAgents)
+	c.agents = addString(c.agents, clip(h.UserAgent, maxWebString), maxWebAgents)
 	if h.Host != "" {
-		c.hosts = addString(c.hosts, h.Host, maxWebHosts)
+		c.hosts = addString(c.hosts, clip(h.Host, maxWebString), maxWebHosts)
 	}
 	if len(c.dsts) < 64 {
 		c.dsts[netip.AddrPortFrom(ev.Dst, ev.DstPort)] = struct{}{}
 	}
 	if len(c.samples) < maxWebSamples && (r.probe != "" || len(r.injected) > 0 || !r.static) {
-		c.samples = addString(c.samples, h.Method+" "+clip(h.Target, 200), maxWebSamples)
+		c.samples = addString(c.samples, h.Method+" "+clip(h.Target, maxWebString), maxWebSamples)
 	}
 	// Queue it for its response (a span port or a capture shows both ways).
 	k := webConn{ev.Dst, ev.DstPort, ev.SrcPort}
@@ -412,12 +413,19 @@ func (d *Default) pruneWeb(t int64) {
 	}
 }
 
+// addString adds a copy of v to s, at most max entries: the fields of an
+// HTTP head share its 512-byte string, which a kept substring would hold
+// alive (up to 18 of them a client, 65,536 clients).
 func addString(s []string, v string, max int) []string {
 	if len(s) >= max || contains(s, v) {
 		return s
 	}
+	v = strings.Clone(v)
 	return append(s, v)
 }
+
+// maxWebString bounds a User-Agent, Host or sample path an alert keeps.
+const maxWebString = 128
 
 func clip(s string, n int) string {
 	if len(s) > n {

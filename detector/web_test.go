@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -443,4 +444,41 @@ func TestWebSkippedCounts(t *testing.T) {
 	if prob, promoted := d.Held(); prob+promoted != 0 {
 		t.Errorf("a count-only record was taken for a probe (flags 0: a NULL scan): %d sources held", prob+promoted)
 	}
+}
+
+// TestWebClientMemory: a full table of clients, each with the most a
+// client keeps besides its keys (4 User-Agents, 4 Hosts, 10 samples, all
+// at the length cap, from heads of 512 bytes, on 10 connections) stays
+// within 7 KB a client (6.6 KB measured):
+// no kept field holds its head alive.
+func TestWebClientMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 65,536 clients")
+	}
+	const clients = maxWebClients
+	long := strings.Repeat("x", 400)
+	d := NewDefault(Config{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ev := Event{Time: t0, Dst: netip.MustParseAddr(webServerAddr), DstPort: 80, Kind: KindOther, Flags: FlagACK | FlagPSH}
+	for i := 0; i < clients; i++ {
+		ev.Src = netip.AddrFrom4([4]byte{198, 18 + byte(i>>16), byte(i >> 8), byte(i)})
+		for j := 0; j < 10; j++ {
+			ua, host, target := fmt.Sprintf("UA%d%s", j%4, long), fmt.Sprintf("h%d%s", j%4, long), fmt.Sprintf("/p%d%s", j, long)
+			head := "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: " + ua + "\r\n"
+			head = (head + strings.Repeat(" ", 512))[:512]
+			ev.SrcPort = uint16(1024 + j)
+			ev.HTTP = &HTTP{Method: "GET", Target: head[4 : 4+len(target)], Host: host, UserAgent: ua, Head: head}
+			d.Observe(&ev)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / clients
+	t.Logf("%d web clients: %.0f bytes each", len(d.web.clients), per)
+	if len(d.web.clients) != clients || per > 7<<10 {
+		t.Fatalf("%d clients, %.0f bytes each: want %d within 7 KB each", len(d.web.clients), per, clients)
+	}
+	runtime.KeepAlive(d)
 }
