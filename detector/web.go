@@ -50,7 +50,7 @@ func (t *WebThresholds) fill() {
 // crossed; its counts are then marked estimated.
 const (
 	maxWebKeys    = 2048
-	maxWebConns   = 32
+	maxWebConns   = 64
 	maxWebClients = 32_768
 	maxWebSamples = 10
 	maxWebAgents  = 4
@@ -118,6 +118,7 @@ type webConn struct {
 type webQueue struct {
 	keys [4]webPending
 	n    int
+	used uint32 // the client's request count when it last carried one
 }
 
 type webPending struct {
@@ -214,14 +215,21 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 	q := c.conns[k]
 	if q == nil {
 		if len(c.conns) >= maxWebConns {
-			for old := range c.conns { // any: Go starts iteration at random
-				delete(c.conns, old)
-				break
+			// The least recently used goes: a choice by map order would
+			// make the same capture give different counts run to run.
+			var old webConn
+			oldest := ^uint32(0)
+			for ck, cq := range c.conns {
+				if cq.used < oldest || cq.used == oldest && ck.peer < old.peer {
+					old, oldest = ck, cq.used
+				}
 			}
+			delete(c.conns, old)
 		}
 		q = &webQueue{}
 		c.conns[k] = q
 	}
+	q.used = uint32(c.total)
 	// Full (pipelined past what the queue holds): the newest waits
 	// unqueued, so the oldest keep their answers; dropping the oldest
 	// instead would pair four probes' 404s with four decoys after them.

@@ -142,3 +142,22 @@ func TestReplayWebFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWebDeterministic: the same capture gives the same records,
+// byte for byte, run after run (record_id promises a SIEM as much). ffuf's
+// 40 connections once overflowed a client's connection table, whose
+// eviction followed map order.
+func TestReplayWebDeterministic(t *testing.T) {
+	for _, tool := range lab.WebTools {
+		first, _, err := replayRaw(t, webPcap(tool))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			again, _, _ := replayRaw(t, webPcap(tool))
+			if again != first {
+				t.Fatalf("%s: run %d differs:\n%s\n%s", tool, i+2, first, again)
+			}
+		}
+	}
+}
