@@ -87,10 +87,29 @@ func LoadWebLists(dir string) (*WebLists, error) {
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("--http-lists: %w", err)
+		return nil, fmt.Errorf("--http-lists: %w: name a directory holding any of %s, %s, %s", err, UserAgentList, ProbePathList, InjectionList)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("--http-lists %s is not a directory: name the directory that holds %s, %s or %s", dir, UserAgentList, ProbePathList, InjectionList)
+	}
+	// A misspelt list would be skipped without a word: refuse it.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--http-lists: %w", err)
+	}
+	found := 0
+	for _, e := range entries {
+		switch name := e.Name(); name {
+		case UserAgentList, ProbePathList, InjectionList:
+			found++
+		default:
+			if strings.HasSuffix(name, ".txt") {
+				return nil, fmt.Errorf("--http-lists %s holds %s, which is not a list scanwatch reads: name it %s, %s or %s", dir, name, UserAgentList, ProbePathList, InjectionList)
+			}
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("--http-lists %s holds none of %s, %s, %s: nothing to add to the built-in lists", dir, UserAgentList, ProbePathList, InjectionList)
 	}
 	for _, name := range []string{UserAgentList, ProbePathList, InjectionList} {
 		path := filepath.Join(dir, name)
@@ -137,7 +156,7 @@ func (l *WebLists) read(name string, r io.Reader, where string) error {
 			continue
 		}
 		if added++; added > maxWebListEntries {
-			return fmt.Errorf("%s: more than %d entries: split the list or keep the entries that matter", where, maxWebListEntries)
+			return fmt.Errorf("%s: more than %d entries: keep the entries that matter (each request is tested against every one)", where, maxWebListEntries)
 		}
 		if err := l.add(name, line); err != nil {
 			return fmt.Errorf("%s line %d: %w", where, n, err)
@@ -154,6 +173,12 @@ func (l *WebLists) read(name string, r io.Reader, where string) error {
 }
 
 func (l *WebLists) add(name, line string) error {
+	if name != InjectionList {
+		// A trailing comment; a regular expression may hold '#' itself.
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+	}
 	switch name {
 	case UserAgentList:
 		tech, rest := field(line)
@@ -180,10 +205,10 @@ func (l *WebLists) add(name, line string) error {
 		switch {
 		case strings.HasPrefix(path, "*"):
 			l.suffixes = append(l.suffixes, pathPattern{cat, path[1:]})
-		case strings.HasSuffix(path, "*"):
-			l.prefixes = append(l.prefixes, pathPattern{cat, path[:len(path)-1]})
 		case path[0] != '/':
 			return fmt.Errorf("path %q: begin it with '/' (or '*' for a suffix)", path)
+		case strings.HasSuffix(path, "*"):
+			l.prefixes = append(l.prefixes, pathPattern{cat, path[:len(path)-1]})
 		default:
 			l.exact[path] = cat
 		}
@@ -194,7 +219,7 @@ func (l *WebLists) add(name, line string) error {
 		}
 		re, err := regexp.Compile("(?i)" + expr)
 		if err != nil {
-			return fmt.Errorf("class %s: %w", class, err)
+			return fmt.Errorf("class %s: %q is not a Go regular expression (RE2 syntax): %v", class, expr, strings.Replace(err.Error(), "(?i)", "", 1))
 		}
 		l.injections = append(l.injections, injection{class, re, newPrefilter(expr)})
 	}

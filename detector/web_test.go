@@ -289,7 +289,7 @@ func TestWebListsExtend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(UserAgentList, "# ours\nT1595.002 acme-audit AcmeAudit/\n")
+	write(UserAgentList, "# ours\nT1595.002 acme-audit AcmeAudit/ # our audit tool\n")
 	write(ProbePathList, "internal /internal/debug*\n")
 	l, err := LoadWebLists(dir)
 	if err != nil {
@@ -310,6 +310,9 @@ func TestWebListsExtend(t *testing.T) {
 		{UserAgentList, "T1595 nikto Nikto\n", `technique "T1595"`},
 		{InjectionList, "sqli (unclosed\n", "injections.txt line 1: class sqli"},
 		{ProbePathList, "x relative/path\n", "begin it with '/'"},
+		{ProbePathList, "x relative/prefix*\n", "begin it with '/'"},
+		{"user_agents.txt", "T1595.002 a b\n", "user_agents.txt, which is not a list scanwatch reads"},
+		{"README", "notes\n", "holds none of"},
 	} {
 		bad := t.TempDir()
 		if err := os.WriteFile(filepath.Join(bad, c.file), []byte(c.body), 0o644); err != nil {

@@ -58,7 +58,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.format, "format", "json", "alert output: json (JSON Lines), ecs (JSON Lines in the Elastic Common Schema) or table")
 	fs.StringVar(&c.ignore, "ignore-sources", detector.SeedIgnored.String(), "CIDRs whose sources are never counted; 'none' watches every source")
 	fs.StringVar(&c.allowlist, "allowlist", "", "file of CIDRs (one per line, # comments) of authorised scanners: counted, never alerted (default rules)")
-	fs.StringVar(&c.httpLists, "http-lists", "", "directory whose "+detector.UserAgentList+", "+detector.ProbePathList+" and "+detector.InjectionList+" add to the web rules' built-in lists; reread on SIGHUP (default rules)")
+	fs.StringVar(&c.httpLists, "http-lists", "", "directory whose "+detector.UserAgentList+", "+detector.ProbePathList+" and "+detector.InjectionList+" add to the web rules' built-in lists (formats: README, Web scanning); run rereads them on SIGHUP. Default rules only")
 	fs.DurationVar(&c.window, "window", detector.DefaultWindow, "sliding window the rules are judged over (replay with --rules seed: the whole file)")
 	fs.DurationVar(&c.longWindow, "long-window", detector.DefaultLongWindow, "second, longer window for low-and-slow scans (default rules)")
 	fs.IntVar(&c.maxSources, "max-sources", detector.DefaultMaxSources, "sources held at most; the least recently active are evicted (default rules)")
