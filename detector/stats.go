@@ -9,6 +9,7 @@ type Stats struct {
 	// The web rules (default rules only): clients held, and the HTTP
 	// requests and responses inspected since start (counters).
 	WebClients    int
+	WebEvicted    uint64 // clients dropped to respect the table's cap
 	HTTPRequests  uint64
 	HTTPResponses uint64
 }
@@ -33,7 +34,7 @@ func (d *Default) Stats() Stats {
 			st.Episodes[c.ep.label]++
 		}
 	}
-	st.WebClients, st.HTTPRequests, st.HTTPResponses = len(d.web.clients), d.web.requests, d.web.responses
+	st.WebClients, st.HTTPRequests, st.HTTPResponses, st.WebEvicted = len(d.web.clients), d.web.requests, d.web.responses, d.web.evicted
 	return st
 }
 

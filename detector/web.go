@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Web scanning (T1595.002, T1595.003), judged from HTTP request heads and,
@@ -31,10 +32,16 @@ type WebThresholds struct {
 	ProbePaths  int // distinct paths on the probe list (5)
 	FailedPaths int // distinct non-static paths answered 4xx (10: CrowdSec http-probing)
 	Paths       int // distinct non-static paths, from requests alone (100)
+	// The same over the long window (--long-window, 1 h), for slow
+	// wordlists: 50 failed paths, 250 paths (four new pages a minute for
+	// an hour, which no person reads).
+	LongFailedPaths int
+	LongPaths       int
 }
 
 // DefaultWebThresholds: see README.md, "Web scanning".
-var DefaultWebThresholds = WebThresholds{UserAgent: 1, Injections: 3, ProbePaths: 5, FailedPaths: 10, Paths: 100}
+var DefaultWebThresholds = WebThresholds{UserAgent: 1, Injections: 3, ProbePaths: 5, FailedPaths: 10, Paths: 100,
+	LongFailedPaths: 50, LongPaths: 250}
 
 func (t *WebThresholds) fill() {
 	d := DefaultWebThresholds
@@ -43,6 +50,8 @@ func (t *WebThresholds) fill() {
 	orDefault(&t.ProbePaths, d.ProbePaths)
 	orDefault(&t.FailedPaths, d.FailedPaths)
 	orDefault(&t.Paths, d.Paths)
+	orDefault(&t.LongFailedPaths, d.LongFailedPaths)
+	orDefault(&t.LongPaths, d.LongPaths)
 }
 
 // Bounds on web state: per client, and over all clients. A client past
@@ -71,7 +80,7 @@ type webRules struct {
 	scratch []string
 
 	// Counters for Stats.
-	requests, responses uint64
+	requests, responses, evicted uint64
 }
 
 type webClient struct {
@@ -79,9 +88,11 @@ type webClient struct {
 	prev, next  *webClient
 	first, last int64
 
-	requests  slidingCount          // requests (with those the live sensor skipped)
-	paths     slidingSet[uint64]    // distinct non-static path shapes
-	failed    slidingSet[uint64]    // ... answered 4xx
+	requests  slidingCount       // requests (with those the live sensor skipped)
+	paths     slidingSet[uint64] // distinct non-static path shapes
+	failed    slidingSet[uint64] // ... answered 4xx
+	pathsLong slidingSet[uint64] // the same two over the long window
+	failLong  slidingSet[uint64]
 	probes    slidingSet[uint64]    // distinct paths on the probe list
 	injected  slidingSet[uint64]    // distinct targets with injection payloads
 	over      bool                  // a set hit maxWebKeys
@@ -188,6 +199,7 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 	}
 	if !r.static {
 		w.add(c, &c.paths, sec, r.shape)
+		w.add(c, &c.pathsLong, sec, r.shape)
 	}
 	if r.probe != "" {
 		w.add(c, &c.probes, sec, r.shape)
@@ -259,6 +271,7 @@ func (d *Default) webResponse(c *webClient, ev *Event, t int64) {
 	q.n--
 	if code >= 400 && code < 500 && !p.static {
 		d.web.add(c, &c.failed, t/1e9, p.shape)
+		d.web.add(c, &c.failLong, t/1e9, p.shape)
 		d.judgeWeb(c, t)
 	}
 }
@@ -291,6 +304,12 @@ func (d *Default) judgeWeb(c *webClient, t int64) {
 	d.reportWeb(c, label, size, t)
 }
 
+// webSlow: c crossed a wordlist threshold over the long window only.
+func (d *Default) webSlow(c *webClient) bool {
+	th := &d.web.th
+	return c.failLong.len() >= th.LongFailedPaths || c.pathsLong.len() >= th.LongPaths
+}
+
 // webLabel is c's label and the size of its evidence (requests), or "".
 // A User-Agent that names its tool settles the technique; without one,
 // injection payloads say vulnerability scanning, and many paths wordlist
@@ -309,7 +328,8 @@ func (d *Default) webLabel(c *webClient) (string, int) {
 		return LabelVulnScan, size
 	}
 	probes, paths := c.probes.len(), c.paths.len()
-	if c.failed.len() >= th.FailedPaths || paths >= th.Paths {
+	if c.failed.len() >= th.FailedPaths || paths >= th.Paths || d.webSlow(c) {
+		paths = max(paths, c.pathsLong.len())
 		if probes*2 > paths {
 			return LabelVulnScan, size
 		}
@@ -367,7 +387,7 @@ func (w *webRules) remove(c *webClient) {
 }
 
 func (c *webClient) keys() int {
-	return c.paths.len() + c.failed.len() + c.probes.len() + c.injected.len()
+	return c.paths.len() + c.failed.len() + c.pathsLong.len() + c.failLong.len() + c.probes.len() + c.injected.len()
 }
 
 // evictWeb drops a client to make room: of the 16 least recently active,
@@ -393,9 +413,9 @@ func (d *Default) evictWeb() {
 	}
 	d.closeWeb(victim, true)
 	w.remove(victim)
-	if d.cfg.OnEvict != nil {
-		d.cfg.OnEvict()
-	}
+	// Routine on a busy server (clients without evidence go first), so
+	// counted apart from the scan sources' evictions, which page someone.
+	w.evicted++
 }
 
 // pruneWeb expires what left the window, closes quiet episodes and forgets
@@ -403,16 +423,22 @@ func (d *Default) evictWeb() {
 func (d *Default) pruneWeb(t int64) {
 	w := d.web
 	cut := t/1e9 - d.windowSec()
+	longCut := t/1e9 - max(int64(d.long/time.Second), 1)
 	for c := w.tail; c != nil; {
 		prev := c.prev
 		d.closeWeb(c, false)
-		if c.last <= t-int64(d.window) && c.ep == nil {
+		// A client quiet for a short window is forgotten unless its paths
+		// are still in the long window's sets (a slow wordlist).
+		idle := c.last <= t-int64(d.window) && c.ep == nil
+		if idle && (c.pathsLong.len()+c.failLong.len() == 0 || c.last <= t-int64(d.long)) {
 			w.remove(c)
 		} else {
 			before := c.keys()
 			c.requests.expire(cut)
 			c.paths.expire(cut)
 			c.failed.expire(cut)
+			c.pathsLong.expire(longCut)
+			c.failLong.expire(longCut)
 			c.probes.expire(cut)
 			c.injected.expire(cut)
 			w.entries -= before - c.keys()

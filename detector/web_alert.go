@@ -106,6 +106,11 @@ func (d *Default) describeWeb(c *webClient, ep *webEpisode) Alert {
 		InjectionRequests: c.injected.len(), FailedPaths: c.failed.len(),
 		Injections: slices.Clone(c.classes), ProbeCategories: slices.Clone(c.categories),
 		SamplePaths: slices.Clone(c.samples), UserAgents: slices.Clone(c.agents), Hosts: slices.Clone(c.hosts)}
+	if e.FailedPaths < th.FailedPaths && e.DistinctPaths < th.Paths && d.webSlow(c) {
+		// A slow wordlist: its counts are the long window's.
+		e.DistinctPaths, e.FailedPaths, e.Requests = c.pathsLong.len(), c.failLong.len(), c.total
+		a.Window, a.TotalConns = d.long.String(), c.total
+	}
 	if len(c.status) > 0 {
 		e.Status = make(map[string]uint64, len(c.status))
 		for code, n := range c.status {

@@ -9,7 +9,6 @@ package detector
 import (
 	"fmt"
 	"testing"
-	"time"
 )
 
 // IPv6: state is per /128, so a scanner on a /64 that takes a fresh
@@ -24,26 +23,6 @@ func TestRedTeamIPv6AddressPerRequest(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("150 wordlist probes with 150 404s from one /64, one address each: no alert")
 	}
-}
-
-// Slow scans: the web rules count over the short window only (5 min), so
-// a wordlist at one request every 31 s reaches 9-10 failed paths a window;
-// without responses (live) one every 4 s stays under 100 paths.
-func TestRedTeamSlowWordlist(t *testing.T) {
-	t.Run("live view, one request every 4 s", func(t *testing.T) {
-		w := newWeb(firefoxUA)
-		for _, p := range wordlist(300) {
-			w.get(p, 0).after(4 * time.Second)
-		}
-		wantLabel(t, w, LabelWordlistScan)
-	})
-	t.Run("with 404s, one request every 35 s", func(t *testing.T) {
-		w := newWeb(firefoxUA)
-		for _, p := range wordlist(100) {
-			w.get(p, 404).after(35 * time.Second)
-		}
-		wantLabel(t, w, LabelWordlistScan)
-	})
 }
 
 // Encodings a lenient server may decode and the patterns do not: a

@@ -266,3 +266,23 @@ func TestRedTeamClientFloodErasesEvidence(t *testing.T) {
 	}
 	t.Fatal("12 distinct 404 paths within a minute, split by a flood of one-request clients: no alert")
 }
+
+// Slow scans: the web rules count over the short window only (5 min), so
+// a wordlist at one request every 31 s reaches 9-10 failed paths a window;
+// without responses (live) one every 4 s stays under 100 paths.
+func TestRedTeamSlowWordlist(t *testing.T) {
+	t.Run("live view, one request every 4 s", func(t *testing.T) {
+		w := newWeb(firefoxUA)
+		for _, p := range wordlist(300) {
+			w.get(p, 0).after(4 * time.Second)
+		}
+		wantLabel(t, w, LabelWordlistScan)
+	})
+	t.Run("with 404s, one request every 35 s", func(t *testing.T) {
+		w := newWeb(firefoxUA)
+		for _, p := range wordlist(100) {
+			w.get(p, 404).after(35 * time.Second)
+		}
+		wantLabel(t, w, LabelWordlistScan)
+	})
+}

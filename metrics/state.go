@@ -13,6 +13,7 @@ var (
 	descTracked  = prometheus.NewDesc(namespace+"_tracked_sources", "Sources the rules hold: tier=evidence (capped by --max-sources), probation (one probe so far, capped by --max-probation per address family) or web (HTTP clients the web rules follow, capped at 65,536).", []string{"tier"}, nil)
 	descMaxSrc   = prometheus.NewDesc(namespace+"_max_sources", "The --max-sources cap: sources with evidence beyond it evict the least recently active.", nil, nil)
 	descHTTP     = prometheus.NewDesc(namespace+"_http_messages_inspected_total", "HTTP heads the web rules inspected: kind=request, or response (status lines, seen in replay and on a span port only).", []string{"kind"}, nil)
+	descWebEvict = prometheus.NewDesc(namespace+"_web_clients_evicted_total", "HTTP clients the web rules dropped to respect their 32,768-client cap, the least evidence first; routine on a busy server, unlike scanwatch_sources_evicted_total.", nil, nil)
 	descEpisodes = prometheus.NewDesc(namespace+"_open_episodes", "Scan episodes open now (alerted, not yet closed), by technique and name.", []string{"technique", "name"}, nil)
 )
 
@@ -51,6 +52,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descMaxSrc
 	ch <- descEpisodes
 	ch <- descHTTP
+	ch <- descWebEvict
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -61,6 +63,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descMaxSrc, prometheus.GaugeValue, float64(c.max))
 	ch <- prometheus.MustNewConstMetric(descHTTP, prometheus.CounterValue, float64(st.HTTPRequests), "request")
 	ch <- prometheus.MustNewConstMetric(descHTTP, prometheus.CounterValue, float64(st.HTTPResponses), "response")
+	ch <- prometheus.MustNewConstMetric(descWebEvict, prometheus.CounterValue, float64(st.WebEvicted))
 	// Every known technique, 0 when none is open, so the series never vanish.
 	open := map[[2]string]int{}
 	for _, l := range detector.Labels {
