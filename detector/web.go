@@ -449,7 +449,7 @@ func (d *Default) pruneWeb(t int64) {
 
 // addString adds a copy of v to s, at most max entries: the fields of an
 // HTTP head share its 512-byte string, which a kept substring would hold
-// alive (up to 18 of them a client, 65,536 clients).
+// alive (up to 18 of them a client, 32,768 clients).
 func addString(s []string, v string, max int) []string {
 	if len(s) >= max || contains(s, v) {
 		return s

@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	descTracked  = prometheus.NewDesc(namespace+"_tracked_sources", "Sources the rules hold: tier=evidence (capped by --max-sources), probation (one probe so far, capped by --max-probation per address family) or web (HTTP clients the web rules follow, capped at 65,536).", []string{"tier"}, nil)
+	descTracked  = prometheus.NewDesc(namespace+"_tracked_sources", "Sources the rules hold: tier=evidence (capped by --max-sources), probation (one probe so far, capped by --max-probation per address family) or web (HTTP clients the web rules follow, capped at 32,768).", []string{"tier"}, nil)
 	descMaxSrc   = prometheus.NewDesc(namespace+"_max_sources", "The --max-sources cap: sources with evidence beyond it evict the least recently active.", nil, nil)
 	descHTTP     = prometheus.NewDesc(namespace+"_http_messages_inspected_total", "HTTP heads the web rules inspected: kind=request, or response (status lines, seen in replay and on a span port only).", []string{"kind"}, nil)
 	descWebEvict = prometheus.NewDesc(namespace+"_web_clients_evicted_total", "HTTP clients the web rules dropped to respect their 32,768-client cap, the least evidence first; routine on a busy server, unlike scanwatch_sources_evicted_total.", nil, nil)
