@@ -170,10 +170,11 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 		w.requests++
 	}
 	if c == nil {
-		c = w.newClient(client, t)
-		for w.entries > maxWebEntries || len(w.clients) > maxWebClients {
+		// Room first, then the newcomer: it must not be its own victim.
+		for len(w.clients) > 0 && (w.entries > maxWebEntries || len(w.clients) >= maxWebClients) {
 			d.evictWeb()
 		}
+		c = w.newClient(client, t)
 	}
 	w.touch(c)
 	c.last = max(c.last, t)
