@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/lab"
+)
+
+// The live parity harness (issue 11, point 6): every shipped capture is
+// tcpreplayed through a lab veth into the real 'scanwatch run' on the
+// target's side, and the final verdicts it prints must equal what
+// 'scanwatch replay' says of the same file with the same --rules.
+//
+// Direction: every packet of the capture is replayed, both halves. The
+// captures were taken on the target's side of the link, so the file is
+// what a span port of that link carries; replay reads all of it, and
+// feeding the sensor the same packets means any difference is the live
+// path's (what XDP reports, arrival time), not a different input. A host
+// watching its own interface sees only the client's half; issue 11's
+// credit design (point 1) needs only that half (the client's handshake
+// ACK), so once live has credit the two deployments agree on these files.
+//
+// Timing: tcpreplay --topspeed sends each file in well under a second;
+// the rules judge by arrival time live and by capture timestamps in
+// replay. The slowest capture (nmap-slow.pcap, about 90 s) fits the
+// default 5-minute window either way, so no --multiplier is used and the
+// whole test stays near a minute. A timing difference would show below
+// as a gap, not be hidden by slowing the replay.
+//
+// Comparison: per source, the set of final alerts' labels; with the
+// default rules also each alert's distinct ports and hosts, which the
+// kernel's per-flow counts make exact. TotalConns is not compared: the
+// two paths count probes differently on purpose (the kernel counts
+// flows, replay packets) and issue 11's point 4 owns exact counts.
+
+// liveGap is one measured difference between live and replay, and the
+// point of issue 11 that removes it. diff is the harness's own line.
+type liveGap struct {
+	file, rules, diff, fix string
+}
+
+// knownLiveGaps: the test fails on any difference not listed here, and
+// on any listed one that no longer occurs, so the table shrinks as issue
+// 11 lands.
+var knownLiveGaps = []liveGap{
+	// No handshake credit live: the checker's 90 answered connections to
+	// 30 hosts look like a sweep of 443.
+	{"health-check.pcap", "default", `live only: 198.51.100.10 "T1595.001 - IPSweep" ports=1 hosts=30`, "point 1, handshake credit live"},
+	// The two open ports' completed handshakes earn credit in replay only.
+	// Point 2 then changes both sides (a connect scan is a scan even where
+	// it completes); the harness checks they agree again.
+	{"nmap-connect.pcap", "default", `live only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 1, handshake credit live"},
+	{"nmap-connect.pcap", "default", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1022 hosts=1`, "point 1, handshake credit live"},
+	// The kernel reports no ACK probes.
+	{"nmap-ack.pcap", "default", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, ACK probes live"},
+	{"nmap-maimon.pcap", "default", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, Maimon probes live"},
+}
+
+// parityQuiet matches the counters that move while the sensor is still
+// reading the ring: once they hold still, the kernel has reported what
+// tcpreplay sent.
+var parityQuiet = regexp.MustCompile(`(?m)^scanwatch_(packets_total|ringbuf_events_total|detector_\w+_events_total)\S* \S+$`)
+
+func TestPrivilegedLiveParity(t *testing.T) {
+	requireRoot(t)
+	lab.Require(t, "tcpreplay", "curl")
+	start := time.Now()
+	files, err := filepath.Glob("../../pcaps/*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures in ../../pcaps: %v", err)
+	}
+	// Replay first, in this goroutine: the two rule sets' live runs below
+	// go in parallel, each in its own lab.
+	replayed := map[string][]string{}
+	for _, rules := range []string{"default", "seed"} {
+		for _, f := range files {
+			got, stderr, err := replayJSON(t, "--rules", rules, f)
+			if err != nil {
+				t.Fatalf("replay --rules %s %s: %v\n%s", rules, f, err, stderr)
+			}
+			replayed[rules+" "+filepath.Base(f)] = verdictLines(got, rules)
+		}
+	}
+	bin := buildBinary(t)
+	var measured []liveGap
+	results := make(chan []liveGap, 2)
+	t.Run("live", func(t *testing.T) {
+		for _, rules := range []string{"default", "seed"} {
+			t.Run(rules, func(t *testing.T) {
+				t.Parallel()
+				var gaps []liveGap
+				defer func() { results <- gaps }()
+				l := lab.New(t)
+				for _, f := range files {
+					name := filepath.Base(f)
+					live := liveVerdicts(t, l, bin, rules, f)
+					want := replayed[rules+" "+name]
+					t.Logf("%s --rules %s: live %q, replay %q", name, rules, live, want)
+					for _, d := range diffLines(live, want) {
+						gaps = append(gaps, liveGap{file: name, rules: rules, diff: d})
+					}
+				}
+			})
+		}
+	})
+	close(results)
+	for g := range results {
+		measured = append(measured, g...)
+	}
+	for _, g := range measured {
+		if !slices.ContainsFunc(knownLiveGaps, func(k liveGap) bool { return k.file == g.file && k.rules == g.rules && k.diff == g.diff }) {
+			t.Errorf("%s --rules %s: live differs from replay, not a known gap: %s", g.file, g.rules, g.diff)
+		}
+	}
+	for _, k := range knownLiveGaps {
+		if !slices.ContainsFunc(measured, func(g liveGap) bool { return k.file == g.file && k.rules == g.rules && k.diff == g.diff }) {
+			t.Errorf("%s --rules %s: known gap %q (%s) no longer occurs: remove it from knownLiveGaps", k.file, k.rules, k.diff, k.fix)
+		}
+	}
+	t.Logf("%d captures × 2 rule sets, %d differences, in %v", len(files), len(measured), time.Since(start).Round(time.Second))
+}
+
+// liveVerdicts runs scanwatch run on the lab's target side, replays the
+// capture into the scanner's end of the veth, waits for the sensor to
+// catch up and returns its final verdicts.
+func liveVerdicts(t *testing.T, l *lab.Lab, bin, rules, file string) []string {
+	t.Helper()
+	d := startDaemon(t, l, bin, "--rules", rules)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l.Tcpreplay(ctx, t, file)
+	waitCountersQuiet(t, l)
+	alerts := stopDaemon(t, d)
+	for _, a := range alerts {
+		t.Logf("%s live alert: %s %s %q conns=%d ports=%d hosts=%d", filepath.Base(file), a.Status, a.Source, a.Label, a.TotalConns, a.UniqueDestPorts, a.UniqueDestHosts)
+	}
+	return verdictLines(alerts, rules)
+}
+
+// waitCountersQuiet returns once the sensor's packet and ring counters
+// have not moved for 600 ms, for at most 10 s. SIGINT then drains the
+// ring and makes a final sweep of the flow map, so counts are exact.
+func waitCountersQuiet(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	last, still := "", 0
+	for try := 0; try < 50 && still < 3; try++ {
+		now := strings.Join(parityQuiet.FindAllString(scrape(t, l), -1), "\n")
+		if now == "" {
+			t.Fatal("/metrics has none of scanwatch_packets_total, scanwatch_ringbuf_events_total")
+		}
+		if now == last {
+			still++
+		} else {
+			last, still = now, 0
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// verdictLines renders each source's verdicts as sorted "source label"
+// lines, with ports and hosts for the default rules. A verdict is a final
+// alert, or, for a source (and kind: web or not) with no final, its last
+// alert: live, the seed rule prints no final that would repeat its last
+// alert word for word (SeedWindow.summary), which happens when the
+// crossing probes arrive in the shutdown sweep, as curl-busy.pcap's do.
+func verdictLines(as []detector.Alert, rules string) []string {
+	type kind struct {
+		src string
+		web bool
+	}
+	last := map[kind]detector.Alert{}
+	final := map[kind]bool{}
+	var lines []string
+	line := func(a detector.Alert) string {
+		s := fmt.Sprintf("%s %q", a.Source, a.Label)
+		if rules == "default" {
+			s += fmt.Sprintf(" ports=%d hosts=%d", a.UniqueDestPorts, a.UniqueDestHosts)
+		}
+		return s
+	}
+	for _, a := range as {
+		k := kind{a.Source.String(), a.HTTP != nil}
+		last[k] = a
+		if a.Status == detector.StatusFinal {
+			final[k] = true
+			lines = append(lines, line(a))
+		}
+	}
+	for k, a := range last {
+		if !final[k] {
+			lines = append(lines, line(a))
+		}
+	}
+	slices.Sort(lines)
+	return slices.Compact(lines)
+}
+
+// diffLines says which verdict lines only one side has.
+func diffLines(live, replay []string) []string {
+	var d []string
+	for _, l := range live {
+		if !slices.Contains(replay, l) {
+			d = append(d, "live only: "+l)
+		}
+	}
+	for _, r := range replay {
+		if !slices.Contains(live, r) {
+			d = append(d, "replay only: "+r)
+		}
+	}
+	return d
+}
