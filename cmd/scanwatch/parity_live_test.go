@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,14 +20,18 @@ import (
 // target's side, and the final verdicts it prints must equal what
 // 'scanwatch replay' says of the same file with the same --rules.
 //
-// Direction: every packet of the capture is replayed, both halves. The
-// captures were taken on the target's side of the link, so the file is
-// what a span port of that link carries; replay reads all of it, and
-// feeding the sensor the same packets means any difference is the live
-// path's (what XDP reports, arrival time), not a different input. A host
-// watching its own interface sees only the client's half; issue 11's
-// credit design (point 1) needs only that half (the client's handshake
-// ACK), so once live has credit the two deployments agree on these files.
+// Direction: each capture is sent twice, each time to a fresh sensor,
+// and both runs are compared with replay of the whole file. Feed "both"
+// sends every packet: the captures were taken on the target's side of
+// the link, so the file is what a span port of that link carries and
+// exactly what replay reads; a difference there is the live path's (what
+// XDP reports, arrival time), not a different input. Feed "inbound" sends
+// only the client-to-server half (tcpdump drops every packet from the
+// target's addresses), what a perimeter host's XDP sees on its own
+// interface, which is how 'scanwatch run' is meant to be deployed. Issue
+// 11's credit design (point 1) needs only that half (the client's
+// handshake ACK), so both feeds must come to replay's verdicts; today
+// they differ from replay in the same places (the table below).
 //
 // Timing: tcpreplay --topspeed sends each file in well under a second;
 // the rules judge by arrival time live and by capture timestamps in
@@ -44,7 +49,7 @@ import (
 // liveGap is one measured difference between live and replay, and the
 // point of issue 11 that removes it. diff is the harness's own line.
 type liveGap struct {
-	file, rules, diff, fix string
+	file, rules, feed, diff, fix string
 }
 
 // knownLiveGaps: the test fails on any difference not listed here, and
@@ -53,15 +58,20 @@ type liveGap struct {
 var knownLiveGaps = []liveGap{
 	// No handshake credit live: the checker's 90 answered connections to
 	// 30 hosts look like a sweep of 443.
-	{"health-check.pcap", "default", `live only: 198.51.100.10 "T1595.001 - IPSweep" ports=1 hosts=30`, "point 1, handshake credit live"},
+	{"health-check.pcap", "default", "both", `live only: 198.51.100.10 "T1595.001 - IPSweep" ports=1 hosts=30`, "point 1, handshake credit live"},
+	{"health-check.pcap", "default", "inbound", `live only: 198.51.100.10 "T1595.001 - IPSweep" ports=1 hosts=30`, "point 1, handshake credit live"},
 	// The two open ports' completed handshakes earn credit in replay only.
 	// Point 2 then changes both sides (a connect scan is a scan even where
 	// it completes); the harness checks they agree again.
-	{"nmap-connect.pcap", "default", `live only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 1, handshake credit live"},
-	{"nmap-connect.pcap", "default", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1022 hosts=1`, "point 1, handshake credit live"},
+	{"nmap-connect.pcap", "default", "both", `live only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 1, handshake credit live"},
+	{"nmap-connect.pcap", "default", "both", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1022 hosts=1`, "point 1, handshake credit live"},
+	{"nmap-connect.pcap", "default", "inbound", `live only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 1, handshake credit live"},
+	{"nmap-connect.pcap", "default", "inbound", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1022 hosts=1`, "point 1, handshake credit live"},
 	// The kernel reports no ACK probes.
-	{"nmap-ack.pcap", "default", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, ACK probes live"},
-	{"nmap-maimon.pcap", "default", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, Maimon probes live"},
+	{"nmap-ack.pcap", "default", "both", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, ACK probes live"},
+	{"nmap-ack.pcap", "default", "inbound", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, ACK probes live"},
+	{"nmap-maimon.pcap", "default", "both", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, Maimon probes live"},
+	{"nmap-maimon.pcap", "default", "inbound", `replay only: 198.51.100.10 "T1595 - FullNetworkScan" ports=1024 hosts=1`, "point 3, Maimon probes live"},
 }
 
 // parityQuiet matches the counters that move while the sensor is still
@@ -77,8 +87,9 @@ func TestPrivilegedLiveParity(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captures in ../../pcaps: %v", err)
 	}
-	// Replay first, in this goroutine: the two rule sets' live runs below
-	// go in parallel, each in its own lab.
+	// Replay first, in this goroutine: the live runs below (rule set ×
+	// feed) go in parallel (go test's -parallel, 2 here), each in its own
+	// lab.
 	replayed := map[string][]string{}
 	for _, rules := range []string{"default", "seed"} {
 		for _, f := range files {
@@ -89,43 +100,73 @@ func TestPrivilegedLiveParity(t *testing.T) {
 			replayed[rules+" "+filepath.Base(f)] = verdictLines(got, rules)
 		}
 	}
+	inbound := inboundHalves(t, files)
 	bin := buildBinary(t)
 	var measured []liveGap
-	results := make(chan []liveGap, 2)
+	results := make(chan []liveGap, 4)
 	t.Run("live", func(t *testing.T) {
 		for _, rules := range []string{"default", "seed"} {
-			t.Run(rules, func(t *testing.T) {
-				t.Parallel()
-				var gaps []liveGap
-				defer func() { results <- gaps }()
-				l := lab.New(t)
-				for _, f := range files {
-					name := filepath.Base(f)
-					live := liveVerdicts(t, l, bin, rules, f)
-					want := replayed[rules+" "+name]
-					t.Logf("%s --rules %s: live %q, replay %q", name, rules, live, want)
-					for _, d := range diffLines(live, want) {
-						gaps = append(gaps, liveGap{file: name, rules: rules, diff: d})
+			for _, feed := range []string{"both", "inbound"} {
+				t.Run(rules+"/"+feed, func(t *testing.T) {
+					t.Parallel()
+					var gaps []liveGap
+					defer func() { results <- gaps }()
+					l := lab.New(t)
+					for _, f := range files {
+						name := filepath.Base(f)
+						send := f
+						if feed == "inbound" {
+							send = inbound[name]
+						}
+						live := liveVerdicts(t, l, bin, rules, send)
+						want := replayed[rules+" "+name]
+						t.Logf("%s --rules %s, %s: live %q, replay %q", name, rules, feed, live, want)
+						for _, d := range diffLines(live, want) {
+							gaps = append(gaps, liveGap{file: name, rules: rules, feed: feed, diff: d})
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	})
 	close(results)
 	for g := range results {
 		measured = append(measured, g...)
 	}
+	same := func(a, b liveGap) bool {
+		return a.file == b.file && a.rules == b.rules && a.feed == b.feed && a.diff == b.diff
+	}
 	for _, g := range measured {
-		if !slices.ContainsFunc(knownLiveGaps, func(k liveGap) bool { return k.file == g.file && k.rules == g.rules && k.diff == g.diff }) {
-			t.Errorf("%s --rules %s: live differs from replay, not a known gap: %s", g.file, g.rules, g.diff)
+		if !slices.ContainsFunc(knownLiveGaps, func(k liveGap) bool { return same(k, g) }) {
+			t.Errorf("%s --rules %s, %s: live differs from replay, not a known gap: %s", g.file, g.rules, g.feed, g.diff)
 		}
 	}
 	for _, k := range knownLiveGaps {
-		if !slices.ContainsFunc(measured, func(g liveGap) bool { return k.file == g.file && k.rules == g.rules && k.diff == g.diff }) {
-			t.Errorf("%s --rules %s: known gap %q (%s) no longer occurs: remove it from knownLiveGaps", k.file, k.rules, k.diff, k.fix)
+		if !slices.ContainsFunc(measured, func(g liveGap) bool { return same(k, g) }) {
+			t.Errorf("%s --rules %s, %s: known gap %q (%s) no longer occurs: remove it from knownLiveGaps", k.file, k.rules, k.feed, k.diff, k.fix)
 		}
 	}
-	t.Logf("%d captures × 2 rule sets, %d differences, in %v", len(files), len(measured), time.Since(start).Round(time.Second))
+	t.Logf("%d captures × 2 rule sets × 2 feeds, %d differences, in %v", len(files), len(measured), time.Since(start).Round(time.Second))
+}
+
+// inboundHalves writes each capture's client-to-server half (every
+// packet not from the target's addresses: it owns all of 203.0.113.0/24
+// for the sweeps, and 2001:db8:2::/48), what a host's own interface
+// receives, with tcpdump, an independent filter.
+func inboundHalves(t *testing.T, files []string) map[string]string {
+	t.Helper()
+	lab.Require(t, "tcpdump")
+	dir := t.TempDir()
+	out := map[string]string{}
+	for _, f := range files {
+		half := filepath.Join(dir, filepath.Base(f))
+		cmd := exec.Command("tcpdump", "-r", f, "-w", half, "not (src net 203.0.113.0/24 or src net 2001:db8:2::/48)")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, b)
+		}
+		out[filepath.Base(f)] = half
+	}
+	return out
 }
 
 // liveVerdicts runs scanwatch run on the lab's target side, replays the
