@@ -42,9 +42,9 @@ import (
 //
 // Comparison: per source, the set of final alerts' labels; with the
 // default rules also each alert's distinct ports and hosts, which the
-// kernel's per-flow counts make exact. TotalConns is not compared: the
-// two paths count probes differently on purpose (the kernel counts
-// flows, replay packets) and issue 11's point 4 owns exact counts.
+// kernel's per-flow counts make exact. TotalConns is not compared here:
+// the exact-count tests (sensor/flood_counts_test.go, counts_e2e_test.go)
+// hold the kernel's SYN counts to tcpdump's; this harness judges verdicts.
 
 // liveGap is one measured difference between live and replay, and the
 // point of issue 11 that removes it. diff is the harness's own line.
