@@ -96,7 +96,7 @@ type webClient struct {
 	probes    slidingSet[uint64]    // distinct paths on the probe list
 	injected  slidingSet[uint64]    // distinct targets with injection payloads
 	over      bool                  // a set hit maxWebKeys
-	strong    bool                  // a request carried a ShellShock or Log4Shell payload (strongClass)
+	strongSec int64                 // second of its latest ShellShock or Log4Shell payload (strongClass); 0 none
 	total     uint64                // requests since the client's state began
 	agent     agentEntry            // the scanner its User-Agent names, if any
 	agentN    uint64                // requests with that User-Agent, window-free
@@ -210,7 +210,9 @@ func (d *Default) observeWeb(ev *Event, t int64) {
 		w.add(c, &c.injected, sec, maphash.String(webKeySeed, h.Target))
 		for _, cl := range r.injected {
 			c.classes = addString(c.classes, cl, 16)
-			c.strong = c.strong || strongClass(cl)
+			if strongClass(cl) {
+				c.strongSec = sec
+			}
 		}
 	}
 	c.agents = addString(c.agents, clip(h.UserAgent, maxWebString), maxWebAgents)
@@ -305,6 +307,12 @@ func (d *Default) judgeWeb(c *webClient, t int64) {
 	d.reportWeb(c, label, size, t)
 }
 
+// webStrong: c sent a ShellShock or Log4Shell payload within the short
+// window, evidence enough on its own.
+func (d *Default) webStrong(c *webClient) bool {
+	return c.strongSec != 0 && c.strongSec > d.now/1e9-d.windowSec()
+}
+
 // webSlow: c crossed a wordlist threshold over the long window only.
 func (d *Default) webSlow(c *webClient) bool {
 	th := &d.web.th
@@ -320,12 +328,12 @@ func (d *Default) webLabel(c *webClient) (string, int) {
 	th := &d.web.th
 	size := int(min(c.requests.total, 1<<31))
 	if c.agent.tool != "" && c.agentN >= uint64(th.UserAgent) {
-		if c.agent.technique == TechniqueWordlistScan && c.injected.len() < th.Injections && !c.strong {
+		if c.agent.technique == TechniqueWordlistScan && c.injected.len() < th.Injections && !d.webStrong(c) {
 			return LabelWordlistScan, size
 		}
 		return LabelVulnScan, size
 	}
-	if c.injected.len() >= th.Injections || c.strong {
+	if c.injected.len() >= th.Injections || d.webStrong(c) {
 		return LabelVulnScan, size
 	}
 	probes, paths := c.probes.len(), c.paths.len()

@@ -123,7 +123,7 @@ func (d *Default) describeWeb(c *webClient, ep *webEpisode) Alert {
 			e.Signals = append(e.Signals, "user_agent:"+c.agent.tool)
 		}
 	}
-	if e.InjectionRequests >= th.Injections || c.strong {
+	if e.InjectionRequests >= th.Injections || d.webStrong(c) {
 		e.Signals = append(e.Signals, "injection")
 	}
 	if e.ProbePaths >= th.ProbePaths {

@@ -289,12 +289,24 @@ var headerClasses = []string{"shellshock", "log4shell"}
 
 func strongClass(c string) bool { return contains(headerClasses, c) }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // injectionClasses appends the classes of the patterns found in s; with
 // headers, only headerClasses.
 func (l *WebLists) injectionClasses(s string, out []string, headers bool) []string {
 	lower := strings.ToLower(s)
+	// (?i) folds some non-ASCII letters to ASCII ones (ſ to s, K to k) that
+	// ToLower leaves: the prefilter only vouches for ASCII text.
+	ascii := isASCII(s)
 	for _, in := range l.injections {
-		if contains(out, in.class) || headers && !strongClass(in.class) || !in.need.admits(lower) {
+		if contains(out, in.class) || headers && !strongClass(in.class) || ascii && !in.need.admits(lower) {
 			continue
 		}
 		if in.re.MatchString(s) {

@@ -71,6 +71,9 @@ func (l *WebLists) inspect(h *HTTP, scratch []string, memo *headerMemo) webReque
 	// headers (ShellShock and Log4Shell ride in User-Agent, Referer, X-Api-Version...).
 	out := scratch[:0]
 	out = l.injectionClasses(path, out, false)
+	if strings.IndexByte(path, '%') >= 0 {
+		out = l.injectionClasses(unescape(path, false), out, false) // twice encoded
+	}
 	if query != "" {
 		q := unescape(query, true)
 		out = l.injectionClasses(q, out, false)

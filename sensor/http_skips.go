@@ -27,9 +27,9 @@ type httpSkips struct {
 	last map[[16]byte]uint32
 }
 
-// maxSkipClients bounds the table: twice the kernel's, since an entry
-// here outlives the kernel's by a sweep at most. Past it an arbitrary
-// entry goes; its client's next count is then handed on whole.
+// maxSkipClients bounds the table between sweeps: twice the kernel's, as
+// each sweep forgets the clients the kernel no longer holds. Past it an
+// arbitrary entry goes; its client's next count is then handed on whole.
 const maxSkipClients = 2 << 16
 
 // take returns how many of a client's cum skipped requests are new.
@@ -67,9 +67,13 @@ func (l *Live) sweepHTTPSkips(emit func(*detector.Event)) error {
 	vals := make([]bpf.ScanwatchHttpClient, batch)
 	var cursor ebpf.MapBatchCursor
 	now := time.Now()
+	seen := make(map[[16]byte]struct{}, len(l.skips.last))
 	for {
 		n, err := m.BatchLookup(&cursor, keys, vals, nil)
 		for i := 0; i < n; i++ {
+			if vals[i].Skipped > 0 {
+				seen[keys[i].Addr] = struct{}{}
+			}
 			if d := l.skips.take(keys[i].Addr, vals[i].Skipped); d > 0 {
 				ev := detector.Event{Time: now, Src: addrFrom16(keys[i].Addr), Kind: detector.KindOther,
 					HTTP: &detector.HTTP{Skipped: d}}
@@ -77,6 +81,14 @@ func (l *Live) sweepHTTPSkips(emit func(*detector.Event)) error {
 			}
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			// Clients the kernel has evicted are forgotten here too: the
+			// table then never outgrows the kernel's, and never has to
+			// drop a live client's count (which would hand it on again).
+			for k := range l.skips.last {
+				if _, ok := seen[k]; !ok {
+					delete(l.skips.last, k)
+				}
+			}
 			return nil
 		}
 		if err != nil {
