@@ -78,15 +78,21 @@ func (d *Default) Observe(ev *Event) {
 		d.pruneIdle(d.now)
 	}
 	if ev.HTTP != nil {
-		// A data segment: web evidence, and for the scan rules at most a
-		// completed handshake (classify returns no probe for it).
+		// A data segment: web evidence, and for the scan rules nothing
+		// (classify returns no probe for it; its credit comes apart).
 		d.observeWeb(ev, t)
 		if ev.HTTP.Method == "" && !ev.HTTP.Response {
 			return // a count-only record: no packet of its own
 		}
 	}
+	if ev.Kind == KindCreditTCP || ev.Kind == KindCreditUDP {
+		d.credit(ev, t)
+		return
+	}
 	probe, response := d.classify(ev)
-	if response {
+	if response || probe == ProbeNone && ev.Evasion&EvasionHeaderChain == 0 {
+		// Data, handshakes and answers are nobody's scan evidence; what
+		// credit a connection earns comes as a credit event.
 		return
 	}
 	if ev.Evasion&EvasionHeaderChain != 0 {
@@ -95,10 +101,6 @@ func (d *Default) Observe(ev *Event) {
 	}
 	s := d.lru.byAddr[ev.Src]
 	if s == nil {
-		if probe == ProbeNone {
-			d.probationCompletion(ev)
-			return
-		}
 		if martian(ev.Src) || d.cfg.Ignore.Contains(ev.Src) {
 			return
 		}
@@ -108,10 +110,6 @@ func (d *Default) Observe(ev *Event) {
 	}
 	d.lru.touch(s)
 	s.last = max(s.last, t)
-	if probe == ProbeNone {
-		d.completion(s, ev, t)
-		return
-	}
 	d.probe(s, probeOf(ev), probe, t, ev)
 }
 
@@ -187,23 +185,8 @@ func (d *Default) replayFirst(s *source, r firstProbe) {
 		d.probe(s, probeArgs{dst: r.host, port: r.port, packets: pk, marks: r.marks()}, p, r.first, nil)
 	}
 	if r.flags&recCompleted != 0 {
-		d.completion(s, &Event{Dst: r.host, DstPort: r.port, Flags: FlagACK}, r.first)
+		d.completion(s, r.host, r.port, r.probes&(1<<ProbeUDP) != 0, 1, r.first)
 	}
-}
-
-// probationCompletion notes that a source on probation completed the
-// handshake of its first probe, so its promotion will not count that port
-// as a miss.
-func (d *Default) probationCompletion(ev *Event) {
-	if ev.Flags&FlagACK == 0 || ev.Flags&(FlagSYN|FlagRST) != 0 {
-		return
-	}
-	r, ok := d.prob.get(ev.Src)
-	if !ok || r.flags&recCompleted != 0 || r.probes&(1<<ProbeSYN) == 0 || !r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
-		return
-	}
-	d.prob.update(ev.Src, r.packets, r.probes, r.flags|recCompleted)
-	d.prefixCompletion(ev.Src, r.host.As16(), r.port, d.at(d.now))
 }
 
 // probeArgs is what a probe contributes to full state.
@@ -234,15 +217,19 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 			return p, false
 		}
 		p := ackProbe(ev.Flags)
-		if p == ProbeNone {
-			return ProbeNone, false // data or PSH: at most a completion
+		if p == ProbeNone || ev.Payload != 0 || ev.OptLen != 0 || ev.Established {
+			// Data, PSH, or an ACK shaped as no probe tool sends it
+			// (options: every stack that uses timestamps sends them on
+			// each segment), or on a connection the sensor saw open. The
+			// XDP program reports only bare ACKs on no known connection.
+			return ProbeNone, false
 		}
 		if d.reverseOf(ev, false) {
 			return ProbeNone, true
 		}
 		if s := d.lru.byAddr[ev.Src]; s != nil {
 			if tg := s.targets[ev.Dst.As16()]; tg != nil && tg.syn.has(ev.DstPort) {
-				return ProbeNone, false // its own connection: a completion
+				return ProbeNone, false // its own connection
 			}
 		} else if r, ok := d.prob.get(ev.Src); ok && r.probes&(1<<ProbeSYN) != 0 && r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
 			return ProbeNone, false
@@ -274,29 +261,6 @@ func (d *Default) reverseOf(ev *Event, udp bool) bool {
 	return tg.syn.has(ev.SrcPort)
 }
 
-// completion records an ACK-bearing packet on a connection the source
-// opened: its handshake completed, so that port and host were not a miss.
-func (d *Default) completion(s *source, ev *Event, t int64) {
-	if ev.Flags&FlagACK == 0 || ev.Flags&(FlagSYN|FlagRST) != 0 {
-		return
-	}
-	host := ev.Dst.As16()
-	tg := s.targets[host]
-	if tg == nil || !tg.syn.has(ev.DstPort) {
-		return
-	}
-	w := d.at(t)
-	// Every packet of an established connection counts: a flood's source
-	// sends none (it resets or ignores the SYN-ACKs), a busy client many.
-	s.acks.expire(w.shortCut)
-	s.acks.add(w.sec, 1)
-	tg.done.see(w, ev.DstPort, &s.budget)
-	if sv := s.services[serviceKey(false, ev.DstPort)]; sv != nil {
-		sv.done.see(w, host, &s.budget)
-	}
-	d.prefixCompletion(s.addr, host, ev.DstPort, w)
-}
-
 func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
 
 // at places event time t in both windows.
@@ -324,6 +288,9 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	tg.packets += pa.packets
 	if udp {
 		tg.udp.see(w, pa.port, &s.budget)
+		if tg.udpDone != nil {
+			tg.udpDone.age(w)
+		}
 	} else {
 		tg.tcp.see(w, pa.port, &s.budget)
 		tg.done.age(w)
@@ -390,6 +357,9 @@ func (d *Default) verticalPorts(tg *target, udp bool, min int) (int, time.Durati
 	set, doneShort, doneLong := &tg.tcp, tg.done.short(), tg.done.long()
 	if udp {
 		set, doneShort, doneLong = &tg.udp, 0, 0
+		if tg.udpDone != nil {
+			doneShort, doneLong = tg.udpDone.short(), tg.udpDone.long()
+		}
 	}
 	n := failed(set.short(), doneShort)
 	if ln := failed(set.long(), doneLong); n < min && ln >= min {

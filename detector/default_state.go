@@ -58,7 +58,7 @@ func (s *source) evictTarget() {
 		}
 	}
 	if tg := s.targets[victim]; tg != nil {
-		for _, set := range []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn} {
+		for _, set := range tg.sets() {
 			s.budget.release(set.exact(), set.over != nil)
 		}
 	}
@@ -110,7 +110,7 @@ func (s *source) recount(cut int64) {
 			delete(s.targets, h)
 			continue
 		}
-		for _, set := range []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn} {
+		for _, set := range tg.sets() {
 			count(set.exact(), set.over != nil)
 		}
 	}
@@ -183,20 +183,31 @@ func (r *recentPairs) ports(host [16]byte) []uint16 {
 
 // target is one destination host as seen from one source.
 type target struct {
-	first   int64
-	tcp     tieredSet[uint16] // TCP ports probed (any probe type)
-	udp     tieredSet[uint16] // UDP ports probed
-	done    tieredSet[uint16] // TCP ports whose handshake the source completed
-	syn     tieredSet[uint16] // TCP ports it sent a SYN to
-	probes  uint16            // bit per Probe seen
-	packets uint64            // probes since the target was first seen
+	first int64
+	tcp   tieredSet[uint16] // TCP ports probed (any probe type)
+	udp   tieredSet[uint16] // UDP ports probed
+	done  tieredSet[uint16] // TCP ports of connections the source used (credit.go)
+	syn   tieredSet[uint16] // TCP ports it sent a SYN to
+	// UDP ports that answered it; allocated on the first answer, as most
+	// sources get none.
+	udpDone *tieredSet[uint16]
+	probes  uint16 // bit per Probe seen
+	packets uint64 // probes since the target was first seen
+}
+
+// sets are the target's port sets, for the key budget.
+func (tg *target) sets() []*tieredSet[uint16] {
+	if tg.udpDone != nil {
+		return []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn, tg.udpDone}
+	}
+	return []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn}
 }
 
 // service is one (protocol, port) as seen from one source.
 type service struct {
 	first   int64
 	hosts   tieredSet[[16]byte]
-	done    tieredSet[[16]byte] // hosts whose handshake on this port completed
+	done    tieredSet[[16]byte] // hosts whose connection (or UDP reply) on this port earned credit
 	probes  uint16
 	packets uint64
 }

@@ -28,20 +28,36 @@ func (tr *traffic) syn(src, dst string, dport uint16) *traffic {
 	return tr.pkt(src, dst, 40000, dport, KindSYN, FlagSYN)
 }
 
-// connect is a completed handshake: SYN, SYN-ACK, ACK.
+// connect is a used connection as the sensors report it: SYN, SYN-ACK,
+// ACK, a request with the credit it earns, the response and the server's
+// bare ACK (every segment but the probes with timestamps, as Linux sends).
 func (tr *traffic) connect(src, dst string, sport, dport uint16) *traffic {
 	tr.pkt(src, dst, sport, dport, KindSYN, FlagSYN)
 	tr.pkt(dst, src, dport, sport, KindSYNACK, FlagSYN|FlagACK)
-	tr.pkt(src, dst, sport, dport, KindOther, FlagACK)
-	tr.pkt(src, dst, sport, dport, KindOther, FlagACK|FlagPSH) // request
-	tr.pkt(dst, src, dport, sport, KindOther, FlagACK|FlagPSH) // response
-	tr.pkt(dst, src, dport, sport, KindOther, FlagACK)         // server's bare ACK
+	tr.est(src, dst, sport, dport, FlagACK, 0)
+	tr.est(src, dst, sport, dport, FlagACK|FlagPSH, 120) // request
+	tr.pkt(src, dst, sport, dport, KindCreditTCP, 0)
+	tr.est(dst, src, dport, sport, FlagACK|FlagPSH, 900) // response
+	tr.est(dst, src, dport, sport, FlagACK, 0)           // server's bare ACK
 	return tr
 }
 
+// est is a segment of an established connection.
+func (tr *traffic) est(src, dst string, sport, dport uint16, flags uint8, payload uint16) *traffic {
+	tr.pkt(src, dst, sport, dport, KindOther, flags)
+	ev := &tr.evs[len(tr.evs)-1]
+	ev.OptLen, ev.Payload, ev.Established = 12, payload, true
+	return tr
+}
+
+// vertical probes ports 1..ports; TCP probes other than SYNs carry no
+// options, as nmap's raw probes do.
 func (tr *traffic) vertical(src, dst string, ports int, kind Kind, flags uint8) *traffic {
 	for p := 1; p <= ports; p++ {
 		tr.pkt(src, dst, 40000, uint16(p), kind, flags)
+		if kind == KindOther {
+			tr.evs[len(tr.evs)-1].OptLen = 0
+		}
 	}
 	return tr
 }
@@ -115,12 +131,57 @@ func TestDefaultVerdicts(t *testing.T) {
 		dns.pkt("198.51.100.60", target, sport, 53, KindUDP, 0).pkt(target, "198.51.100.60", 53, sport, KindUDP, 0)
 	}
 
+	// nmap -sT of 40 open ports: every handshake completes, nothing is
+	// sent, the connection is reset: no credit.
+	connectScan := newTraffic()
+	for p := uint16(1); p <= 40; p++ {
+		connectScan.pkt(scanner, target, 41000, p, KindSYN, FlagSYN).pkt(target, scanner, p, 41000, KindSYNACK, FlagSYN|FlagACK).
+			est(scanner, target, 41000, p, FlagACK, 0).pkt(scanner, target, 41000, p, KindRST, FlagRST|FlagACK)
+	}
+	// A QUIC client of 30 servers: every flow answered from its port.
+	quic := newTraffic()
+	for h := 1; h <= 30; h++ {
+		dst := fmt.Sprintf("203.0.113.%d", h)
+		quic.pkt("198.51.100.70", dst, 50000, 443, KindUDP, 0).pkt(dst, "198.51.100.70", 443, 50000, KindUDP, 0).
+			pkt("198.51.100.70", dst, 50000, 443, KindCreditUDP, 0)
+	}
+	quicUnanswered := newTraffic()
+	for h := 1; h <= 30; h++ {
+		quicUnanswered.pkt("198.51.100.70", fmt.Sprintf("203.0.113.%d", h), 50000, 443, KindUDP, 0)
+	}
+	// A media peer whose 30 UDP ports on one host all answer.
+	media := newTraffic()
+	for p := uint16(1); p <= 30; p++ {
+		media.pkt("198.51.100.71", target, 50000, 20000+p, KindUDP, 0).pkt(target, "198.51.100.71", 20000+p, 50000, KindUDP, 0).
+			pkt("198.51.100.71", target, 50000, 20000+p, KindCreditUDP, 0)
+	}
+	// Bare ACKs with timestamps, or on connections the sensor saw open,
+	// are no ACK probes.
+	tsACKs := newTraffic()
+	for p := uint16(1); p <= 60; p++ {
+		tsACKs.est(scanner, target, 40000, p, FlagACK, 0).evs[len(tsACKs.evs)-1].Established = false
+	}
+	establishedACKs := newTraffic()
+	for p := uint16(1); p <= 60; p++ {
+		establishedACKs.vertical(scanner, target, 0, KindOther, FlagACK).pkt(scanner, target, 40000, p, KindOther, FlagACK)
+		ev := &establishedACKs.evs[len(establishedACKs.evs)-1]
+		ev.OptLen, ev.Established = 0, true
+	}
+
 	tests := []struct {
 		name string
 		evs  []Event
 		cfg  Config
 		want []wantAlert
 	}{
+		{"a connect scan of open ports earns no credit", connectScan.evs, Config{},
+			[]wantAlert{{scanner, LabelPortScan, "syn", 40, 1}}},
+		{"a QUIC client whose flows are answered is quiet", quic.evs, Config{}, nil},
+		{"unanswered datagrams to 30 hosts are a UDP sweep", quicUnanswered.evs, Config{},
+			[]wantAlert{{"198.51.100.70", LabelSweep, "udp", 1, 30}}},
+		{"a media peer whose 30 ports answer is quiet", media.evs, Config{}, nil},
+		{"bare ACKs with timestamps are no ACK scan", tsACKs.evs, Config{}, nil},
+		{"bare ACKs on connections seen open are no ACK scan", establishedACKs.evs, Config{}, nil},
 		{"19 ports is quiet", newTraffic().vertical(scanner, target, 19, KindSYN, FlagSYN).evs, Config{}, nil},
 		{"20 ports is a PortScan", newTraffic().vertical(scanner, target, 20, KindSYN, FlagSYN).evs, Config{},
 			[]wantAlert{{scanner, LabelPortScan, "syn", 20, 1}}},

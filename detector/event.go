@@ -17,9 +17,20 @@ const (
 	KindSYNACK             // SYN+ACK: a port answered "open"
 	KindRST                // RST (with or without ACK): a port answered "closed"
 	KindUDP                // any UDP datagram
+
+	// Credit is no packet but a sensor's finding about one: the source's
+	// connection to Dst:DstPort (TCP), or its datagrams to it (UDP), showed
+	// real use. Both sensors apply one rule (credit.go in capture, the XDP
+	// program's credit path): TCP payload from the client on a connection
+	// it opened, or its ACK of the server's data; a UDP reply from the
+	// probed port. A completed handshake alone is no credit: a connect scan
+	// of open ports completes every one and sends nothing. Count is how
+	// many connections (TCP) or reports (UDP) it stands for.
+	KindCreditTCP
+	KindCreditUDP
 )
 
-var kindNames = [...]string{"other", "syn", "synack", "rst", "udp"}
+var kindNames = [...]string{"other", "syn", "synack", "rst", "udp", "credit-tcp", "credit-udp"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -77,6 +88,16 @@ type Event struct {
 	// does (fragmenting a probe, a tiny first fragment, a header chain
 	// past what the sensor walks). Both sensors set it the same way.
 	Evasion Evasion
+
+	// Payload is the TCP or UDP payload length in bytes, as the IP length
+	// fields give it (0 when unknown).
+	Payload uint16
+
+	// Established: the sensor saw this TCP connection open (a SYN in
+	// either direction on its addresses and ports) within the last minute,
+	// so an ACK on it is no ACK probe. The XDP program keeps the same
+	// fact in a filter and does not report such ACKs at all.
+	Established bool
 
 	// HTTP is set on a TCP data segment that begins an HTTP request or
 	// response on a port the sensors inspect (--http-ports); nil otherwise.
