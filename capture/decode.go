@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/internal/credit"
 	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
@@ -109,6 +110,10 @@ type DecodeOptions struct {
 	// (--http-ports); nil or empty reads none. The caller passes the set
 	// it means, so a zero DecodeOptions stays a SYN decoder.
 	HTTPPorts *httpwire.Ports
+	// Credit derives the default rules' credit events (internal/credit)
+	// and marks ACKs on connections seen open, as the XDP program does;
+	// the seed rule needs neither and skips the cost.
+	Credit bool
 }
 
 // Decoder turns frames into events. It parses headers by hand: no
@@ -127,6 +132,7 @@ type Decoder struct {
 	taken   int
 	nanos   int64
 	scratch [maxTunnelDepth + 1][]byte // reassembly buffers, one per tunnel level
+	credit  *credit.Table              // nil without DecodeOptions.Credit
 
 	Stats DecodeStats
 }
@@ -139,6 +145,9 @@ func NewDecoder() *Decoder { return NewDecoderWith(DecodeOptions{}) }
 func NewDecoderWith(o DecodeOptions) *Decoder {
 	d := &Decoder{opts: o}
 	d.defrag = newDefragger(&d.Stats.Defrag)
+	if o.Credit {
+		d.credit = credit.New(credit.RandomKeys())
+	}
 	return d
 }
 

@@ -63,11 +63,15 @@ func (d *Decoder) tcp(ip *ipCtx, seg []byte) {
 	// The XDP program applies the same test, so live and replay agree.
 	ev.MSSOnly = off == 24 && seg[20] == 2 && seg[21] == 4
 	ev.OptLen = uint8(off - 20)
+	ev.Payload = uint16(min(len(payload)+ip.missing, 0xffff))
 	if ip.reassembled && ip.firstEnd-(ip.fragLen-len(seg)) < tinyFragment {
 		ev.Evasion |= detector.EvasionTinyFragment
 	}
 	if req || resp {
 		d.readHTTP(ev, payload)
+	}
+	if d.credit != nil {
+		d.creditTCP(ev, ip, binary.BigEndian.Uint32(seg[8:]))
 	}
 }
 
@@ -102,6 +106,10 @@ func (d *Decoder) udp(ip *ipCtx, seg []byte) {
 	ev.Kind = detector.KindUDP
 	ev.SrcPort = binary.BigEndian.Uint16(seg[0:])
 	ev.DstPort = binary.BigEndian.Uint16(seg[2:])
+	ev.Payload = uint16(len(seg) - 8)
+	if d.credit != nil {
+		d.creditUDP(ev, ip)
+	}
 	if ev.DstPort == vxlanPort && len(seg) >= 16 && seg[8]&0x08 != 0 {
 		if d.opts.Decapsulate&TunnelVXLAN == 0 || ip.depth >= maxTunnelDepth {
 			return // the datagram to 4789 is the event; its payload is not

@@ -30,7 +30,7 @@ const (
 // DefaultReplayOptions are what scanwatch replay uses without flags.
 func DefaultReplayOptions() ReplayOptions {
 	return ReplayOptions{
-		Decode:   DecodeOptions{HTTPPorts: httpwire.NewPorts(httpwire.DefaultPorts...)},
+		Decode:   DecodeOptions{HTTPPorts: httpwire.NewPorts(httpwire.DefaultPorts...), Credit: true},
 		MaxAhead: DefaultMaxAhead, MaxBehind: DefaultMaxBehind,
 	}
 }

@@ -19,7 +19,7 @@ func (tr *traffic) after(d time.Duration) *traffic { tr.t = tr.t.Add(d); return 
 
 func (tr *traffic) pkt(src, dst string, sport, dport uint16, kind Kind, flags uint8) *traffic {
 	tr.evs = append(tr.evs, Event{Time: tr.t, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
-		SrcPort: sport, DstPort: dport, Kind: kind, Flags: flags, Window: 64240, OptLen: 20})
+		SrcPort: sport, DstPort: dport, Kind: kind, Flags: flags, Window: 64240})
 	tr.t = tr.t.Add(time.Millisecond)
 	return tr
 }
@@ -33,6 +33,7 @@ func (tr *traffic) syn(src, dst string, dport uint16) *traffic {
 // bare ACK (every segment but the probes with timestamps, as Linux sends).
 func (tr *traffic) connect(src, dst string, sport, dport uint16) *traffic {
 	tr.pkt(src, dst, sport, dport, KindSYN, FlagSYN)
+	tr.evs[len(tr.evs)-1].OptLen = 20 // MSS, SACK, timestamps, window scale
 	tr.pkt(dst, src, dport, sport, KindSYNACK, FlagSYN|FlagACK)
 	tr.est(src, dst, sport, dport, FlagACK, 0)
 	tr.est(src, dst, sport, dport, FlagACK|FlagPSH, 120) // request
@@ -50,14 +51,10 @@ func (tr *traffic) est(src, dst string, sport, dport uint16, flags uint8, payloa
 	return tr
 }
 
-// vertical probes ports 1..ports; TCP probes other than SYNs carry no
-// options, as nmap's raw probes do.
+// vertical probes ports 1..ports, without options as raw-packet tools do.
 func (tr *traffic) vertical(src, dst string, ports int, kind Kind, flags uint8) *traffic {
 	for p := 1; p <= ports; p++ {
 		tr.pkt(src, dst, 40000, uint16(p), kind, flags)
-		if kind == KindOther {
-			tr.evs[len(tr.evs)-1].OptLen = 0
-		}
 	}
 	return tr
 }
@@ -135,7 +132,9 @@ func TestDefaultVerdicts(t *testing.T) {
 	// sent, the connection is reset: no credit.
 	connectScan := newTraffic()
 	for p := uint16(1); p <= 40; p++ {
-		connectScan.pkt(scanner, target, 41000, p, KindSYN, FlagSYN).pkt(target, scanner, p, 41000, KindSYNACK, FlagSYN|FlagACK).
+		connectScan.pkt(scanner, target, 41000, p, KindSYN, FlagSYN)
+		connectScan.evs[len(connectScan.evs)-1].OptLen = 20
+		connectScan.pkt(target, scanner, p, 41000, KindSYNACK, FlagSYN|FlagACK).
 			est(scanner, target, 41000, p, FlagACK, 0).pkt(scanner, target, 41000, p, KindRST, FlagRST|FlagACK)
 	}
 	// A QUIC client of 30 servers: every flow answered from its port.
@@ -175,7 +174,7 @@ func TestDefaultVerdicts(t *testing.T) {
 		want []wantAlert
 	}{
 		{"a connect scan of open ports earns no credit", connectScan.evs, Config{},
-			[]wantAlert{{scanner, LabelPortScan, "syn", 40, 1}}},
+			[]wantAlert{{scanner, LabelPortScan, "connect", 40, 1}}},
 		{"a QUIC client whose flows are answered is quiet", quic.evs, Config{}, nil},
 		{"unanswered datagrams to 30 hosts are a UDP sweep", quicUnanswered.evs, Config{},
 			[]wantAlert{{"198.51.100.70", LabelSweep, "udp", 1, 30}}},

@@ -35,8 +35,11 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 		a.UniqueDestPorts, _ = d.verticalPorts(tg, udp, d.th.PortScanPorts)
 		a.FirstSeen = time.Unix(0, tg.first).UTC()
 		a.ScanType = probeType(tg.probes, udp)
-		if !udp && a.ScanType == "syn" && tg.done.long() > 0 {
-			a.ScanType = "connect" // the scanner completed handshakes: nmap -sT
+		if !udp && a.ScanType == "syn" && s.fp.stack*2 > s.fp.syns {
+			// Its SYNs came from the OS's connect(): nmap -sT, or any
+			// scanner without raw sockets. (Both sensors see SYN options;
+			// neither reports the handshake ACK that follows.)
+			a.ScanType = "connect"
 		}
 		set := &tg.tcp
 		if udp {

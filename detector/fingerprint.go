@@ -9,6 +9,10 @@ type fingerprint struct {
 	zmap       uint32 // IP ID 54321, or window 65535 without options
 	firstSport uint16
 	sameSport  uint32 // probes from the first probe's source port
+	// SYNs with the options an OS stack puts on connect()'s SYN (window
+	// scale, SACK, timestamps: 12 bytes on Windows, 20 on Linux), not a
+	// raw-packet tool's lone MSS or none.
+	stack uint32
 }
 
 func (f *fingerprint) add(ev *Event, probe Probe) {
@@ -28,6 +32,9 @@ func (f *fingerprint) add(ev *Event, probe Probe) {
 	}
 	if probe != ProbeSYN {
 		return // masscan and zmap send SYNs only
+	}
+	if ev.OptLen >= 8 && !ev.MSSOnly {
+		f.stack++
 	}
 	if ev.Window == 1024 && noOpts {
 		f.masscan++

@@ -46,6 +46,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	opts.Decode.Credit = c.rules == "default" // the seed rule counts SYNs alone
 	if len(files) == 0 {
 		fs.Usage()
 		return usageError{errors.New("no capture file given: scanwatch replay FILE.pcap, or - for standard input")}

@@ -1,0 +1,176 @@
+// Package credit is the rule by which both sensors decide that a source
+// used a connection it opened (credit), and that an ACK belongs to a
+// connection rather than a scan (established). The XDP program keeps the
+// same table in a BPF array (bpf/credit.h) and updates it the same way, so
+// replay and live agree on every packet; the only differences are the
+// clock (capture time against the kernel's coarse clock) and that the
+// kernel's CPUs race on a slot, which can lose or duplicate one credit.
+//
+// The table is a fixed array of small slots indexed by a keyed hash of
+// (source, destination, destination port, protocol): no allocation per
+// flow, a constant cost per packet, and a bounded size however many
+// spoofed sources arrive. Two flows that share a slot share its state;
+// with 2^19 slots and random hash keys an attacker can neither aim for a
+// slot nor fill the table, and a collision costs at most one credit or
+// one suppressed ACK probe.
+package credit
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+)
+
+// Bits is log2 of the table's slots; keep in step with bpf/credit.h.
+const Bits = 19
+
+// Slots is the table's size: 4 MiB of 8-byte slots.
+const Slots = 1 << Bits
+
+// EpochShift makes an epoch 2^35 ns (34.4 s): a slot is live while its
+// epoch is the current one or the one before, so a connection unused for
+// 34 to 69 seconds is forgotten.
+const EpochShift = 35
+
+// ReArmEvery is how many datagrams of a UDP flow arm it again: a long
+// flow earns a credit per this many datagrams, not one per reply.
+const ReArmEvery = 128
+
+// Keys are the hash's odd multipliers, random per table so that nobody
+// can aim a packet at another flow's slot.
+type Keys [10]uint32
+
+// RandomKeys draws fresh keys.
+func RandomKeys() Keys {
+	var b [40]byte
+	rand.Read(b[:]) // since Go 1.24 it never returns an error
+
+	var k Keys
+	for i := range k {
+		k[i] = binary.LittleEndian.Uint32(b[4*i:]) | 1
+	}
+	return k
+}
+
+// Slot mirrors struct conn_slot in bpf/credit.h.
+type Slot struct {
+	AckBase uint32 // TCP: ack number of the first bare ACK since the last credit
+	Aux     uint16 // TCP: that ACK's source port; UDP: datagrams counted
+	Epoch   uint8  // 0x80 | epoch&0x7f of the last arm or use; 0: empty
+	Armed   uint8  // TCP: SYNs not yet credited; UDP: 1 while a reply would earn credit
+}
+
+// Table is one sensor's credit table.
+type Table struct {
+	keys  Keys
+	slots []Slot
+}
+
+// New returns an empty table hashing with keys.
+func New(keys Keys) *Table { return &Table{keys: keys, slots: make([]Slot, Slots)} }
+
+// Index is the slot of (src, dst, port, proto); addresses are 16 bytes,
+// IPv4 v4-mapped, as the kernel stores them.
+func (t *Table) Index(src, dst *[16]byte, port uint16, proto uint8) uint32 {
+	return Index(&t.keys, src, dst, port, proto)
+}
+
+// Index hashes as bpf/credit.h's conn_index: independent multiplies the
+// CPU runs side by side, then one mixing round.
+func Index(k *Keys, src, dst *[16]byte, port uint16, proto uint8) uint32 {
+	le := binary.LittleEndian
+	x := le.Uint32(src[0:])*k[0] + le.Uint32(src[4:])*k[1] + le.Uint32(src[8:])*k[2] + le.Uint32(src[12:])*k[3] +
+		le.Uint32(dst[0:])*k[4] + le.Uint32(dst[4:])*k[5] + le.Uint32(dst[8:])*k[6] + le.Uint32(dst[12:])*k[7] +
+		(uint32(port)|uint32(proto)<<16)*k[8]
+	x ^= x >> 16
+	x *= k[9]
+	return x >> (32 - Bits)
+}
+
+// Mark is the epoch byte of time ns.
+func Mark(ns int64) uint8 { return 0x80 | uint8(ns>>EpochShift)&0x7f }
+
+// live says whether a slot was armed or used in epoch mark's or the one
+// before.
+func live(s *Slot, mark uint8) bool {
+	return s.Epoch&0x80 != 0 && (mark-s.Epoch)&0x7f <= 1
+}
+
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
+
+// SYN arms the connection a SYN opens: one credit more it may earn.
+func (t *Table) SYN(src, dst *[16]byte, dport uint16, ns int64) {
+	s := &t.slots[t.Index(src, dst, dport, protoTCP)]
+	m := Mark(ns)
+	if !live(s, m) {
+		*s = Slot{}
+	}
+	if s.Armed < 255 {
+		s.Armed++
+	}
+	s.Epoch = m
+}
+
+// Segment judges a TCP segment with ACK and without SYN or RST, from src
+// to dst:dport. It returns whether it earns the connection a credit
+// (payload on a connection src opened, or an ACK of the server's data),
+// and whether the connection is known in either direction (an ACK on it
+// is no probe). bare: ACK or FIN+ACK alone, without payload or options,
+// as ACK and Maimon probes are; only for those is the reverse direction
+// looked up.
+func (t *Table) Segment(src, dst *[16]byte, sport, dport uint16, payload int, ack uint32, bare bool, ns int64) (credit, established bool) {
+	m := Mark(ns)
+	s := &t.slots[t.Index(src, dst, dport, protoTCP)]
+	if live(s, m) {
+		established = true
+		if s.Armed > 0 {
+			switch {
+			case payload > 0:
+				credit = true
+			case s.AckBase == 0 || s.Aux != sport:
+				s.AckBase, s.Aux = ack, sport
+			case int32(ack-s.AckBase) >= 2:
+				// Past the handshake's ack and a FIN's: the server sent data.
+				credit = true
+			}
+			if credit {
+				s.Armed--
+				s.AckBase = 0
+			}
+		}
+		s.Epoch = m
+	}
+	if bare && !established {
+		r := &t.slots[t.Index(dst, src, sport, protoTCP)]
+		established = live(r, m)
+	}
+	return credit, established
+}
+
+// Probe counts a UDP probe datagram from src to dst:dport: its first, and
+// every ReArmEvery-th after, arms the flow for a reply.
+func (t *Table) Probe(src, dst *[16]byte, dport uint16, ns int64) {
+	s := &t.slots[t.Index(src, dst, dport, protoUDP)]
+	m := Mark(ns)
+	if !live(s, m) {
+		*s = Slot{}
+	}
+	s.Aux++
+	if s.Aux == 1 || s.Aux%ReArmEvery == 0 {
+		s.Armed = 1
+	}
+	s.Epoch = m
+}
+
+// Reply judges a UDP datagram from src:sport to dst: true when it answers
+// an armed flow of dst's to src:sport, which earns that flow a credit.
+func (t *Table) Reply(src, dst *[16]byte, sport uint16, ns int64) bool {
+	r := &t.slots[t.Index(dst, src, sport, protoUDP)]
+	if !live(r, Mark(ns)) || r.Armed == 0 {
+		return false
+	}
+	r.Armed = 0
+	return true
+}
