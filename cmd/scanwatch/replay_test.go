@@ -78,7 +78,7 @@ var thirdParty = map[string][]verdict{
 // T1595.001 with their ports and hosts.
 var shippedDefault = map[string][]verdict{
 	"nmap-syn.pcap":      {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1024, 1, "syn", "nmap", nil}},
-	"nmap-connect.pcap":  {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1022, 1, "connect", "", nil}},
+	"nmap-connect.pcap":  {{lab.ScanIP, detector.LabelFullNetworkScan, 1024, 1024, 1, "connect", "", nil}},
 	"nmap-syn-ipv6.pcap": {{lab.ScanIP6, detector.LabelFullNetworkScan, 100, 100, 1, "syn", "nmap", nil}},
 	"masscan-sweep.pcap": {{lab.ScanIP, detector.LabelSweep, 768, 3, 256, "syn", "masscan", nil}},
 	"zmap-sweep.pcap":    {{lab.ScanIP, detector.LabelSweep, 256, 1, 256, "syn", "zmap", nil}},
@@ -104,7 +104,7 @@ var shippedDefault = map[string][]verdict{
 
 var thirdPartyDefault = map[string][]verdict{
 	"nmap-syn-scan_1000ports_chrissanders.pcapng":  {{"172.16.0.8", detector.LabelFullNetworkScan, 1994, 1000, 1, "syn", "nmap", nil}},
-	"nmap-connect-scan_1000ports_evilfingers.pcap": {{"192.168.1.10", detector.LabelFullNetworkScan, 5147, 997, 1, "connect", "", nil}},
+	"nmap-connect-scan_1000ports_evilfingers.pcap": {{"192.168.1.10", detector.LabelFullNetworkScan, 5147, 1000, 1, "connect", "", nil}},
 	"masscan-syn-scan_ports0-1000_esnet.pcap":      {{"172.31.15.102", detector.LabelFullNetworkScan, 1001, 1001, 1, "syn", "masscan", nil}},
 	"nmap-synping-sweep_256hosts_port80_sgr.pcap":  {{"10.0.0.128", detector.LabelSweep, 511, 1, 256, "syn", "nmap", nil}},
 	"nmap-fin-scan_1000ports_evilfingers.pcap":     {{"192.168.1.10", detector.LabelFullNetworkScan, 1000, 1000, 1, "fin", "nmap", nil}},
