@@ -8,7 +8,7 @@ import (
 
 // creditTCP applies the credit table (internal/credit) to a TCP segment
 // just decoded into ev, as the XDP program does: a SYN arms its
-// connection; a segment with ACK and without SYN or RST may earn it a
+// connection, a SYN-ACK marks the one its destination opened live; a segment with ACK and without SYN or RST may earn it a
 // credit (an event after ev's) and tells whether an ACK probe's shape is
 // only a connection's ACK. Reassembled segments arm but earn nothing: the
 // kernel judges only whole packets on that path, as they are all a real
@@ -17,6 +17,12 @@ func (d *Decoder) creditTCP(ev *detector.Event, ip *ipCtx, ack uint32) {
 	src, dst, ns := ev.Src.As16(), ev.Dst.As16(), ev.Time.UnixNano()
 	if ev.Kind == detector.KindSYN {
 		d.credit.SYN(&src, &dst, ev.DstPort, ns)
+		return
+	}
+	if ev.Kind == detector.KindSYNACK {
+		if !ip.reassembled {
+			d.credit.Answer(&src, &dst, ev.SrcPort, ns)
+		}
 		return
 	}
 	if ev.Flags&(detector.FlagACK|detector.FlagSYN|detector.FlagRST) != detector.FlagACK || ip.reassembled {

@@ -86,6 +86,14 @@ func Index(k *Keys, src, dst *[16]byte, port uint16, proto uint8) uint32 {
 	return x >> (32 - Bits)
 }
 
+// V4Base is what the constant words of a v4-mapped source and
+// destination (::ffff:a.b.c.d) add to Index: the XDP program starts an
+// IPv4 index from it instead of multiplying zeros and 0xffff.
+func V4Base(k *Keys) uint32 {
+	const w2 = 0xffff0000 // bytes 00 00 ff ff, read little-endian
+	return w2*k[2] + w2*k[6]
+}
+
 // Mark is the epoch byte of time ns.
 func Mark(ns int64) uint8 { return 0x80 | uint8(ns>>EpochShift)&0x7f }
 
@@ -109,6 +117,20 @@ func (t *Table) SYN(src, dst *[16]byte, dport uint16, ns int64) {
 	}
 	if s.Armed < 255 {
 		s.Armed++
+	}
+	s.Epoch = m
+}
+
+// Answer notes a SYN-ACK from src:sport to dst: the connection dst opened
+// to src:sport is live, armed or not. A perimeter host sees its peers'
+// answers but not its own SYNs; without this, every ACK a server that
+// sends no timestamps puts on the host's connections would look like an
+// ACK probe.
+func (t *Table) Answer(src, dst *[16]byte, sport uint16, ns int64) {
+	s := &t.slots[t.Index(dst, src, sport, protoTCP)]
+	m := Mark(ns)
+	if !live(s, m) {
+		*s = Slot{}
 	}
 	s.Epoch = m
 }

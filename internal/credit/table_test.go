@@ -103,3 +103,40 @@ func TestIndexSpreads(t *testing.T) {
 		t.Fatalf("2^16 sources took only %d slots", len(seen))
 	}
 }
+
+// TestAnswer: a SYN-ACK seen without its SYN (a perimeter host's own
+// connection) makes the server's bare ACKs established, and earns nothing.
+func TestAnswer(t *testing.T) {
+	tb := New(RandomKeys())
+	if _, est := tb.Segment(&server, &client, 443, 40000, 0, 9, true, t0); est {
+		t.Fatal("a bare ACK established before any SYN-ACK")
+	}
+	tb.Answer(&server, &client, 443, t0) // server:443 answers client's SYN
+	if c, est := tb.Segment(&server, &client, 443, 40000, 0, 9, true, t0); c || !est {
+		t.Fatalf("after the SYN-ACK: credit %v established %v, want none and true", c, est)
+	}
+	if c, _ := tb.Segment(&client, &server, 40000, 443, 100, 9, false, t0); c {
+		t.Fatal("an answer armed the connection: credit without a SYN")
+	}
+	if _, est := tb.Segment(&server, &client, 443, 40000, 0, 9, true, t0+3<<EpochShift); est {
+		t.Fatal("an answer three epochs old still live")
+	}
+}
+
+// TestV4Base: an IPv4 index computed the kernel's way (three products and
+// V4Base) is Index's.
+func TestV4Base(t *testing.T) {
+	k := RandomKeys()
+	le := func(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+	for i := 0; i < 1000; i++ {
+		src, dst := a16("198.51.100.20"), a16("203.0.113.10")
+		src[15], dst[14] = byte(i), byte(i>>3)
+		port := uint16(i * 7)
+		x := le(src[12:])*k[3] + le(dst[12:])*k[7] + (uint32(port)|6<<16)*k[8] + V4Base(&k)
+		x ^= x >> 16
+		x *= k[9]
+		if got, want := x>>(32-Bits), Index(&k, &src, &dst, port, 6); got != want {
+			t.Fatalf("%v %v %d: kernel's way %d, Index %d", src, dst, port, got, want)
+		}
+	}
+}
