@@ -27,6 +27,17 @@ type ScanwatchConfig struct {
 	HttpLimitNs       uint64
 	HttpCpuIntervalNs uint64
 	HttpCpuLimitNs    uint64
+	CreditKeys        [10]uint32
+	CreditV4Base      uint32
+	_                 [4]byte
+}
+
+type ScanwatchConnSlot struct {
+	_       structs.HostLayout
+	AckBase uint32
+	Aux     uint16
+	Epoch   uint8
+	Armed   uint8
 }
 
 type ScanwatchEvent struct {
@@ -172,6 +183,7 @@ type ScanwatchProbeScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	ScanwatchMapConns           = "conns"
 	ScanwatchMapCounters        = "counters"
 	ScanwatchMapEvents          = "events"
 	ScanwatchMapFlows           = "flows"
@@ -238,6 +250,7 @@ type ScanwatchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ScanwatchMapSpecs struct {
+	Conns        *ebpf.MapSpec `ebpf:"conns"`
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Flows        *ebpf.MapSpec `ebpf:"flows"`
@@ -278,6 +291,7 @@ func (o *ScanwatchObjects) Close() error {
 //
 // It can be passed to LoadScanwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ScanwatchMaps struct {
+	Conns        *ebpf.Map `ebpf:"conns"`
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Flows        *ebpf.Map `ebpf:"flows"`
@@ -291,6 +305,7 @@ type ScanwatchMaps struct {
 
 func (m *ScanwatchMaps) Close() error {
 	return _ScanwatchClose(
+		m.Conns,
 		m.Counters,
 		m.Events,
 		m.Flows,

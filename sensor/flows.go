@@ -127,10 +127,15 @@ type synHeader struct {
 	evasion                     uint8 // detector.Evasion marks of the flow's probes
 }
 
-// probeChain is the XDP program's PROBE_CHAIN: an IPv6 packet whose
-// extension headers go past what the program walks, so no transport header
-// (and no port) is known.
-const probeChain = 8
+// The XDP program's flow kinds past detector.Probe's: PROBE_CHAIN, an
+// IPv6 packet whose extension headers go past what the program walks, so
+// no transport header (and no port) is known; and the credits of
+// bpf/credit.h, counted in flows as probes are.
+const (
+	probeChain     = 8
+	probeCreditTCP = 9
+	probeCreditUDP = 10
+)
 
 // synEvent fills ev with d probes of flow key (SYNs, stealth TCP probes or
 // UDP datagrams), the latest at kernel time ts.
@@ -141,6 +146,10 @@ func (t *flowTracker) synEvent(ev *detector.Event, key *flowKey, ts uint64, h sy
 		kind = detector.KindUDP
 	case key.probe == probeChain:
 		kind = detector.KindOther
+	case key.probe == probeCreditTCP:
+		kind = detector.KindCreditTCP
+	case key.probe == probeCreditUDP:
+		kind = detector.KindCreditUDP
 	}
 	*ev = detector.Event{
 		Time: t.clock.wall(ts), Src: addrFrom16(key.src), Dst: addrFrom16(key.dst),

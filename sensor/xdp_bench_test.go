@@ -3,6 +3,7 @@ package sensor
 import (
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/scanwatch/scanwatch/internal/httpwire"
 	"github.com/scanwatch/scanwatch/internal/packettest"
@@ -20,11 +21,22 @@ import (
 // http_budget is a client over its budget: what a flood of requests
 // costs once past its burst. ack_data and http_body are data segments
 // that are no HTTP head, off and on an HTTP port.
+//
+// The ACK cases: ack is an established connection's ACK (with the
+// timestamps a Linux peer puts on every segment), its connection seen
+// open and credited before the run: the credit table's hash and one slot
+// read and write. ack_unseen is the same ACK on no connection the table
+// knows (a perimeter host's own connections: their SYNs leave by the
+// egress path). ack_probe is a bare ACK on no connection, as nmap -sA
+// sends: both directions looked up, then counted on its flow.
 func BenchmarkXDP(b *testing.B) {
 	const repeat = 1_000_000
 	syn := packettest.BuildEth(b, packettest.PktOpts{Flags: "S", Dport: 22, Window: 1024, TTL: 50, TCPOpts: packettest.MSSOpt})
 	udp := packettest.BuildEth(b, packettest.PktOpts{UDP: true, Dport: 53})
 	ack := packettest.BuildEth(b, packettest.PktOpts{Flags: "A", Dport: 22})
+	ackTS := packettest.BuildEth(b, packettest.PktOpts{Flags: "A", Dport: 22, TCPOpts: packettest.TimestampOpts})
+	data := packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 22, Payload: []byte("SSH-2.0-OpenSSH_9.2\r\n")})
+	opened := [][]byte{syn, data} // the connection ack's ACKs belong to
 	get := packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 80, Payload: httpGET})
 	body := make([]byte, 1200)
 	on := httpwire.NewPorts(httpwire.DefaultPorts...)
@@ -37,18 +49,21 @@ func BenchmarkXDP(b *testing.B) {
 		noUDP  bool
 		ports  *httpwire.Ports
 		budget HTTPBudget
+		before [][]byte // frames run once first
 	}{
-		{"floor", false, true, syn, false, on, HTTPBudget{}},
-		{"ack", false, false, ack, false, on, HTTPBudget{}},
-		{"ack_http_off", false, false, ack, false, nil, HTTPBudget{}},
-		{"ack_data", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 22, Payload: body}), false, on, HTTPBudget{}},
-		{"udp", false, false, udp, true, on, HTTPBudget{}},        // UDP probes off: counters only
-		{"udp_probe", false, false, udp, false, on, HTTPBudget{}}, // the default: a flow like a SYN's
-		{"syn_repeat", false, false, syn, false, on, HTTPBudget{}},
-		{"syn_new", true, false, syn, false, on, HTTPBudget{}},
-		{"http_body", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 80, Payload: body}), false, on, HTTPBudget{}},
-		{"http", false, false, get, false, on, unlimited},
-		{"http_budget", false, false, get, false, on, HTTPBudget{}},
+		{"floor", false, true, syn, false, on, HTTPBudget{}, nil},
+		{"ack", false, false, ackTS, false, on, HTTPBudget{}, opened},
+		{"ack_http_off", false, false, ackTS, false, nil, HTTPBudget{}, opened},
+		{"ack_unseen", false, false, ackTS, false, on, HTTPBudget{}, nil},
+		{"ack_probe", false, false, ack, false, on, HTTPBudget{}, nil},
+		{"ack_data", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 22, Payload: body}), false, on, HTTPBudget{}, nil},
+		{"udp", false, false, udp, true, on, HTTPBudget{}, nil},        // UDP probes off: counters only
+		{"udp_probe", false, false, udp, false, on, HTTPBudget{}, nil}, // the default: a flow like a SYN's
+		{"syn_repeat", false, false, syn, false, on, HTTPBudget{}, nil},
+		{"syn_new", true, false, syn, false, on, HTTPBudget{}, nil},
+		{"http_body", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 80, Payload: body}), false, on, HTTPBudget{}, nil},
+		{"http", false, false, get, false, on, unlimited, nil},
+		{"http_budget", false, false, get, false, on, HTTPBudget{}, nil},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -59,6 +74,11 @@ func BenchmarkXDP(b *testing.B) {
 			}
 			defer objs.Close()
 			prog := objs.ScanwatchXdp
+			for _, f := range tc.before {
+				if _, err := prog.Run(&ebpf.RunOptions{Data: f}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			if tc.floor {
 				prog = objs.XdpPassFloor
 			}

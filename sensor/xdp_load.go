@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/scanwatch/scanwatch/bpf"
+	"github.com/scanwatch/scanwatch/internal/credit"
 	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
@@ -45,6 +46,10 @@ type ProgramConfig struct {
 	HTTPPorts *httpwire.Ports
 	// HTTPBudget bounds those copies per client and per CPU.
 	HTTPBudget HTTPBudget
+	// CreditKeys are the credit table's hash keys (internal/credit); zero
+	// draws random ones, as every real load should. Tests set them to
+	// compare the kernel's table with replay's slot for slot.
+	CreditKeys credit.Keys
 }
 
 // DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
@@ -75,7 +80,11 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if cfg.ReportEvery&(cfg.ReportEvery-1) != 0 {
 		return nil, fmt.Errorf("report interval %d is not a power of two", cfg.ReportEvery)
 	}
-	vars := bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys), AcceptOffload: b2u(!cfg.StrictChecksums)}
+	if cfg.CreditKeys == (credit.Keys{}) {
+		cfg.CreditKeys = credit.RandomKeys()
+	}
+	vars := bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys), AcceptOffload: b2u(!cfg.StrictChecksums),
+		CreditKeys: cfg.CreditKeys, CreditV4Base: credit.V4Base(&cfg.CreditKeys)}
 	if err := setHTTP(&vars, cfg.HTTPPorts, cfg.HTTPBudget); err != nil {
 		return nil, err
 	}

@@ -16,14 +16,24 @@ import (
 	"github.com/scanwatch/scanwatch/internal/packettest"
 )
 
-// liveProbe is the probe the XDP program would make of a replayed event,
-// and false for what it does not report (answers, ACK-bearing packets,
-// UDP replies from service ports): the program's own classification,
-// restated so replay's events can be compared with the kernel's flows.
+// liveProbe is the probe (or credit) the XDP program would count of a
+// replayed event, and false for what it does not report (answers,
+// ACK-bearing packets of live connections, UDP replies from service
+// ports): the program's own classification, restated so replay's events
+// can be compared with the kernel's flows.
 func liveProbe(ev *detector.Event) (uint8, bool) {
+	bare := ev.Flags & (detector.FlagFIN | detector.FlagSYN | detector.FlagRST | detector.FlagPSH | detector.FlagACK | detector.FlagURG)
 	switch {
 	case ev.Evasion&detector.EvasionHeaderChain != 0:
 		return probeChain, true
+	case ev.Kind == detector.KindCreditTCP:
+		return probeCreditTCP, true
+	case ev.Kind == detector.KindCreditUDP:
+		return probeCreditUDP, true
+	case ev.Kind == detector.KindOther && ev.Payload == 0 && ev.OptLen == 0 && !ev.Established && bare == detector.FlagACK:
+		return uint8(detector.ProbeACK), true
+	case ev.Kind == detector.KindOther && ev.Payload == 0 && ev.OptLen == 0 && !ev.Established && bare == detector.FlagACK|detector.FlagFIN:
+		return uint8(detector.ProbeMaimon), true
 	case ev.Kind == detector.KindSYN:
 		return uint8(detector.ProbeSYN), true
 	case ev.Kind == detector.KindUDP:

@@ -225,6 +225,11 @@ func etherType(v6 bool) uint16 {
 	return 0x0800
 }
 
+// TimestampOpts are the options Linux puts on every segment of a
+// connection: two NOPs and a timestamp.
+var TimestampOpts = []layers.TCPOption{{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop},
+	{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{0, 0, 0, 1, 0, 0, 0, 2}}}
+
 // MSSOpt is the lone MSS option nmap's SYN probes carry.
 var MSSOpt = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}}}
 
