@@ -93,8 +93,12 @@ func fixChecksums4(ip []byte) {
 }
 
 // benchReplay replays the shared capture through the rules newRules
-// builds; finals reports how many final alerts the run produced.
-func benchReplay(b *testing.B, newRules func() (detector.Rules, func() int)) {
+// builds, decoding as scanwatch replay does for them (credit events only
+// for the default rules: cmd/scanwatch/replay.go); finals reports how many
+// final alerts the run produced.
+func benchReplay(b *testing.B, credit bool, newRules func() (detector.Rules, func() int)) {
+	opts := DefaultReplayOptions()
+	opts.Decode.Credit = credit
 	path := benchCapture(b)
 	b.ResetTimer()
 	var pkts uint64
@@ -104,7 +108,7 @@ func benchReplay(b *testing.B, newRules func() (detector.Rules, func() int)) {
 			b.Fatal(err)
 		}
 		rules, finals := newRules()
-		st, err := Replay(context.Background(), f, rules.Observe, nil)
+		st, err := ReplayWith(context.Background(), f, opts, rules.Observe, nil)
 		f.Close()
 		if err != nil {
 			b.Fatal(err)
@@ -119,7 +123,7 @@ func benchReplay(b *testing.B, newRules func() (detector.Rules, func() int)) {
 
 // BenchmarkReplay is scanwatch's replay: read, decode, run the starting rule.
 func BenchmarkReplay(b *testing.B) {
-	benchReplay(b, func() (detector.Rules, func() int) {
+	benchReplay(b, false, func() (detector.Rules, func() int) {
 		return detector.NewSeed(detector.Config{Ignore: detector.SeedIgnored}), func() int { return 0 }
 	})
 }
@@ -127,7 +131,7 @@ func BenchmarkReplay(b *testing.B) {
 // BenchmarkReplayDefaultRules is the same replay through the default rule
 // set, which keeps windows, per-host and per-port state for every source.
 func BenchmarkReplayDefaultRules(b *testing.B) {
-	benchReplay(b, func() (detector.Rules, func() int) {
+	benchReplay(b, true, func() (detector.Rules, func() int) {
 		n := 0
 		rules := detector.NewDefault(detector.Config{Ignore: detector.SeedIgnored, OnAlert: func(a detector.Alert) {
 			if a.Status == detector.StatusFinal {
