@@ -51,25 +51,11 @@ func (s seg) frames(t *testing.T) [][]byte {
 		u.SetNetworkLayerForChecksum(ip)
 		tr = u
 	} else {
-		o := packettest.PktOpts{Flags: s.flags, Sport: s.sport, Dport: s.dport, Window: 502}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(s.sport), DstPort: layers.TCPPort(s.dport), Seq: 1000, Ack: s.ack, Window: 502}
 		if s.ts {
-			o.TCPOpts = []layers.TCPOption{{OptionType: 1}, {OptionType: 1}, {OptionType: 8, OptionLength: 10, OptionData: make([]byte, 8)}}
+			tcp.Options = packettest.TimestampOpts
 		}
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(s.sport), DstPort: layers.TCPPort(s.dport), Seq: 1000, Ack: s.ack, Window: 502, Options: o.TCPOpts}
-		for _, c := range s.flags {
-			switch c {
-			case 'S':
-				tcp.SYN = true
-			case 'A':
-				tcp.ACK = true
-			case 'F':
-				tcp.FIN = true
-			case 'R':
-				tcp.RST = true
-			case 'P':
-				tcp.PSH = true
-			}
-		}
+		packettest.SetFlags(tcp, s.flags)
 		tcp.SetNetworkLayerForChecksum(ip)
 		tr = tcp
 	}

@@ -50,7 +50,13 @@ type PktOpts struct {
 
 func tcpLayer(o PktOpts) *layers.TCP {
 	t := &layers.TCP{SrcPort: layers.TCPPort(srcPort(o)), DstPort: layers.TCPPort(o.Dport), Seq: 1, Window: o.Window, Options: o.TCPOpts}
-	for _, c := range o.Flags {
+	SetFlags(t, o.Flags)
+	return t
+}
+
+// SetFlags sets t's flags from any of "SAFRPUEC" (E: ECE, C: CWR).
+func SetFlags(t *layers.TCP, flags string) {
+	for _, c := range flags {
 		switch c {
 		case 'S':
 			t.SYN = true
@@ -70,7 +76,6 @@ func tcpLayer(o PktOpts) *layers.TCP {
 			t.CWR = true
 		}
 	}
-	return t
 }
 
 func srcPort(o PktOpts) uint16 {
