@@ -70,18 +70,27 @@ static __always_inline int slot_live(const struct conn_slot *s, __u8 mark)
 	return (s->epoch & 0x80) && ((__u8)(mark - s->epoch) & 0x7f) <= 1;
 }
 
-// credit_syn arms the connection a counted SYN opens (credit.Table.SYN).
-static __always_inline void credit_syn(const struct pkt *p, __u64 now)
+// conn_touch is the slot of (src, dst, port, proto) in use at now: one
+// last used before the previous epoch starts over empty
+// (credit.Table.touch).
+static __always_inline struct conn_slot *conn_touch(const __u8 *src, const __u8 *dst, __u16 port, __u8 proto, int v6, __u64 now)
 {
-	struct conn_slot *s = conn_slot(p->saddr, p->daddr, p->dport, IPPROTO_TCP, p->v6);
+	struct conn_slot *s = conn_slot(src, dst, port, proto, v6);
 	if (!s)
-		return;
+		return 0;
 	__u8 m = credit_mark(now);
 	if (!slot_live(s, m))
 		__builtin_memset(s, 0, sizeof(*s));
-	if (s->armed < 255)
-		s->armed++;
 	s->epoch = m;
+	return s;
+}
+
+// credit_syn arms the connection a counted SYN opens (credit.Table.SYN).
+static __always_inline void credit_syn(const struct pkt *p, __u64 now)
+{
+	struct conn_slot *s = conn_touch(p->saddr, p->daddr, p->dport, IPPROTO_TCP, p->v6, now);
+	if (s && s->armed < 255)
+		s->armed++;
 }
 
 // credit_answer notes a SYN-ACK: the connection its destination opened to
@@ -91,13 +100,7 @@ static __always_inline void credit_syn(const struct pkt *p, __u64 now)
 // an ACK probe.
 static __always_inline void credit_answer(const struct pkt *p, __u64 now)
 {
-	struct conn_slot *s = conn_slot(p->daddr, p->saddr, p->sport, IPPROTO_TCP, p->v6);
-	if (!s)
-		return;
-	__u8 m = credit_mark(now);
-	if (!slot_live(s, m))
-		__builtin_memset(s, 0, sizeof(*s));
-	s->epoch = m;
+	conn_touch(p->daddr, p->saddr, p->sport, IPPROTO_TCP, p->v6, now);
 }
 
 // credit_udp_probe counts a counted UDP probe: its first, and every
@@ -105,16 +108,12 @@ static __always_inline void credit_answer(const struct pkt *p, __u64 now)
 // (credit.Table.Probe).
 static __always_inline void credit_udp_probe(const struct pkt *p, __u64 now)
 {
-	struct conn_slot *s = conn_slot(p->saddr, p->daddr, p->dport, IPPROTO_UDP, p->v6);
+	struct conn_slot *s = conn_touch(p->saddr, p->daddr, p->dport, IPPROTO_UDP, p->v6, now);
 	if (!s)
 		return;
-	__u8 m = credit_mark(now);
-	if (!slot_live(s, m))
-		__builtin_memset(s, 0, sizeof(*s));
 	s->aux++;
 	if (s->aux == 1 || (s->aux & (CREDIT_REARM_EVERY - 1)) == 0)
 		s->armed = 1;
-	s->epoch = m;
 }
 
 // credit_armed counts what a counted probe arms; SYNs and UDP only.

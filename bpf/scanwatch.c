@@ -324,9 +324,10 @@ __noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 	if (!sc)
 		return 0;
 	flow_key_of(p, probe, &sc->key);
-	// check is set only for whole packets from the main program, which has
-	// just looked the flow up and missed: do not look twice. (A flow
-	// another CPU inserts meanwhile is caught by BPF_NOEXIST below.)
+	// PF_VERIFY alone comes with whole packets from the main program, which
+	// has just looked the flow up and missed: do not look twice. (A flow
+	// another CPU inserts meanwhile is caught by BPF_NOEXIST below.) ACK
+	// probes come from the credit path, which has not looked (PF_LOOKUP).
 	if (lookup && on_known(p, &sc->key, evasion))
 		return 0;
 	if (check && !verify(ctx, p))
@@ -440,8 +441,6 @@ static __always_inline void judge(struct xdp_md *ctx, struct pkt *p, __u8 evasio
 // a call costs the ACK fast path 2 ns of its 17 (BenchmarkXDP/ack).
 static __always_inline int tcp_segment(struct xdp_md *ctx, struct pkt *p)
 {
-	if (!p)
-		return 0;
 	if (p->flags & TH_SYN) {
 		credit_answer(p, bpf_ktime_get_coarse_ns());
 		return 0;
@@ -463,8 +462,6 @@ static __always_inline int tcp_segment(struct xdp_md *ctx, struct pkt *p)
 // (credit_reply). Inline, as tcp_segment.
 static __always_inline int udp_reply(struct xdp_md *ctx, struct pkt *p)
 {
-	if (!p)
-		return 0;
 	if (!credit_reply(ctx, p))
 		return 0;
 	count(CNT_CREDITS);

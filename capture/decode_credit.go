@@ -8,7 +8,8 @@ import (
 
 // creditTCP applies the credit table (internal/credit) to a TCP segment
 // just decoded into ev, as the XDP program does: a SYN arms its
-// connection, a SYN-ACK marks the one its destination opened live; a segment with ACK and without SYN or RST may earn it a
+// connection, a SYN-ACK marks the one its destination opened live, and a
+// segment with ACK and without SYN or RST may earn its connection a
 // credit (an event after ev's) and tells whether an ACK probe's shape is
 // only a connection's ACK. Reassembled segments arm but earn nothing: the
 // kernel judges only whole packets on that path, as they are all a real

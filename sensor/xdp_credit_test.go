@@ -65,11 +65,14 @@ func (s seg) frames(t *testing.T) [][]byte {
 	}
 	p := packettest.Serialize(t, ls...)
 	if s.badSum {
-		hl := 20
+		at := 20 + 16 // the TCP checksum after an IPv4 header
 		if src.To4() == nil {
-			hl = 40
+			at += 20
 		}
-		p[hl+16+(map[bool]int{true: -10, false: 0})[s.udp]] ^= 0x5a // TCP sum at 16, UDP at 6
+		if s.udp {
+			at -= 10 // UDP's is at 6
+		}
+		p[at] ^= 0x5a
 	}
 	if s.fragment {
 		return packettest.Frag4(p, packettest.InOrder(len(p)-20, 16)...)

@@ -108,17 +108,23 @@ const (
 	protoUDP = 17
 )
 
-// SYN arms the connection a SYN opens: one credit more it may earn.
-func (t *Table) SYN(src, dst *[16]byte, dport uint16, ns int64) {
-	s := &t.slots[t.Index(src, dst, dport, protoTCP)]
+// touch is the slot of (src, dst, port, proto) in use at ns: one last
+// used before the previous epoch starts over empty.
+func (t *Table) touch(src, dst *[16]byte, port uint16, proto uint8, ns int64) *Slot {
+	s := &t.slots[t.Index(src, dst, port, proto)]
 	m := Mark(ns)
 	if !live(s, m) {
 		*s = Slot{}
 	}
-	if s.Armed < 255 {
+	s.Epoch = m
+	return s
+}
+
+// SYN arms the connection a SYN opens: one credit more it may earn.
+func (t *Table) SYN(src, dst *[16]byte, dport uint16, ns int64) {
+	if s := t.touch(src, dst, dport, protoTCP, ns); s.Armed < 255 {
 		s.Armed++
 	}
-	s.Epoch = m
 }
 
 // Answer notes a SYN-ACK from src:sport to dst: the connection dst opened
@@ -127,12 +133,7 @@ func (t *Table) SYN(src, dst *[16]byte, dport uint16, ns int64) {
 // sends no timestamps puts on the host's connections would look like an
 // ACK probe.
 func (t *Table) Answer(src, dst *[16]byte, sport uint16, ns int64) {
-	s := &t.slots[t.Index(dst, src, sport, protoTCP)]
-	m := Mark(ns)
-	if !live(s, m) {
-		*s = Slot{}
-	}
-	s.Epoch = m
+	t.touch(dst, src, sport, protoTCP, ns)
 }
 
 // Segment judges a TCP segment with ACK and without SYN or RST, from src
@@ -174,16 +175,11 @@ func (t *Table) Segment(src, dst *[16]byte, sport, dport uint16, payload int, ac
 // Probe counts a UDP probe datagram from src to dst:dport: its first, and
 // every ReArmEvery-th after, arms the flow for a reply.
 func (t *Table) Probe(src, dst *[16]byte, dport uint16, ns int64) {
-	s := &t.slots[t.Index(src, dst, dport, protoUDP)]
-	m := Mark(ns)
-	if !live(s, m) {
-		*s = Slot{}
-	}
+	s := t.touch(src, dst, dport, protoUDP, ns)
 	s.Aux++
 	if s.Aux == 1 || s.Aux%ReArmEvery == 0 {
 		s.Armed = 1
 	}
-	s.Epoch = m
 }
 
 // Reply judges a UDP datagram from src:sport to dst: true when it answers
