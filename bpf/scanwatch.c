@@ -31,8 +31,14 @@ struct config {
 	// lookup as a SYN; 0 keeps UDP on the counters-only fast path.
 	__u32 udp_probes;
 	// Benchmark only: perturb the flow key per packet so repeated test runs
-	// of one packet take the new-flow path (LRU insert + ring record).
+	// of one packet take the new-flow path. BENCH_NEW_SOURCE: every packet
+	// from a new source (a spoofed flood: first sight, admit.h);
+	// BENCH_NEW_TARGET: from one source to ever new hosts (a sweep: an LRU
+	// insert and a ring record each).
 	__u32 bench_fresh_keys;
+	// Admission in front of the flow map (admit.h); 0 inserts every new
+	// flow, as before it (benchmarks and tests compare the two).
+	__u32 admission;
 	// Accept a checksum field holding only the pseudo-header sum, which
 	// checksum offload leaves in packets that never crossed a wire (veth,
 	// tap, virtio from the same host). On a physical NIC it is a forgery.
@@ -52,11 +58,15 @@ struct config {
 	__u32 credit_v4_base; // credit.V4Base(keys)
 };
 
+#define BENCH_NEW_SOURCE 1
+#define BENCH_NEW_TARGET 2
+
 volatile const struct config cfg = {
 	.report_every = 128,
 	.wakeup_bytes = 65536,
 	.udp_probes = 1,
 	.bench_fresh_keys = 0,
+	.admission = 1,
 	.accept_offload = 1,
 };
 
@@ -89,6 +99,7 @@ enum counter {
 	CNT_HTTP_SUPPRESSED_CPU,    // not copied: the CPU's budget was spent
 	CNT_ACK_PROBES,    // bare ACKs and FIN+ACKs on no live connection (also in CNT_PROBES)
 	CNT_CREDITS,       // connections and UDP flows that earned a credit (credit.h)
+	CNT_FIRST_SIGHT,   // new flows of unseen sources, reported without an LRU insert (admit.h)
 	CNT_MAX,
 };
 
@@ -177,11 +188,18 @@ struct event {
 	__u8 ttl;
 	__u8 flags;
 	__u8 mss_only;
-	__u8 is_new;   // first SYN of the flow (or first since LRU eviction)
+	__u8 is_new;   // enum record_new
 	__u8 opt_len;  // bytes of TCP options
 	__u8 probe;    // enum probe
 	__u8 evasion;  // enum evasion marks of the flow so far
 	__u8 pad[1];
+};
+
+// What a record says of its flow's instance in the map.
+enum record_new {
+	RECORD_KNOWN = 0,       // a repeat: count is the instance's so far
+	RECORD_NEW = 1,         // the first probe of a new instance (first since an LRU eviction, too)
+	RECORD_FIRST_SIGHT = 2, // one probe of a flow not in the map (admit.h)
 };
 
 // Forces struct event into BTF for bpf2go's -type.
@@ -208,14 +226,16 @@ static __always_inline int pass(void)
 	return XDP_PASS;
 }
 
-static __always_inline void report(const struct flow_key *key, const struct pkt *p, __u64 now, __u64 cnt, __u8 is_new, __u8 evasion)
+// report puts a flow record in the ring; 0 when the ring is full.
+static __always_inline int report(const struct flow_key *key, const struct pkt *p, __u64 now, __u64 cnt, __u8 is_new, __u8 evasion)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		// A full ring must not blind the detector silently: count it. The
-		// flow is in the map, so user space's sweep still finds it.
+		// flow is in the map (a first sight goes there when its record
+		// fails), so user space's sweep still finds it.
 		count(CNT_RINGBUF_DROPS);
-		return;
+		return 0;
 	}
 	__builtin_memcpy(e->saddr, key->saddr, 16);
 	__builtin_memcpy(e->daddr, key->daddr, 16);
@@ -238,11 +258,13 @@ static __always_inline void report(const struct flow_key *key, const struct pkt 
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 	count(CNT_RINGBUF_EVENTS);
+	return 1;
 }
 
 #include "csum.h"
 #include "http.h"
 #include "credit.h"
+#include "admit.h"
 
 // ---- Probes and flows -----------------------------------------------------
 
@@ -264,7 +286,7 @@ static __always_inline void flow_key_of(const struct pkt *p, __u8 probe, struct 
 		// The v4-mapped prefix's first word: 2^32 distinct keys.
 		static __u32 seq;
 		__u32 n = __sync_fetch_and_add(&seq, 1);
-		__builtin_memcpy(key->saddr, &n, 4);
+		__builtin_memcpy(cfg.bench_fresh_keys == BENCH_NEW_SOURCE ? key->saddr : key->daddr, &n, 4);
 	}
 }
 
@@ -286,7 +308,7 @@ static __always_inline int on_known(const struct pkt *p, const struct flow_key *
 		v->evasion |= evasion; // benign race: marks only accumulate
 	credit_armed(p, key->probe, now);
 	if ((c & (cfg.report_every - 1)) == 0)
-		report(key, p, now, c, 0, v->evasion);
+		report(key, p, now, c, RECORD_KNOWN, v->evasion);
 	return 1;
 }
 
@@ -325,7 +347,8 @@ __noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 		return 0;
 	flow_key_of(p, probe, &sc->key);
 	// PF_VERIFY alone comes with whole packets from the main program, which
-	// has just looked the flow up and missed: do not look twice. (A flow
+	// has just looked the flow up and missed, or not looked because the
+	// source is unseen (first_sight below): do not look twice. (A flow
 	// another CPU inserts meanwhile is caught by BPF_NOEXIST below.) ACK
 	// probes come from the credit path, which has not looked (PF_LOOKUP).
 	if (lookup && on_known(p, &sc->key, evasion))
@@ -333,6 +356,12 @@ __noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 	if (check && !verify(ctx, p))
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
+	if (cfg.admission && first_sight(&sc->key) &&
+	    report(&sc->key, p, now, 1, RECORD_FIRST_SIGHT, evasion)) {
+		count(CNT_FIRST_SIGHT);
+		credit_armed(p, probe, now);
+		return 0;
+	}
 	struct flow_value *nv = &sc->nv;
 	__builtin_memset(nv, 0, sizeof(*nv));
 	nv->count = 1;
@@ -356,7 +385,7 @@ __noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 	}
 	credit_armed(p, probe, now);
 	count(CNT_FLOWS_NEW);
-	report(&sc->key, p, now, 1, 1, evasion);
+	report(&sc->key, p, now, 1, RECORD_NEW, evasion);
 	return 0;
 }
 
@@ -637,7 +666,9 @@ int scanwatch_xdp(struct xdp_md *ctx)
 		}
 		struct flow_key key;
 		flow_key_of(&p, probe, &key);
-		if (on_known(&p, &key, 0)) {
+		// An unseen source's flow is not in the map (admit.h): skip the
+		// lookup, whose bucket read is a cache miss in a spoofed flood.
+		if ((!cfg.admission || source_seen(&key)) && on_known(&p, &key, 0)) {
 			count_class(&p, probe);
 			return pass();
 		}

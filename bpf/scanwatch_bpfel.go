@@ -19,9 +19,11 @@ type ScanwatchConfig struct {
 	WakeupBytes       uint32
 	UdpProbes         uint32
 	BenchFreshKeys    uint32
+	Admission         uint32
 	AcceptOffload     uint32
 	HttpNports        uint32
 	HttpPorts         [16]uint16
+	_                 [4]byte
 	HttpPortBits      [16]uint64
 	HttpIntervalNs    uint64
 	HttpLimitNs       uint64
@@ -183,6 +185,7 @@ type ScanwatchProbeScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	ScanwatchMapAdmitted        = "admitted"
 	ScanwatchMapConns           = "conns"
 	ScanwatchMapCounters        = "counters"
 	ScanwatchMapEvents          = "events"
@@ -250,6 +253,7 @@ type ScanwatchProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ScanwatchMapSpecs struct {
+	Admitted     *ebpf.MapSpec `ebpf:"admitted"`
 	Conns        *ebpf.MapSpec `ebpf:"conns"`
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
@@ -291,6 +295,7 @@ func (o *ScanwatchObjects) Close() error {
 //
 // It can be passed to LoadScanwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ScanwatchMaps struct {
+	Admitted     *ebpf.Map `ebpf:"admitted"`
 	Conns        *ebpf.Map `ebpf:"conns"`
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
@@ -305,6 +310,7 @@ type ScanwatchMaps struct {
 
 func (m *ScanwatchMaps) Close() error {
 	return _ScanwatchClose(
+		m.Admitted,
 		m.Conns,
 		m.Counters,
 		m.Events,

@@ -83,6 +83,13 @@ func (t *flowTracker) advance(key flowKey, firstNs, count uint64, inMap bool) ui
 // fromRecord fills ev from a ring record; false when it adds nothing.
 func (t *flowTracker) fromRecord(r *bpf.ScanwatchEvent, ev *detector.Event) bool {
 	key := flowKey{src: r.Saddr, dst: r.Daddr, dport: r.Dport, probe: r.Probe}
+	if r.IsNew == recordFirstSight {
+		// One probe the map does not hold (bpf/admit.h): nothing will
+		// follow it, and a later probe of the flow is a new instance.
+		// Kept nowhere, so a spoofed flood costs the tracker nothing.
+		t.synEvent(ev, &key, r.TsNs, synHeader{r.Sport, r.Window, r.IpId, r.Ttl, r.Flags, r.MssOnly, r.OptLen, r.Evasion}, r.Count)
+		return true
+	}
 	// A new flow's record carries its creation time; a later record of a
 	// known flow is matched to the instance already tracked.
 	first := r.TsNs
@@ -201,5 +208,8 @@ func (t *flowTracker) endSweep(pending uint64) {
 }
 
 const coarseClockSlack = 10_000_000 // ns
+
+// recordFirstSight is enum record_new's RECORD_FIRST_SIGHT (bpf/scanwatch.c).
+const recordFirstSight = 2
 
 func addrFrom16(b [16]byte) netip.Addr { return netip.AddrFrom16(b).Unmap() }

@@ -11,12 +11,9 @@ import (
 // whatever order records and sweeps arrive in.
 func TestFlowTrackerExactlyOnce(t *testing.T) {
 	k := bpf.ScanwatchFlowKey{Saddr: [16]byte{0: 1}, Daddr: [16]byte{0: 2}, Dport: 80, Probe: uint8(detector.ProbeSYN)}
-	rec := func(ts, count uint64, isNew bool) *bpf.ScanwatchEvent {
-		r := &bpf.ScanwatchEvent{Saddr: k.Saddr, Daddr: k.Daddr, Dport: k.Dport, Probe: k.Probe, TsNs: ts, Count: count, Flags: uint8(detector.FlagSYN)}
-		if isNew {
-			r.IsNew = 1
-		}
-		return r
+	const known, isNew, firstSight = 0, 1, recordFirstSight
+	rec := func(ts, count uint64, new uint8) *bpf.ScanwatchEvent {
+		return &bpf.ScanwatchEvent{Saddr: k.Saddr, Daddr: k.Daddr, Dport: k.Dport, Probe: k.Probe, TsNs: ts, Count: count, Flags: uint8(detector.FlagSYN), IsNew: new}
 	}
 	val := func(first, count uint64) *bpf.ScanwatchFlowValue {
 		return &bpf.ScanwatchFlowValue{FirstNs: first, LastNs: first + 1, Count: count, Flags: uint8(detector.FlagSYN)}
@@ -30,11 +27,15 @@ func TestFlowTrackerExactlyOnce(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"record, repeats by sweep, report record", []step{{record: rec(100, 1, true), want: 1}, {sweep: val(100, 5), want: 4}, {record: rec(100, 128, false), want: 123}, {sweep: val(100, 130), want: 2}}},
-		{"sweep sees the flow before its new-flow record", []step{{sweep: val(100, 3), want: 3}, {record: rec(100, 1, true), want: 0}, {sweep: val(100, 3), want: 0}}},
-		{"new-flow record lost, sweep recovers it", []step{{record: rec(100, 128, false), want: 0}, {sweep: val(100, 130), want: 130}}},
-		{"evicted and created again: count restarts", []step{{record: rec(100, 1, true), want: 1}, {sweep: val(100, 50), want: 49}, {record: rec(900, 1, true), want: 1}, {sweep: val(900, 7), want: 6}}},
-		{"a late record of the old instance adds nothing", []step{{record: rec(90_000_000, 1, true), want: 1}, {record: rec(100, 128, false), want: 0}, {sweep: val(100, 200), want: 0}}},
+		{"record, repeats by sweep, report record", []step{{record: rec(100, 1, isNew), want: 1}, {sweep: val(100, 5), want: 4}, {record: rec(100, 128, known), want: 123}, {sweep: val(100, 130), want: 2}}},
+		{"sweep sees the flow before its new-flow record", []step{{sweep: val(100, 3), want: 3}, {record: rec(100, 1, isNew), want: 0}, {sweep: val(100, 3), want: 0}}},
+		{"new-flow record lost, sweep recovers it", []step{{record: rec(100, 128, known), want: 0}, {sweep: val(100, 130), want: 130}}},
+		{"evicted and created again: count restarts", []step{{record: rec(100, 1, isNew), want: 1}, {sweep: val(100, 50), want: 49}, {record: rec(900, 1, isNew), want: 1}, {sweep: val(900, 7), want: 6}}},
+		{"a late record of the old instance adds nothing", []step{{record: rec(90_000_000, 1, isNew), want: 1}, {record: rec(100, 128, known), want: 0}, {sweep: val(100, 200), want: 0}}},
+		// Admission (bpf/admit.h): a source's first probe is not in the
+		// map; its flow's next probe starts a new instance at 1.
+		{"first sight, then the flow's instance in the map", []step{{record: rec(50, 1, firstSight), want: 1}, {record: rec(100, 1, isNew), want: 1}, {sweep: val(100, 3), want: 2}}},
+		{"first sight of a flow the map holds adds its one probe", []step{{record: rec(100, 1, isNew), want: 1}, {sweep: val(100, 4), want: 3}, {record: rec(200, 1, firstSight), want: 1}, {sweep: val(100, 4), want: 0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,5 +184,23 @@ func TestFlowTrackerSlowReaderStillForgets(t *testing.T) {
 	}
 	if len(tr.seen) > lag+3 {
 		t.Fatalf("%d flows remembered: the tracker no longer forgets behind a slow reader", len(tr.seen))
+	}
+}
+
+// A spoofed flood's first sights must cost the tracker nothing: nothing
+// of them is kept, whatever their number.
+func TestFlowTrackerKeepsNoFirstSight(t *testing.T) {
+	tr := newFlowTracker(kernelClock{})
+	var ev detector.Event
+	var handed uint64
+	for i := range 10_000 {
+		r := &bpf.ScanwatchEvent{Saddr: [16]byte{0: byte(i >> 8), 1: byte(i)}, Dport: 22, Probe: uint8(detector.ProbeSYN), TsNs: uint64(i + 1), Count: 1, IsNew: recordFirstSight, Flags: uint8(detector.FlagSYN)}
+		tr.consumed(recordSize)
+		if tr.fromRecord(r, &ev) {
+			handed += ev.Packets()
+		}
+	}
+	if handed != 10_000 || len(tr.seen) != 0 {
+		t.Fatalf("%d SYNs handed on (want 10000), %d flows kept (want 0)", handed, len(tr.seen))
 	}
 }

@@ -12,9 +12,12 @@ import (
 // BenchmarkXDP times the real program with BPF_PROG_TEST_RUN, 1e6 repeats
 // per call (each call has a fixed ~17 ms cost that fewer repeats would
 // smear into the figure), and reports ns/pkt. Program.Benchmark repeats one
-// packet, so syn_repeat is the known-flow path; syn_new uses the program's
-// benchmark switch to make every repeat a new flow (LRU insert + ring
-// record) while a reader drains the ring as 'scanwatch run' does.
+// packet, so syn_repeat is the known-flow path. The program's benchmark
+// switch makes every repeat a new flow while a reader drains the ring as
+// 'scanwatch run' does: syn_new from a new source each (a spoofed flood:
+// admission's first sight, a ring record and no LRU insert), and the same
+// with admission off (an LRU insert too); syn_sweep from one source to
+// ever new hosts (an admitted source: LRU insert and ring record).
 //
 // HTTP inspection is on (the default ports) except in ack_http_off. Of
 // its cases, http copies every repeat (a budget no flood reaches), and
@@ -43,7 +46,7 @@ func BenchmarkXDP(b *testing.B) {
 	unlimited := HTTPBudget{Rate: 1e9, Burst: 1e9, CPURate: 1e9, CPUBurst: 1e9}
 	cases := []struct {
 		name   string
-		fresh  bool
+		fresh  BenchKeys
 		floor  bool
 		frame  []byte
 		noUDP  bool
@@ -51,24 +54,27 @@ func BenchmarkXDP(b *testing.B) {
 		budget HTTPBudget
 		before [][]byte // frames run once first
 	}{
-		{"floor", false, true, syn, false, on, HTTPBudget{}, nil},
-		{"ack", false, false, ackTS, false, on, HTTPBudget{}, opened},
-		{"ack_http_off", false, false, ackTS, false, nil, HTTPBudget{}, opened},
-		{"ack_unseen", false, false, ackTS, false, on, HTTPBudget{}, nil},
-		{"ack_probe", false, false, ack, false, on, HTTPBudget{}, nil},
-		{"ack_data", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 22, Payload: body}), false, on, HTTPBudget{}, nil},
-		{"udp", false, false, udp, true, on, HTTPBudget{}, nil},        // UDP probes off: counters only
-		{"udp_probe", false, false, udp, false, on, HTTPBudget{}, nil}, // the default: a flow like a SYN's
-		{"syn_repeat", false, false, syn, false, on, HTTPBudget{}, nil},
-		{"syn_new", true, false, syn, false, on, HTTPBudget{}, nil},
-		{"http_body", false, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 80, Payload: body}), false, on, HTTPBudget{}, nil},
-		{"http", false, false, get, false, on, unlimited, nil},
-		{"http_budget", false, false, get, false, on, HTTPBudget{}, nil},
+		{"floor", BenchSameKey, true, syn, false, on, HTTPBudget{}, nil},
+		{"ack", BenchSameKey, false, ackTS, false, on, HTTPBudget{}, opened},
+		{"ack_http_off", BenchSameKey, false, ackTS, false, nil, HTTPBudget{}, opened},
+		{"ack_unseen", BenchSameKey, false, ackTS, false, on, HTTPBudget{}, nil},
+		{"ack_probe", BenchSameKey, false, ack, false, on, HTTPBudget{}, nil},
+		{"ack_data", BenchSameKey, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 22, Payload: body}), false, on, HTTPBudget{}, nil},
+		{"udp", BenchSameKey, false, udp, true, on, HTTPBudget{}, nil},        // UDP probes off: counters only
+		{"udp_probe", BenchSameKey, false, udp, false, on, HTTPBudget{}, nil}, // the default: a flow like a SYN's
+		{"syn_repeat", BenchSameKey, false, syn, false, on, HTTPBudget{}, nil},
+		{"syn_new", BenchNewSource, false, syn, false, on, HTTPBudget{}, nil},
+		{"syn_new_no_admission", BenchNewSource, false, syn, false, on, HTTPBudget{}, nil},
+		{"syn_sweep", BenchNewTarget, false, syn, false, on, HTTPBudget{}, nil},
+		{"http_body", BenchSameKey, false, packettest.BuildEth(b, packettest.PktOpts{Flags: "PA", Dport: 80, Payload: body}), false, on, HTTPBudget{}, nil},
+		{"http", BenchSameKey, false, get, false, on, unlimited, nil},
+		{"http_budget", BenchSameKey, false, get, false, on, HTTPBudget{}, nil},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			requirePrivileged(b)
-			objs, err := LoadProgram(ProgramConfig{BenchFreshKeys: tc.fresh, NoUDPProbes: tc.noUDP, HTTPPorts: tc.ports, HTTPBudget: tc.budget})
+			objs, err := LoadProgram(ProgramConfig{BenchFreshKeys: tc.fresh, NoAdmission: tc.name == "syn_new_no_admission",
+				NoUDPProbes: tc.noUDP, HTTPPorts: tc.ports, HTTPBudget: tc.budget})
 			if err != nil {
 				b.Fatalf("%+v", err)
 			}

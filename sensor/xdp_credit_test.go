@@ -201,10 +201,7 @@ func TestPrivilegedXDPCreditMatchesReplay(t *testing.T) {
 			}
 			live := fullTally{}
 			var acks, credits uint64
-			var k bpf.ScanwatchFlowKey
-			var v bpf.ScanwatchFlowValue
-			it := h.objs.Flows.Iterate()
-			for it.Next(&k, &v) {
+			h.eachFlow(func(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowValue) {
 				if creditKind(k.Probe) {
 					live[fullKey(addrFrom16(k.Saddr), addrFrom16(k.Daddr), k.Dport, k.Probe)] += v.Count
 				}
@@ -214,10 +211,7 @@ func TestPrivilegedXDPCreditMatchesReplay(t *testing.T) {
 				case uint8(detector.ProbeACK), uint8(detector.ProbeMaimon):
 					acks += v.Count
 				}
-			}
-			if err := it.Err(); err != nil {
-				t.Fatal(err)
-			}
+			})
 			replay := fullTally{}
 			for _, ev := range replayFrames(t, layers.LinkTypeRaw, ips, true) {
 				if p, ok := liveProbe(&ev); ok && creditKind(p) {

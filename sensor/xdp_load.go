@@ -27,7 +27,10 @@ type ProgramConfig struct {
 	// unseen live, and UDP costs what a TCP ACK costs.
 	NoUDPProbes bool
 	// BenchFreshKeys makes every packet a new flow. Benchmarks only.
-	BenchFreshKeys bool
+	BenchFreshKeys BenchKeys
+	// NoAdmission inserts a source's first probe into the flow map as
+	// every later one (bpf/admit.h). Benchmarks and tests compare with it.
+	NoAdmission bool
 	// StrictChecksums rejects probes whose checksum field holds only the
 	// pseudo-header sum. Checksum offload leaves exactly that in packets
 	// that never crossed a wire (veth, tap, virtio from the same host),
@@ -51,6 +54,15 @@ type ProgramConfig struct {
 	// compare the kernel's table with replay's slot for slot.
 	CreditKeys credit.Keys
 }
+
+// BenchKeys say how the benchmark perturbs flow keys (bpf/scanwatch.c).
+type BenchKeys uint32
+
+const (
+	BenchSameKey   BenchKeys = iota // one flow, repeated
+	BenchNewSource                  // every packet from a new source: a spoofed flood
+	BenchNewTarget                  // one source to ever new hosts: a sweep
+)
 
 // DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
 // hundred times a second at most, instead of once per record.
@@ -83,7 +95,7 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if cfg.CreditKeys == (credit.Keys{}) {
 		cfg.CreditKeys = credit.RandomKeys()
 	}
-	vars := bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: b2u(cfg.BenchFreshKeys), AcceptOffload: b2u(!cfg.StrictChecksums),
+	vars := bpf.ScanwatchConfig{ReportEvery: cfg.ReportEvery, WakeupBytes: cfg.WakeupBytes, UdpProbes: b2u(!cfg.NoUDPProbes), BenchFreshKeys: uint32(cfg.BenchFreshKeys), Admission: b2u(!cfg.NoAdmission), AcceptOffload: b2u(!cfg.StrictChecksums),
 		CreditKeys: cfg.CreditKeys, CreditV4Base: credit.V4Base(&cfg.CreditKeys)}
 	if err := setHTTP(&vars, cfg.HTTPPorts, cfg.HTTPBudget); err != nil {
 		return nil, err

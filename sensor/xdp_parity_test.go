@@ -71,15 +71,9 @@ func ethFrame(ip []byte) []byte {
 
 func (h *progHarness) tally() probeTally {
 	out := probeTally{}
-	var k bpf.ScanwatchFlowKey
-	var v bpf.ScanwatchFlowValue
-	it := h.objs.Flows.Iterate()
-	for it.Next(&k, &v) {
+	h.eachFlow(func(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowValue) {
 		out[tallyKey(k.Dport, k.Probe, detector.Evasion(v.Evasion))] += v.Count
-	}
-	if err := it.Err(); err != nil {
-		h.t.Fatal(err)
-	}
+	})
 	return out
 }
 

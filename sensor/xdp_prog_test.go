@@ -94,6 +94,31 @@ func (h *progHarness) drain() (flows []bpf.ScanwatchEvent, heads []httpRecord) {
 	}
 }
 
+// eachFlow calls fn for every flow the kernel counted: the first sights
+// (bpf/admit.h) waiting in the ring, which the map does not hold, and the
+// map's entries. It drains the ring; other records are dropped.
+func (h *progHarness) eachFlow(fn func(k *bpf.ScanwatchFlowKey, v *bpf.ScanwatchFlowValue)) {
+	h.t.Helper()
+	flows, _ := h.drain()
+	for _, r := range flows {
+		if r.IsNew == recordFirstSight {
+			k := bpf.ScanwatchFlowKey{Saddr: r.Saddr, Daddr: r.Daddr, Dport: r.Dport, Probe: r.Probe}
+			v := bpf.ScanwatchFlowValue{Count: r.Count, FirstNs: r.TsNs, LastNs: r.TsNs, Sport: r.Sport, Window: r.Window, IpId: r.IpId,
+				Ttl: r.Ttl, Flags: r.Flags, MssOnly: r.MssOnly, OptLen: r.OptLen, Evasion: r.Evasion}
+			fn(&k, &v)
+		}
+	}
+	var k bpf.ScanwatchFlowKey
+	var v bpf.ScanwatchFlowValue
+	it := h.objs.Flows.Iterate()
+	for it.Next(&k, &v) {
+		fn(&k, &v)
+	}
+	if err := it.Err(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *progHarness) counters() Counters {
 	h.t.Helper()
 	c, err := h.objs.ReadCounters()
@@ -175,38 +200,51 @@ func TestPrivilegedXDPRecordFields(t *testing.T) {
 	h := newProgHarness(t, ProgramConfig{})
 	h.run(packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 22, Window: 1024, TTL: 41, ID: 54321, TCPOpts: packettest.MSSOpt, VLANs: []uint16{7}}))
 	h.run(packettest.BuildEth(t, packettest.PktOpts{V6: true, Flags: "S", Dport: 443, Window: 64240, TTL: 64, TCPOpts: packettest.LinuxOpts}))
+	// The first source's second probe: its flow goes to the map.
+	h.run(packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 23, Window: 1024, TTL: 41, TCPOpts: packettest.MSSOpt}))
 	recs := h.records()
-	if len(recs) != 2 {
-		t.Fatalf("%d records, want 2", len(recs))
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want 3", len(recs))
 	}
+	// Each source's first probe is a first sight (bpf/admit.h).
 	r := recs[0]
 	if addrFrom16(r.Saddr) != netip.MustParseAddr("198.51.100.10") || addrFrom16(r.Daddr) != netip.MustParseAddr("203.0.113.10") ||
 		r.Dport != 22 || r.Sport != 40000 || r.Window != 1024 || r.Ttl != 41 || r.IpId != 54321 || r.MssOnly != 1 ||
-		r.IsNew != 1 || r.Count != 1 || r.Flags != 0x02 || r.TsNs == 0 {
+		r.IsNew != recordFirstSight || r.Count != 1 || r.Flags != 0x02 || r.TsNs == 0 {
 		t.Errorf("v4 record: %+v", r)
 	}
 	r = recs[1]
 	if addrFrom16(r.Saddr) != netip.MustParseAddr("2001:db8:1::10") || addrFrom16(r.Daddr) != netip.MustParseAddr("2001:db8:2::10") ||
-		r.Dport != 443 || r.Window != 64240 || r.Ttl != 64 || r.IpId != 0 || r.MssOnly != 0 || r.IsNew != 1 {
+		r.Dport != 443 || r.Window != 64240 || r.Ttl != 64 || r.IpId != 0 || r.MssOnly != 0 || r.IsNew != recordFirstSight {
 		t.Errorf("v6 record: %+v", r)
+	}
+	if r = recs[2]; addrFrom16(r.Saddr) != netip.MustParseAddr("198.51.100.10") || r.Dport != 23 || r.IsNew != 1 || r.Count != 1 {
+		t.Errorf("second probe's record: %+v", r)
+	}
+	if n, c := countEntries(t, h.objs.Flows), h.counters(); n != 1 || c.Values[CntFlowsNew] != 1 || c.Values[CntFirstSight] != 2 {
+		t.Errorf("%d flows in the map, %d inserted, %d first sights; want 1, 1, 2", n, c.Values[CntFlowsNew], c.Values[CntFirstSight])
 	}
 }
 
 func TestPrivilegedXDPAggregatesRepeats(t *testing.T) {
-	// 1000 identical SYNs: one new-flow record plus one per 128, and the
-	// map holds the exact count.
+	// 1000 identical SYNs: a first sight (admit.h), then the flow in the
+	// map: its new-flow record plus one per 128 of its own count, which
+	// holds the other 999 exactly.
 	h := newProgHarness(t, ProgramConfig{})
 	frame := packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 80, TCPOpts: packettest.MSSOpt})
 	for i := 0; i < 1000; i++ {
 		h.run(frame)
 	}
 	recs := h.records()
-	if len(recs) != 1+1000/128 {
-		t.Fatalf("%d records for 1000 repeats, want %d", len(recs), 1+1000/128)
+	if want := 2 + 999/128; len(recs) != want {
+		t.Fatalf("%d records for 1000 repeats, want %d", len(recs), want)
 	}
-	for i, r := range recs[1:] {
+	if recs[0].IsNew != recordFirstSight || recs[0].Count != 1 || recs[1].IsNew != 1 || recs[1].Count != 1 {
+		t.Fatalf("first records: %+v, %+v", recs[0], recs[1])
+	}
+	for i, r := range recs[2:] {
 		if r.IsNew != 0 || r.Count != uint64(128*(i+1)) {
-			t.Fatalf("record %d: new=%d count=%d, want cumulative %d", i+1, r.IsNew, r.Count, 128*(i+1))
+			t.Fatalf("record %d: new=%d count=%d, want cumulative %d", i+2, r.IsNew, r.Count, 128*(i+1))
 		}
 	}
 	var n int
@@ -215,15 +253,15 @@ func TestPrivilegedXDPAggregatesRepeats(t *testing.T) {
 	it := h.objs.Flows.Iterate()
 	for it.Next(&k, &v) {
 		n++
-		if v.Count != 1000 {
-			t.Fatalf("flow count %d, want 1000", v.Count)
+		if v.Count != 999 {
+			t.Fatalf("flow count %d, want 999", v.Count)
 		}
 	}
 	if n != 1 {
 		t.Fatalf("%d flows, want 1", n)
 	}
-	if c := h.counters(); c.Values[CntSYN] != 1000 || c.Values[CntFlowsNew] != 1 {
-		t.Fatalf("syn %d flows_new %d", c.Values[CntSYN], c.Values[CntFlowsNew])
+	if c := h.counters(); c.Values[CntSYN] != 1000 || c.Values[CntFlowsNew] != 1 || c.Values[CntFirstSight] != 1 {
+		t.Fatalf("syn %d flows_new %d first_sight %d", c.Values[CntSYN], c.Values[CntFlowsNew], c.Values[CntFirstSight])
 	}
 }
 
@@ -236,7 +274,7 @@ func TestPrivilegedXDPReportInterval(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		h.run(frame)
 	}
-	if n := len(h.records()); n != 3 { // new, 4, 8
-		t.Fatalf("%d records, want 3", n)
+	if n := len(h.records()); n != 4 { // first sight, then the map's new, 4, 8
+		t.Fatalf("%d records, want 4", n)
 	}
 }
