@@ -153,6 +153,28 @@ static __always_inline __u8 bare_ack(const struct pkt *p, __u32 payload)
 	return 0;
 }
 
+// A (client, server) pair's slot, port 0 and protocol 0, is live while
+// the client has sent the server payload on some connection lately
+// (credit.Table.Segment): only then does its ACK of server data earn
+// credit. A banner grab sends nothing and its kernel ACKs every greeting.
+#define PAIR_PROTO 0
+
+static __always_inline void pair_talked(const struct pkt *p, __u8 mark)
+{
+	struct conn_slot *r = conn_slot(p->saddr, p->daddr, 0, PAIR_PROTO, p->v6);
+	if (!r)
+		return;
+	if (!slot_live(r, mark))
+		__builtin_memset(r, 0, sizeof(*r));
+	r->epoch = mark;
+}
+
+static __always_inline int pair_talks(const struct pkt *p, __u8 mark)
+{
+	struct conn_slot *r = conn_slot(p->saddr, p->daddr, 0, PAIR_PROTO, p->v6);
+	return r && slot_live(r, mark);
+}
+
 // Outcomes of credit_segment.
 enum {
 	SEG_NONE = 0,
@@ -180,6 +202,8 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 		est = slot_live(s, m);
 	}
 	if (est) {
+		if (payload)
+			pair_talked(p, m);
 		if (s->armed) {
 			if (payload) {
 				out = SEG_CREDIT;
@@ -194,8 +218,9 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 				if (s->ack_base == 0 || s->aux != p->sport) {
 					s->ack_base = ack;
 					s->aux = p->sport;
-				} else if ((__s32)(ack - s->ack_base) >= 2) {
-					// Past the handshake's ack and a FIN's: the server sent data.
+				} else if ((__s32)(ack - s->ack_base) >= 2 && pair_talks(p, m)) {
+					// Past the handshake's ack and a FIN's: the server sent
+					// data, to a client that talks to it.
 					out = SEG_CREDIT;
 				}
 			}

@@ -104,9 +104,18 @@ var creditCases = []struct {
 		{from: srv, to: cli, sport: 443, dport: 40000, flags: "A", ack: 1301},
 	}},
 	{"passive download: ACKs of server data earn it", []seg{
+		// The control connection's commands: the client talks to the server.
+		{from: cli, to: srv, sport: 40010, dport: 21, flags: "S", ts: true},
+		{from: cli, to: srv, sport: 40010, dport: 21, flags: "PA", ack: 3001, payload: 14, ts: true},
 		{from: cli, to: srv, sport: 40001, dport: 30000, flags: "S", ts: true},
 		{from: cli, to: srv, sport: 40001, dport: 30000, flags: "A", ack: 5001, ts: true},
 		{from: cli, to: srv, sport: 40001, dport: 30000, flags: "A", ack: 5001 + 1448, ts: true},
+	}},
+	{"banner grab: ACKs of a greeting earn nothing", []seg{
+		{from: cli, to: srv, sport: 40011, dport: 22, flags: "S", ts: true},
+		{from: cli, to: srv, sport: 40011, dport: 22, flags: "A", ack: 1001, ts: true},
+		{from: cli, to: srv, sport: 40011, dport: 22, flags: "A", ack: 1001 + 40, ts: true},
+		{from: cli, to: srv, sport: 40011, dport: 22, flags: "FA", ack: 1001 + 40, ts: true},
 	}},
 	{"connect scan of an open port earns nothing", []seg{
 		{from: cli, to: srv, sport: 40002, dport: 22, flags: "S", ts: true},
@@ -115,6 +124,8 @@ var creditCases = []struct {
 		{from: cli, to: srv, sport: 40002, dport: 22, flags: "RA", ack: 1001},
 	}},
 	{"a bad-sum handshake ACK sets no base", []seg{
+		{from: cli, to: srv, sport: 40012, dport: 25, flags: "S"},
+		{from: cli, to: srv, sport: 40012, dport: 25, flags: "PA", ack: 1, payload: 20},
 		{from: cli, to: srv, sport: 40003, dport: 21, flags: "S"},
 		{from: cli, to: srv, sport: 40003, dport: 21, flags: "A", ack: 7001, badSum: true},
 		{from: cli, to: srv, sport: 40003, dport: 21, flags: "A", ack: 9001},
@@ -236,9 +247,10 @@ func TestPrivilegedXDPCreditMatchesReplay(t *testing.T) {
 // implementations cannot agree on a wrong answer.
 var creditWant = map[string]fullTally{
 	"connection with data earns one credit":         {fullKey(a(cli), a(srv), 443, 9): 1},
-	"passive download: ACKs of server data earn it": {fullKey(a(cli), a(srv), 30000, 9): 1},
+	"passive download: ACKs of server data earn it": {fullKey(a(cli), a(srv), 21, 9): 1, fullKey(a(cli), a(srv), 30000, 9): 1},
+	"banner grab: ACKs of a greeting earn nothing":  {},
 	"connect scan of an open port earns nothing":    {},
-	"a bad-sum handshake ACK sets no base":          {fullKey(a(cli), a(srv), 21, 9): 1},
+	"a bad-sum handshake ACK sets no base":          {fullKey(a(cli), a(srv), 21, 9): 1, fullKey(a(cli), a(srv), 25, 9): 1},
 	"ACK scan": {
 		fullKey(a(cli2), a(srv), 1, 6): 1, fullKey(a(cli2), a(srv), 2, 6): 1, fullKey(a(cli2), a(srv), 3, 6): 2,
 		fullKey(a(cli2), a(srv2), 80, 6): 1, fullKey(a(cli6), a(srv6), 80, 6): 1,

@@ -106,6 +106,9 @@ func live(s *Slot, mark uint8) bool {
 const (
 	protoTCP = 6
 	protoUDP = 17
+	// protoPair keys (src, dst, port 0) slots that say src sent payload to
+	// dst lately, on any connection (talked).
+	protoPair = 0
 )
 
 // touch is the slot of (src, dst, port, proto) in use at ns: one last
@@ -137,25 +140,35 @@ func (t *Table) Answer(src, dst *[16]byte, sport uint16, ns int64) {
 }
 
 // Segment judges a TCP segment with ACK and without SYN or RST, from src
-// to dst:dport. It returns whether it earns the connection a credit
-// (payload on a connection src opened, or an ACK of the server's data),
-// and whether the connection is known in either direction (an ACK on it
-// is no probe). bare: ACK or FIN+ACK alone, without payload or options,
-// as ACK and Maimon probes are; only for those is the reverse direction
-// looked up.
+// to dst:dport. It returns whether it earns the connection a credit, and
+// whether the connection is known in either direction (an ACK on it is no
+// probe). bare: ACK or FIN+ACK alone, without payload or options, as ACK
+// and Maimon probes are; only for those is the reverse direction looked
+// up.
+//
+// Credit is payload on a connection src opened, or src's ACK of the
+// server's data once src has sent payload to that server on some
+// connection in this epoch or the one before (a passive FTP download
+// after the control connection's commands). The ACK alone is no
+// evidence: a banner grab (nmap -sT --script banner) sends nothing, and
+// its kernel ACKs every greeting an SSH, SMTP or FTP server sends first.
 func (t *Table) Segment(src, dst *[16]byte, sport, dport uint16, payload int, ack uint32, bare bool, ns int64) (credit, established bool) {
 	m := Mark(ns)
 	s := &t.slots[t.Index(src, dst, dport, protoTCP)]
 	if live(s, m) {
 		established = true
+		if payload > 0 {
+			t.touch(src, dst, 0, protoPair, ns)
+		}
 		if s.Armed > 0 {
 			switch {
 			case payload > 0:
 				credit = true
 			case s.AckBase == 0 || s.Aux != sport:
 				s.AckBase, s.Aux = ack, sport
-			case int32(ack-s.AckBase) >= 2:
-				// Past the handshake's ack and a FIN's: the server sent data.
+			case int32(ack-s.AckBase) >= 2 && live(&t.slots[t.Index(src, dst, 0, protoPair)], m):
+				// Past the handshake's ack and a FIN's: the server sent
+				// data, to a client that talks to it.
 				credit = true
 			}
 			if credit {

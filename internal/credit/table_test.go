@@ -15,8 +15,9 @@ var (
 )
 
 // TestTCPCredit walks the rule's cases: payload earns a credit per SYN, a
-// bare handshake ACK none, an ACK of server data one, and nothing without
-// a SYN seen or after the slot has gone stale.
+// bare handshake ACK none, an ACK of server data one only from a client
+// that sent the server payload lately, and nothing without a SYN seen or
+// after the slot has gone stale.
 func TestTCPCredit(t *testing.T) {
 	tb := New(RandomKeys())
 	if c, est := tb.Segment(&client, &server, 40000, 443, 100, 1, false, t0); c || est {
@@ -29,8 +30,19 @@ func TestTCPCredit(t *testing.T) {
 	if c, _ := tb.Segment(&client, &server, 40000, 443, 0, 1002, false, t0); c {
 		t.Fatal("an ACK of the server's FIN (ack +1) earned credit")
 	}
+	if c, _ := tb.Segment(&client, &server, 40000, 443, 0, 1001+40, false, t0); c {
+		t.Fatal("an ACK of server data earned credit from a client that never sent any (a banner grab)")
+	}
+	// Payload on another connection to the server: now its data ACKed is use.
+	tb.SYN(&client, &server, 21, t0)
+	if c, _ := tb.Segment(&client, &server, 40100, 21, 14, 1, false, t0); !c {
+		t.Fatal("payload earned no credit")
+	}
 	if c, _ := tb.Segment(&client, &server, 40000, 443, 0, 1001+1448, false, t0); !c {
-		t.Fatal("an ACK of server data earned no credit")
+		t.Fatal("an ACK of server data, from a client that talks to the server, earned no credit")
+	}
+	if c, _ := tb.Segment(&client, &server, 40000, 443, 0, 1001+3000, false, t0+2<<EpochShift); c {
+		t.Fatal("a client's talk two epochs old still vouches for its ACKs")
 	}
 	if c, _ := tb.Segment(&client, &server, 40000, 443, 200, 5000, false, t0); c {
 		t.Fatal("two credits for one SYN")
