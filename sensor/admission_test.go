@@ -100,15 +100,7 @@ func TestPrivilegedAdmissionKeepsScanExact(t *testing.T) {
 			}
 			runtime.UnlockOSThread()
 			took := time.Since(start)
-			time.Sleep(100 * time.Millisecond) // let the reader catch up before the final drain
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-			c, err := live.Objs.ReadCounters()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := stopLive(t, live, cancel, done, 100*time.Millisecond)
 			var scanned, short uint64
 			for p := uint16(1); p <= ports; p++ {
 				scanned += perPort[p]

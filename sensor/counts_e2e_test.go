@@ -59,15 +59,7 @@ func TestPrivilegedExactCountsFromTwoSenders(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	time.Sleep(300 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	c, err := live.Objs.ReadCounters()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := stopLive(t, live, cancel, done, 300*time.Millisecond)
 	kernel := c.Values[CntSYN]
 	t.Logf("kernel SYNs %d, to the detector %d (Emitted %d); ring records %d, dropped %d; new flows %d",
 		kernel, detectorSYNs, live.Emitted(), c.Values[CntRingbufEvents], c.Values[CntRingbufDrops], c.Values[CntFlowsNew])

@@ -134,15 +134,7 @@ func floodThrough(t *testing.T, flowEntries uint32) (kernel, toDetector, evicted
 	for err := range errs {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the veth's last frames
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	c, err := live.Objs.ReadCounters()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := stopLive(t, live, cancel, done, 200*time.Millisecond) // the veth's last frames
 	inMap := uint64(countEntries(t, live.Objs.Flows))
 	t.Logf("kernel: %d SYNs, %d new flows (%d in the map at the end), %d records, %d dropped; detector: %d SYNs in %d events, %d sweeps",
 		c.Values[CntSYN], c.Values[CntFlowsNew], inMap, c.Values[CntRingbufEvents], c.Values[CntRingbufDrops], emitted, events, live.tracker.gen)
@@ -213,6 +205,22 @@ func readFrames(t *testing.T, pcap string) [][]byte {
 		}
 		out = append(out, data)
 	}
+}
+
+// stopLive waits settle for the last frames and records, ends live.Run
+// (cancel; done is its result) and returns the kernel's counters.
+func stopLive(t *testing.T, live *Live, cancel func(), done <-chan error, settle time.Duration) Counters {
+	t.Helper()
+	time.Sleep(settle)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c, err := live.Objs.ReadCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func countEntries(t *testing.T, m *ebpf.Map) int {
