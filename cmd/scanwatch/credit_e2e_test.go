@@ -33,7 +33,8 @@ var creditFeeds = []string{"perimeter", "span"}
 // ports, and the scans cover 50 closed ones after them.
 var openPorts = lab.Ports(2001, 100)
 
-const scanRange = "2001-2150"
+// scanRange is the ports the scans cover, scanned the number of them.
+const scanRange, scanned = "2001-2150", 150
 
 // creditRun is one scenario's verdicts, live and from replay of the wire.
 type creditRun struct {
@@ -104,9 +105,9 @@ func finals(t *testing.T, side string, as []detector.Alert) map[netip.Addr]detec
 	return out
 }
 
-func runNmap(ctx context.Context, t *testing.T, l *lab.Lab, args ...string) {
+func runNmap(ctx context.Context, t *testing.T, l *lab.Lab, ports string, args ...string) {
 	t.Helper()
-	cmd := l.Nmap(ctx, append([]string{"-T4", "-p" + scanRange}, append(args, lab.TgtIP)...)...)
+	cmd := l.Nmap(ctx, append([]string{"-T4", "-p" + ports}, append(args, lab.TgtIP)...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
@@ -122,6 +123,8 @@ func runNmap(ctx context.Context, t *testing.T, l *lab.Lab, args ...string) {
 type scanCase struct {
 	name, scanType, tool string
 	args                 []string // nmap's, before the port range and target
+	portRange            string   // nmap -p
+	scanned              int      // ports in portRange
 	// probes and ports: what the wire shows the scanner sending, the
 	// counts the alert's total_conns and unique_dest_ports must hold.
 	probes, ports func(lab.Probes) int
@@ -143,7 +146,7 @@ func checkScan(t *testing.T, bin string, sc scanCase, serve func(*lab.Lab, *lab.
 		t.Run(feed, func(t *testing.T) {
 			var s *lab.Services
 			r := runCredit(t, bin, feed, func(l *lab.Lab, srv *lab.Services) { s = srv; serve(l, srv) },
-				func(ctx context.Context, l *lab.Lab) { runNmap(ctx, t, l, sc.args...) })
+				func(ctx context.Context, l *lab.Lab) { runNmap(ctx, t, l, sc.portRange, sc.args...) })
 
 			// The referee: what the scanner sent and what the target
 			// answered, read from the wire.
@@ -151,10 +154,10 @@ func checkScan(t *testing.T, bin string, sc scanCase, serve func(*lab.Lab, *lab.
 			probes, ports := sc.probes(w), sc.ports(w)
 			t.Logf("wire: %d probes to %d ports; target SYN-ACKed %d ports, reset %d; services accepted %d connections",
 				probes, ports, len(w.SynAcked), len(w.Reset), s.Accepted.Load())
-			if ports != 150 {
-				t.Fatalf("the wire shows probes to %d ports, want 150 (the scan did not run as planned)", ports)
+			if ports != sc.scanned {
+				t.Fatalf("the wire shows probes to %d ports, want %d (the scan did not run as planned)", ports, sc.scanned)
 			}
-			if len(w.SynAcked) != sc.synAcked || len(w.SynAcked)+len(w.Reset) < 150 {
+			if len(w.SynAcked) != sc.synAcked || len(w.SynAcked)+len(w.Reset) < sc.scanned {
 				t.Errorf("the target SYN-ACKed %d ports (want %d) and reset %d: it did not answer every probe", len(w.SynAcked), sc.synAcked, len(w.Reset))
 			}
 			if sc.synAcked > 0 && s.Accepted.Load() < int64(sc.synAcked) {
@@ -201,12 +204,38 @@ func TestPrivilegedCreditScansLive(t *testing.T) {
 	lab.Require(t, "nmap", "tcpdump", "curl", "tc")
 	bin := buildBinary(t)
 	for _, sc := range []scanCase{
-		{"nmap -sT", "connect", "", []string{"-sT"}, synProbes, synPorts, len(openPorts)},
-		{"nmap -sA", "ack", "nmap", []string{"-sA"}, func(p lab.Probes) int { return p.ACKProbes }, func(p lab.Probes) int { return len(p.ACKPorts) }, 0},
-		{"nmap -sM", "maimon", "nmap", []string{"-sM"}, func(p lab.Probes) int { return p.FINACKs }, func(p lab.Probes) int { return len(p.FINACKPorts) }, 0},
+		{"nmap -sT", "connect", "", []string{"-sT"}, scanRange, scanned, synProbes, synPorts, len(openPorts)},
+		{"nmap -sA", "ack", "nmap", []string{"-sA"}, scanRange, scanned,
+			func(p lab.Probes) int { return p.ACKProbes }, func(p lab.Probes) int { return len(p.ACKPorts) }, 0},
+		{"nmap -sM", "maimon", "nmap", []string{"-sM"}, scanRange, scanned,
+			func(p lab.Probes) int { return p.FINACKs }, func(p lab.Probes) int { return len(p.FINACKPorts) }, 0},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			checkScan(t, bin, sc, func(l *lab.Lab, s *lab.Services) { s.TCP(l, openPorts...) })
+		})
+	}
+}
+
+// TestPrivilegedCreditBannerGrab: nmap's connect scan with its banner
+// script, against open ports that greet first (as SSH, SMTP and FTP
+// servers do). The scanner sends no payload on any connection: it
+// completes the handshake, its kernel ACKs the greeting, and it leaves.
+// By issue 11 (point 2: a connect scan that sends nothing is still a
+// scan; credit is evidence of real use) that earns no credit, so the
+// verdict must be -sT's: every port probed, the open ones too. Two
+// ranges: the 150 ports of the other scans (100 open), and the 100 open
+// ones alone, a scan of a host's known services.
+func TestPrivilegedCreditBannerGrab(t *testing.T) {
+	requireRoot(t)
+	lab.Require(t, "nmap", "tcpdump", "curl", "tc")
+	bin := buildBinary(t)
+	banner := []string{"-sT", "--script", "banner", "--script-timeout", "5s"}
+	for _, sc := range []scanCase{
+		{"150 ports", "connect", "", banner, scanRange, scanned, synProbes, synPorts, len(openPorts)},
+		{"open ports", "connect", "", banner, "2001-2100", len(openPorts), synProbes, synPorts, len(openPorts)},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			checkScan(t, bin, sc, func(l *lab.Lab, s *lab.Services) { s.SpeakFirst(l, lab.SSHBanner, openPorts...) })
 		})
 	}
 }
