@@ -129,7 +129,20 @@ type scanCase struct {
 	// counts the alert's total_conns and unique_dest_ports must hold.
 	probes, ports func(lab.Probes) int
 	synAcked      int // target ports that answered SYN-ACK
+	// wantRsts is the RSTs the target's own stack must have sent for
+	// the scan's probes (nstat's TcpOutRsts), nil for a count that
+	// depends on timing.
+	wantRsts func(probes int) int
 }
+
+var (
+	// A RST for each SYN to a closed port, none for the open ones
+	// (nmap -sT's connections end from its side).
+	closedRsts = func(int) int { return scanned - len(openPorts) }
+	// A RST for every ACK or FIN+ACK probe, open port or not (RFC 9293
+	// 3.10.7).
+	probeRsts = func(probes int) int { return probes }
+)
 
 var (
 	synProbes = func(p lab.Probes) int { return p.SYNs }
@@ -145,15 +158,21 @@ func checkScan(t *testing.T, bin string, sc scanCase, serve func(*lab.Lab, *lab.
 	for _, feed := range creditFeeds {
 		t.Run(feed, func(t *testing.T) {
 			var s *lab.Services
-			r := runCredit(t, bin, feed, func(l *lab.Lab, srv *lab.Services) { s = srv; serve(l, srv) },
-				func(ctx context.Context, l *lab.Lab) { runNmap(ctx, t, l, sc.portRange, sc.args...) })
+			var l *lab.Lab
+			var before lab.Counters
+			r := runCredit(t, bin, feed, func(lb *lab.Lab, srv *lab.Services) { l, s = lb, srv; serve(lb, srv) },
+				func(ctx context.Context, l *lab.Lab) {
+					before = lab.Snapshot(t, l.NSTgt)
+					runNmap(ctx, t, l, sc.portRange, sc.args...)
+				})
+			rsts := lab.Delta(before, lab.Snapshot(t, l.NSTgt))["TcpOutRsts"]
 
 			// The referee: what the scanner sent and what the target
 			// answered, read from the wire.
 			w := lab.ReadProbes(t, r.wire, scanner)
 			probes, ports := sc.probes(w), sc.ports(w)
-			t.Logf("wire: %d probes to %d ports; target SYN-ACKed %d ports, reset %d; services accepted %d connections",
-				probes, ports, len(w.SynAcked), len(w.Reset), s.Accepted.Load())
+			t.Logf("wire: %d probes to %d ports; target SYN-ACKed %d ports, reset %d; services accepted %d connections; target TcpOutRsts +%d",
+				probes, ports, len(w.SynAcked), len(w.Reset), s.Accepted.Load(), rsts)
 			if ports != sc.scanned {
 				t.Fatalf("the wire shows probes to %d ports, want %d (the scan did not run as planned)", ports, sc.scanned)
 			}
@@ -165,6 +184,10 @@ func checkScan(t *testing.T, bin string, sc scanCase, serve func(*lab.Lab, *lab.
 			}
 			if sc.synAcked == 0 && s.Accepted.Load() != 0 {
 				t.Errorf("the services accepted %d connections from a scan that opens none", s.Accepted.Load())
+			}
+			// The target's own stack's count of its answers.
+			if sc.wantRsts != nil && rsts != uint64(sc.wantRsts(probes)) {
+				t.Errorf("the target's TcpOutRsts rose by %d, want %d", rsts, sc.wantRsts(probes))
 			}
 
 			for _, side := range []struct {
@@ -204,11 +227,11 @@ func TestPrivilegedCreditScansLive(t *testing.T) {
 	lab.Require(t, "nmap", "tcpdump", "curl", "tc")
 	bin := buildBinary(t)
 	for _, sc := range []scanCase{
-		{"nmap -sT", "connect", "", []string{"-sT"}, scanRange, scanned, synProbes, synPorts, len(openPorts)},
+		{"nmap -sT", "connect", "", []string{"-sT"}, scanRange, scanned, synProbes, synPorts, len(openPorts), closedRsts},
 		{"nmap -sA", "ack", "nmap", []string{"-sA"}, scanRange, scanned,
-			func(p lab.Probes) int { return p.ACKProbes }, func(p lab.Probes) int { return len(p.ACKPorts) }, 0},
+			func(p lab.Probes) int { return p.ACKProbes }, func(p lab.Probes) int { return len(p.ACKPorts) }, 0, probeRsts},
 		{"nmap -sM", "maimon", "nmap", []string{"-sM"}, scanRange, scanned,
-			func(p lab.Probes) int { return p.FINACKs }, func(p lab.Probes) int { return len(p.FINACKPorts) }, 0},
+			func(p lab.Probes) int { return p.FINACKs }, func(p lab.Probes) int { return len(p.FINACKPorts) }, 0, probeRsts},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			checkScan(t, bin, sc, func(l *lab.Lab, s *lab.Services) { s.TCP(l, openPorts...) })
@@ -231,8 +254,8 @@ func TestPrivilegedCreditBannerGrab(t *testing.T) {
 	bin := buildBinary(t)
 	banner := []string{"-sT", "--script", "banner", "--script-timeout", "5s"}
 	for _, sc := range []scanCase{
-		{"150 ports", "connect", "", banner, scanRange, scanned, synProbes, synPorts, len(openPorts)},
-		{"open ports", "connect", "", banner, "2001-2100", len(openPorts), synProbes, synPorts, len(openPorts)},
+		{"150 ports", "connect", "", banner, scanRange, scanned, synProbes, synPorts, len(openPorts), nil},
+		{"open ports", "connect", "", banner, "2001-2100", len(openPorts), synProbes, synPorts, len(openPorts), nil},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			checkScan(t, bin, sc, func(l *lab.Lab, s *lab.Services) { s.SpeakFirst(l, lab.SSHBanner, openPorts...) })
