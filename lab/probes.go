@@ -28,7 +28,7 @@ type Probes struct {
 }
 
 // ReadProbes counts the traffic between client and the target's addresses
-// in pcap.
+// (IPv4 or IPv6) in pcap.
 func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 	t.Helper()
 	f, err := os.Open(pcap)
@@ -48,21 +48,37 @@ func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 			break
 		}
 		pkt := gopacket.NewPacket(data, layers.LinkTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-		ip, ok := pkt.NetworkLayer().(*layers.IPv4)
-		if !ok || ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+		// The transport's length from the IP header, not the captured
+		// bytes: the capture keeps only each frame's first 256.
+		var src, dst netip.Addr
+		var transport int
+		switch ip := pkt.NetworkLayer().(type) {
+		case *layers.IPv4:
+			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				continue
+			}
+			src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+			dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
+			transport = int(ip.Length) - int(ip.IHL)*4
+		case *layers.IPv6:
+			// No extension headers in the lab's traffic: the
+			// transport follows the fixed header.
+			if ip.NextHeader != layers.IPProtocolTCP && ip.NextHeader != layers.IPProtocolUDP {
+				continue
+			}
+			src, _ = netip.AddrFromSlice(ip.SrcIP)
+			dst, _ = netip.AddrFromSlice(ip.DstIP)
+			transport = int(ip.Length)
+		default:
 			continue
 		}
-		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
 		up := src == client && fromTarget(dst)
 		down := dst == client && fromTarget(src)
 		if !up && !down {
 			continue
 		}
 		if tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
-			// The length from the IP header, not the captured bytes: the
-			// capture keeps only each frame's first 256.
-			payload := int(ip.Length) - int(ip.IHL)*4 - int(tcp.DataOffset)*4
+			payload := transport - int(tcp.DataOffset)*4
 			bare := payload == 0 && tcp.DataOffset == 5
 			if up {
 				at := netip.AddrPortFrom(dst, uint16(tcp.DstPort))

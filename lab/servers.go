@@ -96,13 +96,14 @@ func inNamespace(ns string, fn func() error) error {
 	return <-errc
 }
 
-// listenTCP opens TCP listeners on ports of every target address.
+// listenTCP opens TCP listeners on ports of every target address, IPv4
+// and IPv6.
 func (l *Lab) listenTCP(t testing.TB, ports []int) []net.Listener {
 	t.Helper()
 	var lns []net.Listener
 	err := inNamespace(l.NSTgt, func() error {
 		for _, p := range ports {
-			ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
+			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
 			if err != nil {
 				for _, o := range lns {
 					o.Close()
@@ -252,8 +253,10 @@ func (s *Services) FTP(l *Lab, ctl int, passive []int) {
 				cur = &pasv[int(next.Add(1)-1)%len(pasv)]
 				if strings.EqualFold(cmd, "EPSV") {
 					reply("229 Entering Extended Passive Mode (|||%d|)", cur.port)
+				} else if a := c.LocalAddr().(*net.TCPAddr).IP.To4(); a == nil {
+					reply("522 IPv6: use EPSV")
+					cur = nil
 				} else {
-					a := c.LocalAddr().(*net.TCPAddr).IP.To4()
 					reply("227 Entering Passive Mode (%d,%d,%d,%d,%d,%d)", a[0], a[1], a[2], a[3], cur.port>>8, cur.port&0xff)
 				}
 			case "RETR":

@@ -105,9 +105,12 @@ func finals(t *testing.T, side string, as []detector.Alert) map[netip.Addr]detec
 	return out
 }
 
-func runNmap(ctx context.Context, t *testing.T, l *lab.Lab, ports string, args ...string) {
+func runNmap(ctx context.Context, t *testing.T, l *lab.Lab, target netip.Addr, ports string, args ...string) {
 	t.Helper()
-	cmd := l.Nmap(ctx, append([]string{"-T4", "-p" + ports}, append(args, lab.TgtIP)...)...)
+	if target.Is6() {
+		args = append([]string{"-6"}, args...)
+	}
+	cmd := l.Nmap(ctx, append([]string{"-T4", "-p" + ports}, append(args, target.String())...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
@@ -133,6 +136,7 @@ type scanCase struct {
 	// the scan's probes (nstat's TcpOutRsts), nil for a count that
 	// depends on timing.
 	wantRsts func(probes int) int
+	v6       bool // from the scanner's IPv6 address to the target's
 }
 
 var (
@@ -149,13 +153,15 @@ var (
 	synPorts  = func(p lab.Probes) int { return len(p.SYNPorts) }
 )
 
-// checkScan runs sc against serve's services on every feed and holds
-// live and replay to the wire: one final alert, for the scanner, a
-// FullNetworkScan of every port it probed, counting every probe.
-func checkScan(t *testing.T, bin string, sc scanCase, serve func(*lab.Lab, *lab.Services)) {
-	scanner := netip.MustParseAddr(lab.ScanIP)
-	target := netip.MustParseAddr(lab.TgtIP)
-	for _, feed := range creditFeeds {
+// checkScan runs sc against serve's services on feeds and holds live and
+// replay to the wire: one final alert, for the scanner, a FullNetworkScan
+// of every port it probed, counting every probe.
+func checkScan(t *testing.T, bin string, sc scanCase, feeds []string, serve func(*lab.Lab, *lab.Services)) {
+	scanner, target := netip.MustParseAddr(lab.ScanIP), netip.MustParseAddr(lab.TgtIP)
+	if sc.v6 {
+		scanner, target = netip.MustParseAddr(lab.ScanIP6), netip.MustParseAddr(lab.TgtIP6)
+	}
+	for _, feed := range feeds {
 		t.Run(feed, func(t *testing.T) {
 			var s *lab.Services
 			var l *lab.Lab
@@ -163,7 +169,7 @@ func checkScan(t *testing.T, bin string, sc scanCase, serve func(*lab.Lab, *lab.
 			r := runCredit(t, bin, feed, func(lb *lab.Lab, srv *lab.Services) { l, s = lb, srv; serve(lb, srv) },
 				func(ctx context.Context, l *lab.Lab) {
 					before = lab.Snapshot(t, l.NSTgt)
-					runNmap(ctx, t, l, sc.portRange, sc.args...)
+					runNmap(ctx, t, l, target, sc.portRange, sc.args...)
 				})
 			rsts := lab.Delta(before, lab.Snapshot(t, l.NSTgt))["TcpOutRsts"]
 
@@ -226,15 +232,26 @@ func TestPrivilegedCreditScansLive(t *testing.T) {
 	requireRoot(t)
 	lab.Require(t, "nmap", "tcpdump", "curl", "tc")
 	bin := buildBinary(t)
+	ack := func(p lab.Probes) int { return p.ACKProbes }
+	ackPorts := func(p lab.Probes) int { return len(p.ACKPorts) }
+	finack := func(p lab.Probes) int { return p.FINACKs }
+	finackPorts := func(p lab.Probes) int { return len(p.FINACKPorts) }
 	for _, sc := range []scanCase{
-		{"nmap -sT", "connect", "", []string{"-sT"}, scanRange, scanned, synProbes, synPorts, len(openPorts), closedRsts},
-		{"nmap -sA", "ack", "nmap", []string{"-sA"}, scanRange, scanned,
-			func(p lab.Probes) int { return p.ACKProbes }, func(p lab.Probes) int { return len(p.ACKPorts) }, 0, probeRsts},
-		{"nmap -sM", "maimon", "nmap", []string{"-sM"}, scanRange, scanned,
-			func(p lab.Probes) int { return p.FINACKs }, func(p lab.Probes) int { return len(p.FINACKPorts) }, 0, probeRsts},
+		{"nmap -sT", "connect", "", []string{"-sT"}, scanRange, scanned, synProbes, synPorts, len(openPorts), closedRsts, false},
+		{"nmap -sA", "ack", "nmap", []string{"-sA"}, scanRange, scanned, ack, ackPorts, 0, probeRsts, false},
+		{"nmap -sM", "maimon", "nmap", []string{"-sM"}, scanRange, scanned, finack, finackPorts, 0, probeRsts, false},
+		// IPv6, on the perimeter feed only (the time budget): the
+		// kernel's IPv6 credit and ACK probe paths.
+		{"nmap -6 -sT", "connect", "", []string{"-sT"}, scanRange, scanned, synProbes, synPorts, len(openPorts), closedRsts, true},
+		{"nmap -6 -sA", "ack", "nmap", []string{"-sA"}, scanRange, scanned, ack, ackPorts, 0, probeRsts, true},
+		{"nmap -6 -sM", "maimon", "nmap", []string{"-sM"}, scanRange, scanned, finack, finackPorts, 0, probeRsts, true},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			checkScan(t, bin, sc, func(l *lab.Lab, s *lab.Services) { s.TCP(l, openPorts...) })
+			feeds := creditFeeds
+			if sc.v6 {
+				feeds = []string{"perimeter"}
+			}
+			checkScan(t, bin, sc, feeds, func(l *lab.Lab, s *lab.Services) { s.TCP(l, openPorts...) })
 		})
 	}
 }
@@ -254,11 +271,11 @@ func TestPrivilegedCreditBannerGrab(t *testing.T) {
 	bin := buildBinary(t)
 	banner := []string{"-sT", "--script", "banner", "--script-timeout", "5s"}
 	for _, sc := range []scanCase{
-		{"150 ports", "connect", "", banner, scanRange, scanned, synProbes, synPorts, len(openPorts), nil},
-		{"open ports", "connect", "", banner, "2001-2100", len(openPorts), synProbes, synPorts, len(openPorts), nil},
+		{"150 ports", "connect", "", banner, scanRange, scanned, synProbes, synPorts, len(openPorts), nil, false},
+		{"open ports", "connect", "", banner, "2001-2100", len(openPorts), synProbes, synPorts, len(openPorts), nil, false},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			checkScan(t, bin, sc, func(l *lab.Lab, s *lab.Services) { s.SpeakFirst(l, lab.SSHBanner, openPorts...) })
+			checkScan(t, bin, sc, creditFeeds, func(l *lab.Lab, s *lab.Services) { s.SpeakFirst(l, lab.SSHBanner, openPorts...) })
 		})
 	}
 }
