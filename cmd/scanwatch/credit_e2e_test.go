@@ -33,7 +33,7 @@ var creditFeeds = []string{"perimeter", "span"}
 // ports, and the scans cover 50 closed ones after them.
 var openPorts = lab.Ports(2001, 100)
 
-// scanRange is the ports the scans cover, scanned the number of them.
+// scanRange is the ports the scans cover; scanned is how many.
 const scanRange, scanned = "2001-2150", 150
 
 // creditRun is one scenario's verdicts, live and from replay of the wire.
@@ -88,8 +88,8 @@ func runCredit(t *testing.T, bin, feed string, serve func(*lab.Lab, *lab.Service
 	return r
 }
 
-// finals returns the final alerts, one per source and kind, failing on
-// a source with two (one scan, one episode).
+// finals returns the final alerts by source, failing on a source with
+// two: each scenario is one episode of one kind.
 func finals(t *testing.T, side string, as []detector.Alert) map[netip.Addr]detector.Alert {
 	t.Helper()
 	out := map[netip.Addr]detector.Alert{}
@@ -105,6 +105,8 @@ func finals(t *testing.T, side string, as []detector.Alert) map[netip.Addr]detec
 	return out
 }
 
+// runNmap runs nmap from the scanner at -T4 (and lab.Nmap's one retry)
+// against ports of target, failing the test if nmap fails.
 func runNmap(ctx context.Context, t *testing.T, l *lab.Lab, target netip.Addr, ports string, args ...string) {
 	t.Helper()
 	if target.Is6() {
@@ -265,6 +267,14 @@ func TestPrivilegedCreditScansLive(t *testing.T) {
 // verdict must be -sT's: every port probed, the open ones too. Two
 // ranges: the 150 ports of the other scans (100 open), and the 100 open
 // ones alone, a scan of a host's known services.
+//
+// Both sensors fail it alike today (measured: 50 of 150 ports, and 20 to
+// 50 of the 100 open ones): the scanner's ACK of a greeting moves its ack
+// 40 bytes past the handshake's, which internal/credit (Segment) and
+// bpf/credit.h take for an ACK of the server's data, as a passive
+// download's; the detector then drops the port from the failed count for
+// the window (detector/credit.go, completion), the -sT probe of it too.
+// The count depends on how many SYNs arrive before the first credits.
 func TestPrivilegedCreditBannerGrab(t *testing.T) {
 	requireRoot(t)
 	lab.Require(t, "nmap", "tcpdump", "curl", "tc")
