@@ -646,7 +646,9 @@ int scanwatch_xdp(struct xdp_md *ctx)
 	case PARSE_TCP:
 	case PARSE_UDP: {
 		__u8 probe = probe_of(&p);
-		if (p.proto == IPPROTO_UDP)
+		// With UDP probes off nothing arms a UDP flow, so no reply can
+		// earn credit: the verifier prunes the lookup.
+		if (cfg.udp_probes && p.proto == IPPROTO_UDP)
 			udp_reply(ctx, &p);
 		if (!probe) {
 			count_class(&p, 0);
