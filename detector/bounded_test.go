@@ -33,9 +33,9 @@ func TestDefaultOneSourceMillionHostsIsBounded(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	s := d.lru.byAddr[ev.Src]
-	t.Logf("1 source, %d hosts x 3 ports: %.1f MB live heap, %d targets, %d services, budget %+v", hosts, float64(used)/1e6, len(s.targets), len(s.services), s.budget)
-	if used > 32<<20 || len(s.targets) > maxTargets {
-		t.Fatalf("%d MB held, %d targets: per-source state is not bounded", used>>20, len(s.targets))
+	t.Logf("1 source, %d hosts x 3 ports: %.1f MB live heap, %d targets, %d services, budget %+v", hosts, float64(used)/1e6, s.targets.len(), s.services.len(), s.budget)
+	if used > 32<<20 || s.targets.len() > maxTargets {
+		t.Fatalf("%d MB held, %d targets: per-source state is not bounded", used>>20, s.targets.len())
 	}
 	alerts = append(alerts, d.Flush()...)
 	last := lastAlertOf(alerts, ev.Src)

@@ -22,7 +22,7 @@ func (d *Default) credit(ev *Event, t int64) {
 // of s to (dst, port), if s probed it.
 func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n uint64, t int64) {
 	host := dst.As16()
-	tg := s.targets[host]
+	tg := s.targets.get(host)
 	if tg == nil {
 		return
 	}
@@ -32,7 +32,7 @@ func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n
 			return
 		}
 		if tg.udpDone == nil {
-			tg.udpDone = new(tieredSet[uint16])
+			tg.udpDone = new(portTiers)
 		}
 		tg.udpDone.see(w, port, &s.budget)
 	} else {
@@ -45,7 +45,7 @@ func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n
 		s.acks.add(w.sec, n)
 		tg.done.see(w, port, &s.budget)
 	}
-	if sv := s.services[serviceKey(udp, port)]; sv != nil {
+	if sv := s.services.get(serviceKey(udp, port)); sv != nil {
 		sv.done.see(w, host, &s.budget)
 	}
 	if !udp {

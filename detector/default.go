@@ -162,7 +162,7 @@ const promoteAfter = 3
 // newSource gives src full state, evicting the least recently active
 // promoted source beyond MaxSources.
 func (d *Default) newSource(src netip.Addr, t int64) *source {
-	s := &source{addr: src, first: t, last: t, targets: map[[16]byte]*target{}, services: map[uint32]*service{}}
+	s := &source{addr: src, first: t, last: t}
 	d.lru.byAddr[src] = s
 	if len(d.lru.byAddr) > d.cfg.MaxSources {
 		d.evict()
@@ -228,7 +228,7 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 			return ProbeNone, true
 		}
 		if s := d.lru.byAddr[ev.Src]; s != nil {
-			if tg := s.targets[ev.Dst.As16()]; tg != nil && tg.syn.has(ev.DstPort) {
+			if tg := s.targets.get(ev.Dst.As16()); tg != nil && tg.syn.has(ev.DstPort) {
 				return ProbeNone, false // its own connection
 			}
 		} else if r, ok := d.prob.get(ev.Src); ok && r.probes&(1<<ProbeSYN) != 0 && r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
@@ -251,7 +251,7 @@ func (d *Default) reverseOf(ev *Event, udp bool) bool {
 		}
 		return ok && r.probes&(1<<want) != 0 && r.sameService(ev.Src, ev.SrcPort, want)
 	}
-	tg := peer.targets[ev.Src.As16()]
+	tg := peer.targets.get(ev.Src.As16())
 	if tg == nil {
 		return false
 	}
@@ -276,13 +276,14 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	host := pa.dst.As16()
 	udp := probe == ProbeUDP
 
-	tg := s.targets[host]
+	// tg and sv point into their tables: valid until the next insert.
+	tg := s.targets.get(host)
 	if tg == nil {
-		if len(s.targets) >= maxTargets {
+		if s.targets.len() >= maxTargets {
 			s.evictTarget()
 		}
-		tg = &target{first: t}
-		s.targets[host] = tg
+		tg, _ = s.targets.put(host)
+		tg.first = t
 	}
 	tg.probes |= 1 << probe
 	tg.packets += pa.packets
@@ -296,13 +297,13 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 		tg.done.age(w)
 	}
 	sk := serviceKey(udp, pa.port)
-	sv := s.services[sk]
+	sv := s.services.get(sk)
 	if sv == nil {
-		if len(s.services) >= maxServices {
+		if s.services.len() >= maxServices {
 			s.evictService()
 		}
-		sv = &service{first: t}
-		s.services[sk] = sv
+		sv, _ = s.services.put(sk)
+		sv.first = t
 	}
 	sv.probes |= 1 << probe
 	sv.packets += pa.packets

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 )
@@ -11,8 +12,8 @@ type source struct {
 	prev, next  *source // LRU list, most recent first
 	first, last int64   // Unix ns of its first and latest event
 
-	targets  map[[16]byte]*target // vertical scans: per destination host
-	services map[uint32]*service  // horizontal sweeps: per (protocol, port)
+	targets  denseMap[[16]byte, target, addrHash] // vertical scans: per destination host
+	services denseMap[uint32, service, serviceHash] // horizontal sweeps: per (protocol, port)
 	sweeping map[uint32]struct{}  // services that crossed the sweep threshold
 
 	syns  slidingCount // SYNs in the short window (floods)
@@ -44,25 +45,23 @@ const (
 )
 
 // evictTarget drops one of a few sampled targets: the one with the fewest
-// ports probed in the long window (Go starts each map iteration at a
-// random place, so the sample is spread over the table).
+// ports probed in the long window (the sample starts at a random place,
+// so it is spread over the table).
 func (s *source) evictTarget() {
 	var victim [16]byte
-	best, n := -1, 0
-	for h, tg := range s.targets {
+	best, n := -1, s.targets.len()
+	for i, start := 0, rand.IntN(n); i < min(n, 8); i++ {
+		h, tg := s.targets.at((start + i) % n)
 		if c := tg.tcp.long() + tg.udp.long(); best < 0 || c < best {
 			victim, best = h, c
 		}
-		if n++; n == 8 {
-			break
-		}
 	}
-	if tg := s.targets[victim]; tg != nil {
+	if tg := s.targets.get(victim); tg != nil {
 		for _, set := range tg.sets() {
-			s.budget.release(set.exact(), set.over != nil)
+			s.budget.release(set.exact(), set.sketched())
 		}
 	}
-	delete(s.targets, victim)
+	s.targets.del(victim)
 }
 
 func (b *keyBudget) release(keys int, sketched bool) {
@@ -74,8 +73,9 @@ func (b *keyBudget) release(keys int, sketched bool) {
 
 func (s *source) evictService() {
 	var victim uint32
-	best, n := -1, 0
-	for k, sv := range s.services {
+	best, n := -1, s.services.len()
+	for i, start := 0, rand.IntN(n); i < min(n, 8); i++ {
+		k, sv := s.services.at((start + i) % n)
 		c := sv.hosts.long()
 		if _, ok := s.sweeping[k]; ok {
 			c += 1 << 30
@@ -83,15 +83,12 @@ func (s *source) evictService() {
 		if best < 0 || c < best {
 			victim, best = k, c
 		}
-		if n++; n == 8 {
-			break
-		}
 	}
-	if sv := s.services[victim]; sv != nil {
-		s.budget.release(sv.hosts.exact(), sv.hosts.over != nil)
-		s.budget.release(sv.done.exact(), sv.done.over != nil)
+	if sv := s.services.get(victim); sv != nil {
+		s.budget.release(sv.hosts.exact(), sv.hosts.sketched())
+		s.budget.release(sv.done.exact(), sv.done.sketched())
 	}
-	delete(s.services, victim)
+	s.services.del(victim)
 }
 
 // recount forgets targets idle since before cut and recomputes the key
@@ -105,18 +102,22 @@ func (s *source) recount(cut int64) {
 			b.sketches++
 		}
 	}
-	for h, tg := range s.targets {
+	// Downward, so that del's move of the last entry into a hole brings
+	// one already visited.
+	for i := s.targets.len() - 1; i >= 0; i-- {
+		h, tg := s.targets.at(i)
 		if tg.tcp.long()+tg.udp.long() == 0 && tg.first <= cut {
-			delete(s.targets, h)
+			s.targets.del(h)
 			continue
 		}
 		for _, set := range tg.sets() {
-			count(set.exact(), set.over != nil)
+			count(set.exact(), set.sketched())
 		}
 	}
-	for _, sv := range s.services {
-		count(sv.hosts.exact(), sv.hosts.over != nil)
-		count(sv.done.exact(), sv.done.over != nil)
+	for i := range s.services.len() {
+		_, sv := s.services.at(i)
+		count(sv.hosts.exact(), sv.hosts.sketched())
+		count(sv.done.exact(), sv.done.sketched())
 	}
 	s.budget = b
 }
@@ -184,30 +185,30 @@ func (r *recentPairs) ports(host [16]byte) []uint16 {
 // target is one destination host as seen from one source.
 type target struct {
 	first int64
-	tcp   tieredSet[uint16] // TCP ports probed (any probe type)
-	udp   tieredSet[uint16] // UDP ports probed
-	done  tieredSet[uint16] // TCP ports of connections the source used (credit.go)
-	syn   tieredSet[uint16] // TCP ports it sent a SYN to
+	tcp   portTiers // TCP ports probed (any probe type)
+	udp   portTiers // UDP ports probed
+	done  portTiers // TCP ports of connections the source used (credit.go)
+	syn   portTiers // TCP ports it sent a SYN to
 	// UDP ports that answered it; allocated on the first answer, as most
 	// sources get none.
-	udpDone *tieredSet[uint16]
+	udpDone *portTiers
 	probes  uint16 // bit per Probe seen
 	packets uint64 // probes since the target was first seen
 }
 
 // sets are the target's port sets, for the key budget.
-func (tg *target) sets() []*tieredSet[uint16] {
+func (tg *target) sets() []*portTiers {
 	if tg.udpDone != nil {
-		return []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn, tg.udpDone}
+		return []*portTiers{&tg.tcp, &tg.udp, &tg.done, &tg.syn, tg.udpDone}
 	}
-	return []*tieredSet[uint16]{&tg.tcp, &tg.udp, &tg.done, &tg.syn}
+	return []*portTiers{&tg.tcp, &tg.udp, &tg.done, &tg.syn}
 }
 
 // service is one (protocol, port) as seen from one source.
 type service struct {
 	first   int64
-	hosts   tieredSet[[16]byte]
-	done    tieredSet[[16]byte] // hosts whose connection (or UDP reply) on this port earned credit
+	hosts   hostTiers
+	done    hostTiers // hosts whose connection (or UDP reply) on this port earned credit
 	probes  uint16
 	packets uint64
 }

@@ -22,11 +22,11 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 	case epEvasive:
 		dst := netip.AddrFrom16(s.evasiveHost).Unmap()
 		a.Technique, a.TotalConns, a.DestHost, a.FirstSeen = "T1595", s.evasivePackets, &dst, time.Unix(0, s.evasiveFirst).UTC()
-		a.UniqueDestHosts, a.UniqueDestPorts = max(len(s.targets), 1), len(s.services)
+		a.UniqueDestHosts, a.UniqueDestPorts = max(s.targets.len(), 1), s.services.len()
 		a.ScanType = probeType(s.evasiveProbes, s.evasiveProbes == 1<<ProbeUDP)
 	case epVertical, epVerticalUDP:
 		udp := k.kind == epVerticalUDP
-		tg := s.targets[k.host]
+		tg := s.targets.get(k.host)
 		if tg == nil {
 			return ep.sent
 		}
@@ -56,7 +56,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 		var probes uint16
 		first := s.last
 		for sk := range s.sweeping {
-			o := s.services[sk]
+			o := s.services.get(sk)
 			if o == nil || (sk>>16 == 1) != udp {
 				continue
 			}
@@ -115,7 +115,7 @@ func (d *Default) decoys(s *source, host [16]byte, tg *target) []netip.Addr {
 		if o == s {
 			continue
 		}
-		ot := o.targets[host]
+		ot := o.targets.get(host)
 		if ot == nil || abs(ot.first-tg.first) > 2e9 {
 			continue
 		}

@@ -73,8 +73,8 @@ func prefixKeyOf(a netip.Addr) prefixKey {
 type prefixState struct {
 	src      source // addr: the prefix's first address; eps: its episodes
 	key      prefixKey
-	targets  map[[16]byte]*prefixSet[uint16] // per host: ports
-	services map[uint16]*prefixSet[[16]byte] // per TCP port: hosts
+	targets  map[[16]byte]*prefixSet[uint16, portHash] // per host: ports
+	services map[uint16]*prefixSet[[16]byte, addrHash] // per TCP port: hosts
 	members  map[netip.Addr]struct{}         // promoted members (memberAlone walks them)
 	last     netip.Addr                      // the member members was last given
 	// oneProbe: members fed from probation, and the first maxMembersListed
@@ -90,8 +90,8 @@ type prefixState struct {
 	// costs a hash. Sets are never deleted while the prefix lives.
 	lastHost [16]byte
 	lastPort uint16
-	lastTg   *prefixSet[uint16]
-	lastSv   *prefixSet[[16]byte]
+	lastTg   *prefixSet[uint16, portHash]
+	lastSv   *prefixSet[[16]byte, addrHash]
 	// judged: the (host, port) and second prefixSee last judged. Another
 	// probe of them within that second changes no count and no verdict:
 	// a flood of one service from a whole /24 (the probes of a spoofed
@@ -103,9 +103,9 @@ type prefixState struct {
 
 // prefixSet is keys probed by any member, and those whose handshake a
 // member completed: Zeek's failed attempts, per prefix.
-type prefixSet[K comparable] struct {
+type prefixSet[K comparable, H keyHasher[K]] struct {
 	first      int64
-	keys, done tieredSet[K]
+	keys, done tieredSet[K, H]
 	// alone: until this event time a member is known to scan this key on
 	// its own, so memberAlone (a walk over the members) is not asked on
 	// every probe of a busy prefix.
@@ -141,7 +141,7 @@ func (d *Default) prefixFor(k prefixKey, src netip.Addr, t int64) *prefixState {
 		bits = prefixBits4
 	}
 	pf, _ := src.Prefix(bits)
-	p := &prefixState{key: k, judgedSec: -1, targets: map[[16]byte]*prefixSet[uint16]{}, services: map[uint16]*prefixSet[[16]byte]{},
+	p := &prefixState{key: k, judgedSec: -1, targets: map[[16]byte]*prefixSet[uint16, portHash]{}, services: map[uint16]*prefixSet[[16]byte, addrHash]{},
 		members: map[netip.Addr]struct{}{}}
 	p.src = source{addr: pf.Addr(), first: t, prefix: p}
 	d.prefixes[k] = p
@@ -252,7 +252,7 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 			if len(p.targets) >= maxPrefixTargets {
 				return
 			}
-			tg = &prefixSet[uint16]{first: t}
+			tg = &prefixSet[uint16, portHash]{first: t}
 			p.targets[host] = tg
 		}
 		p.lastHost, p.lastTg = host, tg
@@ -265,7 +265,7 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 			if len(p.services) >= maxPrefixServices {
 				return
 			}
-			sv = &prefixSet[[16]byte]{first: t}
+			sv = &prefixSet[[16]byte, addrHash]{first: t}
 			p.services[port] = sv
 		}
 		p.lastPort, p.lastSv = port, sv
@@ -298,7 +298,7 @@ func (d *Default) aloneMemo(p *prefixState, until *int64, vertical bool, host [1
 	return false
 }
 
-func (d *Default) prefixFailed(tg *prefixSet[uint16], min int) (int, time.Duration) {
+func (d *Default) prefixFailed(tg *prefixSet[uint16, portHash], min int) (int, time.Duration) {
 	n := failed(tg.keys.short(), tg.done.short())
 	if ln := failed(tg.keys.long(), tg.done.long()); n < min && ln >= min {
 		return ln, d.long
@@ -306,7 +306,7 @@ func (d *Default) prefixFailed(tg *prefixSet[uint16], min int) (int, time.Durati
 	return n, d.window
 }
 
-func (d *Default) prefixFailedHosts(sv *prefixSet[[16]byte]) (int, time.Duration) {
+func (d *Default) prefixFailedHosts(sv *prefixSet[[16]byte, addrHash]) (int, time.Duration) {
 	n := failed(sv.keys.short(), sv.done.short())
 	if ln := failed(sv.keys.long(), sv.done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
 		return ln, d.long
@@ -333,10 +333,10 @@ func (d *Default) memberAlone(p *prefixState, vertical bool, host [16]byte, port
 			continue
 		}
 		if vertical {
-			if tg := s.targets[host]; tg != nil {
+			if tg := s.targets.get(host); tg != nil {
 				best = max(best, failed(tg.tcp.long(), tg.done.long()))
 			}
-		} else if sv := s.services[serviceKey(false, port)]; sv != nil {
+		} else if sv := s.services.get(serviceKey(false, port)); sv != nil {
 			best = max(best, failed(sv.hosts.long(), sv.done.long()))
 		}
 	}

@@ -147,7 +147,7 @@ func (d *Default) sendFor(addr netip.Addr, a Alert) {
 }
 
 // samplePorts lists up to max ports in order.
-func samplePorts(set *tieredSet[uint16], max int) []uint16 {
+func samplePorts(set *portTiers, max int) []uint16 {
 	out := make([]uint16, 0, min(set.long(), max))
 	set.each(func(p uint16) { out = append(out, p) })
 	slices.Sort(out)

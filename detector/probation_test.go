@@ -107,7 +107,7 @@ func TestProbationPromotion(t *testing.T) {
 			}
 			if tc.promoted {
 				s := d.lru.byAddr[src]
-				if s == nil || s.targets[dst.As16()] == nil {
+				if s == nil || s.targets.get(dst.As16()) == nil {
 					t.Fatal("promotion lost the first probe")
 				}
 			}

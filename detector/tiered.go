@@ -1,22 +1,32 @@
 package detector
 
 // tieredSet counts distinct keys over two sliding windows at once, a short
-// one (the scan window) and a long one (low-and-slow scans), with one map of
-// last sightings and a queue per window. Exact to the second.
+// one (the scan window) and a long one (low-and-slow scans), with one table
+// of last sightings and one queue of sightings that both windows read from
+// their own head. Exact to the second.
 //
 // Most sets hold one key for their whole life (the one port a sweeper tries
 // on each host, the one host a vertical scanner tries on each port), so the
-// first key lives inline and the map and queues are made only when a second
-// key arrives: that took the default rules from 0.25 to over 1 M probes/s.
-type tieredSet[K comparable] struct {
-	one      K
-	oneSec   int64
-	oneValid bool
+// first key lives inline and the rest (table, queue, sketch) is allocated
+// only when a second key arrives: an inline set costs 24 bytes for ports,
+// 40 for addresses, and a source's service or target holds several.
+type tieredSet[K comparable, H keyHasher[K]] struct {
+	one        K
+	oneValid   bool
+	lossy      bool  // the source's sketch budget was spent too: counts are lower bounds
+	shortCount int32 // keys with a sighting in the short window
+	oneSec     int64
+	more       *tieredMore[K, H] // nil while inline; never dropped once made
+}
 
-	last       map[K]int64 // second each key was last seen; nil while inline
-	qShort     []keyBucket[K]
-	qLong      []keyBucket[K]
-	shortCount int
+// tieredMore is a set's state past its first key.
+type tieredMore[K comparable, H keyHasher[K]] struct {
+	last denseMap[K, int64, H] // second each key was last seen
+	// q holds sightings in arrival order; q[short:] are those the short
+	// window has not aged out, q[0:] those the long window has not (the
+	// long window's cut is never past the short one's).
+	q     []keyBucket[K]
+	short int
 
 	// Past maxExactKeys (or the source's key budget), new keys go to a
 	// sketch instead: counts keep growing, as estimates. The sketch lives
@@ -24,7 +34,6 @@ type tieredSet[K comparable] struct {
 	over         *hll
 	overSec      int64
 	lastShortCut int64 // the short window's cut at the last age
-	lossy        bool  // the source's sketch budget was spent too: counts are lower bounds
 }
 
 // maxExactKeys is how many keys a set counts exactly: well above every
@@ -45,8 +54,9 @@ const (
 // add records k at second sec; shortFrom is the first second inside the
 // short window. Call expire with the same clock first: a sighting that has
 // left the short window must have been aged out before k is counted anew.
-func (s *tieredSet[K]) add(sec int64, k K, shortFrom int64) {
-	if s.last == nil {
+func (s *tieredSet[K, H]) add(sec int64, k K, shortFrom int64) {
+	m := s.more
+	if m == nil {
 		switch {
 		case !s.oneValid:
 			s.one, s.oneSec, s.oneValid, s.shortCount = k, sec, true, 1
@@ -55,28 +65,28 @@ func (s *tieredSet[K]) add(sec int64, k K, shortFrom int64) {
 			s.oneSec, s.shortCount = sec, 1
 			return
 		}
-		// A second key: move the inline one into the map.
-		s.last = make(map[K]int64, 4)
-		s.last[s.one] = s.oneSec
-		s.qShort = append(s.qShort, keyBucket[K]{s.oneSec, s.one})
-		s.qLong = append(s.qLong, keyBucket[K]{s.oneSec, s.one})
-		s.oneValid = false
+		// A second key: move the inline one into the table.
+		m = &tieredMore[K, H]{}
+		v, _ := m.last.put(s.one)
+		*v = s.oneSec
+		m.q = append(m.q, keyBucket[K]{s.oneSec, s.one})
+		s.more, s.oneValid = m, false
 	}
-	prev, ok := s.last[k]
-	if ok && prev == sec {
+	v, added := m.last.put(k)
+	if !added && *v == sec {
 		return
 	}
-	if !ok || prev < shortFrom {
+	if added || *v < shortFrom {
 		s.shortCount++
 	}
-	s.last[k] = sec
-	s.qShort = append(s.qShort, keyBucket[K]{sec, k})
-	s.qLong = append(s.qLong, keyBucket[K]{sec, k})
+	*v = sec
+	m.q = append(m.q, keyBucket[K]{sec, k})
 }
 
 // expire ages out sightings at or before the cutoffs.
-func (s *tieredSet[K]) expire(shortCut, longCut int64) {
-	if s.last == nil {
+func (s *tieredSet[K, H]) expire(shortCut, longCut int64) {
+	m := s.more
+	if m == nil {
 		switch {
 		case !s.oneValid:
 		case s.oneSec <= longCut:
@@ -86,73 +96,75 @@ func (s *tieredSet[K]) expire(shortCut, longCut int64) {
 		}
 		return
 	}
-	i := 0
-	for i < len(s.qShort) && s.qShort[i].sec <= shortCut {
-		if s.last[s.qShort[i].key] == s.qShort[i].sec {
+	q := m.q
+	for m.short < len(q) && q[m.short].sec <= shortCut {
+		if v := m.last.get(q[m.short].key); v != nil && *v == q[m.short].sec {
 			s.shortCount--
 		}
-		i++
+		m.short++
 	}
-	if i > 0 {
-		s.qShort = append(s.qShort[:0], s.qShort[i:]...)
-	}
-	i = 0
-	for i < len(s.qLong) && s.qLong[i].sec <= longCut {
-		if s.last[s.qLong[i].key] == s.qLong[i].sec {
-			delete(s.last, s.qLong[i].key)
+	i := 0
+	for i < len(q) && q[i].sec <= longCut {
+		if v := m.last.get(q[i].key); v != nil && *v == q[i].sec {
+			m.last.del(q[i].key)
 		}
 		i++
 	}
 	if i > 0 {
-		s.qLong = append(s.qLong[:0], s.qLong[i:]...)
+		// The short head is never behind the long one: longCut <= shortCut.
+		m.q = append(q[:0], q[i:]...)
+		m.short -= i
 	}
 }
 
-func (s *tieredSet[K]) short() int {
-	if s.over != nil && s.overSec > s.lastShortCut {
-		return s.shortCount + s.over.estimate()
+func (s *tieredSet[K, H]) short() int {
+	if m := s.more; m != nil && m.over != nil && m.overSec > m.lastShortCut {
+		return int(s.shortCount) + m.over.estimate()
 	}
-	return s.shortCount
+	return int(s.shortCount)
 }
 
-func (s *tieredSet[K]) long() int {
-	if s.over != nil {
-		return s.exact() + s.over.estimate()
+func (s *tieredSet[K, H]) long() int {
+	if m := s.more; m != nil && m.over != nil {
+		return s.exact() + m.over.estimate()
 	}
 	return s.exact()
 }
 
 // exact is how many keys the set holds exactly (in the long window).
-func (s *tieredSet[K]) exact() int {
-	if s.last == nil {
+func (s *tieredSet[K, H]) exact() int {
+	if s.more == nil {
 		if s.oneValid {
 			return 1
 		}
 		return 0
 	}
-	return len(s.last)
+	return s.more.last.len()
 }
 
-// estimated reports whether the counts are estimates (or lower bounds).
-func (s *tieredSet[K]) estimated() bool { return s.over != nil || s.lossy }
+// sketched reports whether the set holds a sketch (charged to the budget).
+func (s *tieredSet[K, H]) sketched() bool { return s.more != nil && s.more.over != nil }
 
-func (s *tieredSet[K]) has(k K) bool {
-	if s.last == nil {
+// estimated reports whether the counts are estimates (or lower bounds).
+func (s *tieredSet[K, H]) estimated() bool { return s.sketched() || s.lossy }
+
+func (s *tieredSet[K, H]) has(k K) bool {
+	if s.more == nil {
 		return s.oneValid && s.one == k
 	}
-	_, ok := s.last[k]
-	return ok
+	return s.more.last.get(k) != nil
 }
 
 // each calls f for every key in the long window.
-func (s *tieredSet[K]) each(f func(K)) {
-	if s.last == nil {
+func (s *tieredSet[K, H]) each(f func(K)) {
+	if s.more == nil {
 		if s.oneValid {
 			f(s.one)
 		}
 		return
 	}
-	for k := range s.last {
+	for i := range s.more.last.len() {
+		k, _ := s.more.last.at(i)
 		f(k)
 	}
 }
@@ -163,10 +175,10 @@ type instant struct{ sec, shortCut, longCut int64 }
 
 // see ages s to w and records k at w's second, charging new exact keys
 // and sketches to b (nil: no budget).
-func (s *tieredSet[K]) see(w instant, k K, b *keyBudget) {
+func (s *tieredSet[K, H]) see(w instant, k K, b *keyBudget) {
 	s.age(w)
-	if s.last != nil && (len(s.last) >= maxExactKeys || (b != nil && b.keys >= maxSourceKeys)) {
-		if _, ok := s.last[k]; !ok {
+	if m := s.more; m != nil && (m.last.len() >= maxExactKeys || (b != nil && b.keys >= maxSourceKeys)) {
+		if m.last.get(k) == nil {
 			s.overflow(w.sec, k, b)
 			return
 		}
@@ -178,26 +190,36 @@ func (s *tieredSet[K]) see(w instant, k K, b *keyBudget) {
 	}
 }
 
-func (s *tieredSet[K]) overflow(sec int64, k K, b *keyBudget) {
-	if s.over == nil {
+// overflow counts k in the sketch; s.more is set.
+func (s *tieredSet[K, H]) overflow(sec int64, k K, b *keyBudget) {
+	m := s.more
+	if m.over == nil {
 		if b != nil && b.sketches >= maxSourceSketches {
 			s.lossy = true
 			return
 		}
-		s.over = newHLL()
+		m.over = newHLL()
 		if b != nil {
 			b.sketches++
 		}
 	}
-	s.over.add(hashKey(k))
-	s.overSec = sec
+	m.over.add(hashKey(k))
+	m.overSec = sec
 }
 
 // age ages s to w.
-func (s *tieredSet[K]) age(w instant) {
+func (s *tieredSet[K, H]) age(w instant) {
 	s.expire(w.shortCut, w.longCut)
-	s.lastShortCut = w.shortCut
-	if s.over != nil && s.overSec <= w.longCut {
-		s.over, s.lossy = nil, false
+	if m := s.more; m != nil {
+		m.lastShortCut = w.shortCut
+		if m.over != nil && m.overSec <= w.longCut {
+			m.over, s.lossy = nil, false
+		}
 	}
 }
+
+// The two kinds of tiered sets the rules keep: ports and hosts.
+type (
+	portTiers = tieredSet[uint16, portHash]
+	hostTiers = tieredSet[[16]byte, addrHash]
+)

@@ -14,8 +14,8 @@ func TestTieredSetMatchesReference(t *testing.T) {
 		keys, maxPerSec int
 	}{{30, 4}, {2, 2}, {1, 1}, {3, 1}} {
 		r := rand.New(rand.NewPCG(uint64(tc.keys), 4))
-		var s tieredSet[int]
-		seen := map[int]int64{}
+		var s portTiers
+		seen := map[uint16]int64{}
 		for sec := int64(0); sec < 300; sec++ {
 			s.expire(sec-short, sec-long)
 			if r.IntN(4) == 0 { // sparse: let everything age out at times
@@ -23,7 +23,7 @@ func TestTieredSetMatchesReference(t *testing.T) {
 				s.expire(sec-short, sec-long)
 			}
 			for i := r.IntN(tc.maxPerSec + 1); i > 0; i-- {
-				k := r.IntN(tc.keys)
+				k := uint16(r.IntN(tc.keys))
 				s.add(sec, k, sec-short+1)
 				seen[k] = sec
 			}
