@@ -12,9 +12,9 @@ type source struct {
 	prev, next  *source // LRU list, most recent first
 	first, last int64   // Unix ns of its first and latest event
 
-	targets  denseMap[[16]byte, target, addrHash] // vertical scans: per destination host
+	targets  denseMap[[16]byte, target, addrHash]   // vertical scans: per destination host
 	services denseMap[uint32, service, serviceHash] // horizontal sweeps: per (protocol, port)
-	sweeping map[uint32]struct{}  // services that crossed the sweep threshold
+	sweeping map[uint32]struct{}                    // services that crossed the sweep threshold
 
 	syns  slidingCount // SYNs in the short window (floods)
 	acks  slidingCount // handshakes it completed, short window

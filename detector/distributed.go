@@ -75,8 +75,8 @@ type prefixState struct {
 	key      prefixKey
 	targets  map[[16]byte]*prefixSet[uint16, portHash] // per host: ports
 	services map[uint16]*prefixSet[[16]byte, addrHash] // per TCP port: hosts
-	members  map[netip.Addr]struct{}         // promoted members (memberAlone walks them)
-	last     netip.Addr                      // the member members was last given
+	members  map[netip.Addr]struct{}                   // promoted members (memberAlone walks them)
+	last     netip.Addr                                // the member members was last given
 	// oneProbe: members fed from probation, and the first maxMembersListed
 	// of them for the alert (they have no episodes for memberAlone).
 	oneProbe int
