@@ -46,6 +46,9 @@ func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n
 		tg.done.see(w, port, &s.budget)
 	}
 	if sv := s.services.get(serviceKey(udp, port)); sv != nil {
+		if sv.done == nil {
+			sv.done = new(hostTiers)
+		}
 		sv.done.see(w, host, &s.budget)
 	}
 	if !udp {

@@ -308,7 +308,9 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	sv.probes |= 1 << probe
 	sv.packets += pa.packets
 	sv.hosts.see(w, host, &s.budget)
-	sv.done.age(w)
+	if sv.done != nil {
+		sv.done.age(w)
+	}
 	if !udp && ev != nil {
 		s.fp.add(ev, probe)
 	}
@@ -385,7 +387,7 @@ func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int6
 		key.port = 1
 	}
 	// The episode's size is its largest port's host count.
-	if ep := s.eps[key]; ep != nil && ep.max > n {
+	if ep := s.episode(key); ep != nil && ep.max > n {
 		n = ep.max
 	}
 	d.report(s, key, LabelSweep, n, window, t)
@@ -394,8 +396,9 @@ func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int6
 // sweepHosts is a service's count of failed hosts in the short window, or
 // in the long one when only that crosses the threshold.
 func (d *Default) sweepHosts(sv *service) (int, time.Duration) {
-	n := failed(sv.hosts.short(), sv.done.short())
-	if ln := failed(sv.hosts.long(), sv.done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
+	done := sv.credited()
+	n := failed(sv.hosts.short(), done.short())
+	if ln := failed(sv.hosts.long(), done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
 		return ln, d.long
 	}
 	return n, d.window

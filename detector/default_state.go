@@ -21,6 +21,9 @@ type source struct {
 	pairs recentPairs  // the latest distinct (host, port) pairs its SYNs went to
 	fp    fingerprint  // tool attribution
 	eps   map[episodeKey]*episode
+	// The episode last looked up (episode, dropEpisode).
+	lastEp    *episode
+	lastEpKey episodeKey
 
 	budget keyBudget // exact keys and sketches held by its sets
 
@@ -86,7 +89,7 @@ func (s *source) evictService() {
 	}
 	if sv := s.services.get(victim); sv != nil {
 		s.budget.release(sv.hosts.exact(), sv.hosts.sketched())
-		s.budget.release(sv.done.exact(), sv.done.sketched())
+		s.budget.release(sv.credited().exact(), sv.credited().sketched())
 	}
 	s.services.del(victim)
 }
@@ -117,7 +120,7 @@ func (s *source) recount(cut int64) {
 	for i := range s.services.len() {
 		_, sv := s.services.at(i)
 		count(sv.hosts.exact(), sv.hosts.sketched())
-		count(sv.done.exact(), sv.done.sketched())
+		count(sv.credited().exact(), sv.credited().sketched())
 	}
 	s.budget = b
 }
@@ -204,14 +207,25 @@ func (tg *target) sets() []*portTiers {
 	return []*portTiers{&tg.tcp, &tg.udp, &tg.done, &tg.syn}
 }
 
-// service is one (protocol, port) as seen from one source.
+// service is one (protocol, port) as seen from one source: 72 bytes, one
+// per port of a vertical scan.
 type service struct {
 	first   int64
 	hosts   hostTiers
-	done    hostTiers // hosts whose connection (or UDP reply) on this port earned credit
-	probes  uint16
+	done    *hostTiers // hosts whose connection (or UDP reply) on this port earned credit; made on the first
 	packets uint64
+	probes  uint16
 }
+
+// credited is sv.done, or an empty set (never written) while sv has none.
+func (sv *service) credited() *hostTiers {
+	if sv.done != nil {
+		return sv.done
+	}
+	return &noHosts
+}
+
+var noHosts hostTiers
 
 func serviceKey(udp bool, port uint16) uint32 {
 	if udp {

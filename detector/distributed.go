@@ -71,12 +71,14 @@ func prefixKeyOf(a netip.Addr) prefixKey {
 // prefixState aggregates the TCP probes of a prefix's members.
 // Its episodes live in a source of their own whose address is the prefix.
 type prefixState struct {
-	src      source // addr: the prefix's first address; eps: its episodes
-	key      prefixKey
-	targets  map[[16]byte]*prefixSet[uint16, portHash] // per host: ports
-	services map[uint16]*prefixSet[[16]byte, addrHash] // per TCP port: hosts
-	members  map[netip.Addr]struct{}                   // promoted members (memberAlone walks them)
-	last     netip.Addr                                // the member members was last given
+	src source // addr: the prefix's first address; eps: its episodes
+	key prefixKey
+	// Per host: ports; per TCP port: hosts. lastTg and lastSv below
+	// point into them, and are replaced after every insert.
+	targets  denseMap[[16]byte, prefixSet[uint16, portHash], addrHash]
+	services denseMap[uint16, prefixSet[[16]byte, addrHash], portHash]
+	members  map[netip.Addr]struct{} // promoted members (memberAlone walks them)
+	last     netip.Addr              // the member members was last given
 	// oneProbe: members fed from probation, and the first maxMembersListed
 	// of them for the alert (they have no episodes for memberAlone).
 	oneProbe int
@@ -141,8 +143,7 @@ func (d *Default) prefixFor(k prefixKey, src netip.Addr, t int64) *prefixState {
 		bits = prefixBits4
 	}
 	pf, _ := src.Prefix(bits)
-	p := &prefixState{key: k, judgedSec: -1, targets: map[[16]byte]*prefixSet[uint16, portHash]{}, services: map[uint16]*prefixSet[[16]byte, addrHash]{},
-		members: map[netip.Addr]struct{}{}}
+	p := &prefixState{key: k, judgedSec: -1, members: map[netip.Addr]struct{}{}}
 	p.src = source{addr: pf.Addr(), first: t, prefix: p}
 	d.prefixes[k] = p
 	d.lastPrefix = p
@@ -182,7 +183,7 @@ func prefixRank(a, b *prefixState) int {
 	for _, c := range [...][2]int{
 		{min(len(a.src.eps), 1), min(len(b.src.eps), 1)},
 		{min(len(a.members), 1), min(len(b.members), 1)},
-		{len(a.targets) + len(a.services), len(b.targets) + len(b.services)},
+		{a.targets.len() + a.services.len(), b.targets.len() + b.services.len()},
 	} {
 		if c[0] != c[1] {
 			return cmp.Compare(c[0], c[1])
@@ -248,12 +249,12 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 	}
 	tg := p.lastTg
 	if tg == nil || p.lastHost != host {
-		if tg = p.targets[host]; tg == nil {
-			if len(p.targets) >= maxPrefixTargets {
+		if tg = p.targets.get(host); tg == nil {
+			if p.targets.len() >= maxPrefixTargets {
 				return
 			}
-			tg = &prefixSet[uint16, portHash]{first: t}
-			p.targets[host] = tg
+			tg, _ = p.targets.put(host)
+			tg.first = t
 		}
 		p.lastHost, p.lastTg = host, tg
 	}
@@ -261,12 +262,12 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 	tg.done.age(w)
 	sv := p.lastSv
 	if sv == nil || p.lastPort != port {
-		if sv = p.services[port]; sv == nil {
-			if len(p.services) >= maxPrefixServices {
+		if sv = p.services.get(port); sv == nil {
+			if p.services.len() >= maxPrefixServices {
 				return
 			}
-			sv = &prefixSet[[16]byte, addrHash]{first: t}
-			p.services[port] = sv
+			sv, _ = p.services.put(port)
+			sv.first = t
 		}
 		p.lastPort, p.lastSv = port, sv
 	}
@@ -337,7 +338,7 @@ func (d *Default) memberAlone(p *prefixState, vertical bool, host [16]byte, port
 				best = max(best, failed(tg.tcp.long(), tg.done.long()))
 			}
 		} else if sv := s.services.get(serviceKey(false, port)); sv != nil {
-			best = max(best, failed(sv.hosts.long(), sv.done.long()))
+			best = max(best, failed(sv.hosts.long(), sv.credited().long()))
 		}
 	}
 	return best >= thr && n-best < thr
@@ -351,10 +352,10 @@ func (d *Default) prefixCompletion(src netip.Addr, dst [16]byte, port uint16, w 
 }
 
 func (d *Default) prefixDone(p *prefixState, dst [16]byte, port uint16, w instant) {
-	if tg := p.targets[dst]; tg != nil {
+	if tg := p.targets.get(dst); tg != nil {
 		tg.done.see(w, port, &p.src.budget)
 	}
-	if sv := p.services[port]; sv != nil {
+	if sv := p.services.get(port); sv != nil {
 		sv.done.see(w, dst, &p.src.budget)
 	}
 }
@@ -363,7 +364,7 @@ func (d *Default) prefixDone(p *prefixState, dst [16]byte, port uint16, w instan
 func (d *Default) describeDistributed(p *prefixState, k episodeKey, a *Alert) bool {
 	a.Technique, a.ScanType = "T1595", "syn"
 	if k.port == 0 { // ports of one host
-		tg := p.targets[k.host]
+		tg := p.targets.get(k.host)
 		if tg == nil {
 			return false
 		}
@@ -373,7 +374,7 @@ func (d *Default) describeDistributed(p *prefixState, k episodeKey, a *Alert) bo
 		a.DestPorts = samplePorts(&tg.keys, 64)
 		a.FirstSeen, a.Estimated = time.Unix(0, tg.first).UTC(), tg.keys.estimated()
 	} else { // hosts on one port
-		sv := p.services[uint16(k.port)]
+		sv := p.services.get(uint16(k.port))
 		if sv == nil {
 			return false
 		}

@@ -58,7 +58,7 @@ func episodeID(src netip.Addr, k episodeKey, first int64) string {
 // report feeds an episode's current label and size in; it alerts when the
 // episode is new, escalates, or has grown tenfold since its last alert.
 func (d *Default) report(s *source, k episodeKey, label string, size int, window time.Duration, now int64) {
-	ep := s.eps[k]
+	ep := s.episode(k)
 	status := ""
 	switch {
 	case ep == nil:
@@ -71,11 +71,11 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 		// episode: one alert_id, the label escalated to the scan's.
 		if ev := s.eps[evasiveKey]; ev != nil && k != evasiveKey {
 			ep.id = ev.id
-			delete(s.eps, evasiveKey)
+			s.dropEpisode(evasiveKey)
 			status = StatusEscalated
 		}
 		s.eps[k] = ep
-	case labelRank[label] > labelRank[ep.label]:
+	case label != ep.label && labelRank[label] > labelRank[ep.label]:
 		status = StatusEscalated
 	case size >= 10*ep.alerted:
 		status = StatusUpdated
@@ -88,7 +88,7 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 		return
 	}
 	// An episode's label never steps down.
-	if labelRank[label] > labelRank[ep.label] || status == StatusNew {
+	if status == StatusNew || label != ep.label && labelRank[label] > labelRank[ep.label] {
 		ep.label = label
 	}
 	ep.alerted, ep.window = size, window
@@ -122,7 +122,28 @@ func (d *Default) closeQuiet(s *source, now int64, all bool) {
 		}
 		a.Status, a.Timestamp = StatusFinal, time.Unix(0, max(s.last, ep.sent.Timestamp.UnixNano())).UTC()
 		d.send(s, a)
-		delete(s.eps, k)
+		s.dropEpisode(k)
+	}
+}
+
+// episode is s's episode k, or nil. The one last found is kept: a scan
+// reports its episode on every probe past the threshold.
+func (s *source) episode(k episodeKey) *episode {
+	if s.lastEp != nil && s.lastEpKey == k {
+		return s.lastEp
+	}
+	ep := s.eps[k]
+	if ep != nil {
+		s.lastEp, s.lastEpKey = ep, k
+	}
+	return ep
+}
+
+// dropEpisode forgets s's episode k.
+func (s *source) dropEpisode(k episodeKey) {
+	delete(s.eps, k)
+	if s.lastEpKey == k {
+		s.lastEp = nil
 	}
 }
 
