@@ -22,11 +22,16 @@ type tieredSet[K comparable, H keyHasher[K]] struct {
 // tieredMore is a set's state past its first key.
 type tieredMore[K comparable, H keyHasher[K]] struct {
 	last denseMap[K, int64, H] // second each key was last seen
-	// q holds sightings in arrival order; q[short:] are those the short
-	// window has not aged out, q[0:] those the long window has not (the
-	// long window's cut is never past the short one's).
-	q     []keyBucket[K]
-	short int
+	// Sightings in arrival order, as their keys and runs of sightings that
+	// share a second (a scan puts hundreds in each): 2 bytes a port
+	// sighting, not a 16-byte (second, key) bucket. runs[shortRun:] (and
+	// keys[shortKey:]) are those the short window has not aged out, all of
+	// them those the long window has not: the long window's cut is never
+	// past the short one's.
+	keys     []K
+	runs     []secRun
+	shortRun int
+	shortKey int
 
 	// Past maxExactKeys (or the source's key budget), new keys go to a
 	// sketch instead: counts keep growing, as estimates. The sketch lives
@@ -69,7 +74,7 @@ func (s *tieredSet[K, H]) add(sec int64, k K, shortFrom int64) {
 		m = &tieredMore[K, H]{}
 		v, _ := m.last.put(s.one)
 		*v = s.oneSec
-		m.q = append(m.q, keyBucket[K]{s.oneSec, s.one})
+		m.sighted(s.oneSec, s.one)
 		s.more, s.oneValid = m, false
 	}
 	v, added := m.last.put(k)
@@ -80,7 +85,25 @@ func (s *tieredSet[K, H]) add(sec int64, k K, shortFrom int64) {
 		s.shortCount++
 	}
 	*v = sec
-	m.q = append(m.q, keyBucket[K]{sec, k})
+	m.sighted(sec, k)
+}
+
+// secRun is a run of n consecutive sightings at second sec.
+type secRun struct {
+	sec int64
+	n   int32
+}
+
+// sighted queues a sighting of k at sec, in the newest run if that has
+// the same second and is still in the short window (so that the heads
+// stay at run boundaries, where they were with one bucket a sighting).
+func (m *tieredMore[K, H]) sighted(sec int64, k K) {
+	m.keys = append(m.keys, k)
+	if n := len(m.runs); n > m.shortRun && m.runs[n-1].sec == sec {
+		m.runs[n-1].n++
+		return
+	}
+	m.runs = append(m.runs, secRun{sec, 1})
 }
 
 // expire ages out sightings at or before the cutoffs.
@@ -96,24 +119,33 @@ func (s *tieredSet[K, H]) expire(shortCut, longCut int64) {
 		}
 		return
 	}
-	q := m.q
-	for m.short < len(q) && q[m.short].sec <= shortCut {
-		if v := m.last.get(q[m.short].key); v != nil && *v == q[m.short].sec {
-			s.shortCount--
+	for m.shortRun < len(m.runs) && m.runs[m.shortRun].sec <= shortCut {
+		r := m.runs[m.shortRun]
+		for _, k := range m.keys[m.shortKey : m.shortKey+int(r.n)] {
+			if v := m.last.get(k); v != nil && *v == r.sec {
+				s.shortCount--
+			}
 		}
-		m.short++
+		m.shortKey += int(r.n)
+		m.shortRun++
 	}
-	i := 0
-	for i < len(q) && q[i].sec <= longCut {
-		if v := m.last.get(q[i].key); v != nil && *v == q[i].sec {
-			m.last.del(q[i].key)
+	i, j := 0, 0
+	for i < len(m.runs) && m.runs[i].sec <= longCut {
+		r := m.runs[i]
+		for _, k := range m.keys[j : j+int(r.n)] {
+			if v := m.last.get(k); v != nil && *v == r.sec {
+				m.last.del(k)
+			}
 		}
+		j += int(r.n)
 		i++
 	}
 	if i > 0 {
 		// The short head is never behind the long one: longCut <= shortCut.
-		m.q = append(q[:0], q[i:]...)
-		m.short -= i
+		m.runs = append(m.runs[:0], m.runs[i:]...)
+		m.keys = append(m.keys[:0], m.keys[j:]...)
+		m.shortRun -= i
+		m.shortKey -= j
 	}
 }
 
