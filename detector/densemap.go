@@ -83,6 +83,13 @@ func (m *denseMap[K, V, H]) put(k K) (v *V, added bool) {
 		m.grow()
 		slot, _ = m.find(k)
 	}
+	if n := len(m.keys); n == cap(m.keys) {
+		// Doubling, where append grows large slices by a quarter: a
+		// scanner's table is copied half as often.
+		c := max(2*n, 4)
+		m.keys = append(make([]K, 0, c), m.keys...)
+		m.vals = append(make([]V, 0, c), m.vals...)
+	}
 	var zero V
 	m.keys = append(m.keys, k)
 	m.vals = append(m.vals, zero)

@@ -112,7 +112,9 @@ func probeType(bits uint16, udp bool) string {
 func (d *Default) decoys(s *source, host [16]byte, tg *target) []netip.Addr {
 	var out []netip.Addr
 	for o := d.lru.head; o != nil && len(out) < 16; o = o.next {
-		if o == s {
+		// A source last active before the window began no probing in it
+		// (a target's first probe is never after its source's last).
+		if o == s || o.last < tg.first-2e9 {
 			continue
 		}
 		ot := o.targets.get(host)
