@@ -36,7 +36,7 @@ func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n
 		}
 		tg.udpDone.see(w, port, &s.budget)
 	} else {
-		if !tg.syn.has(port) {
+		if !tg.synPorts().has(port) {
 			return
 		}
 		// Every credited connection counts: a flood's source earns none

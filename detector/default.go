@@ -228,7 +228,7 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 			return ProbeNone, true
 		}
 		if s := d.lru.byAddr[ev.Src]; s != nil {
-			if tg := s.targets.get(ev.Dst.As16()); tg != nil && tg.syn.has(ev.DstPort) {
+			if tg := s.targets.get(ev.Dst.As16()); tg != nil && tg.synPorts().has(ev.DstPort) {
 				return ProbeNone, false // its own connection
 			}
 		} else if r, ok := d.prob.get(ev.Src); ok && r.probes&(1<<ProbeSYN) != 0 && r.sameService(ev.Dst, ev.DstPort, ProbeSYN) {
@@ -258,7 +258,7 @@ func (d *Default) reverseOf(ev *Event, udp bool) bool {
 	if udp {
 		return tg.udp.has(ev.SrcPort)
 	}
-	return tg.syn.has(ev.SrcPort)
+	return tg.synPorts().has(ev.SrcPort)
 }
 
 func (d *Default) windowSec() int64 { return max(int64(d.window/time.Second), 1) }
@@ -287,13 +287,22 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	}
 	tg.probes |= 1 << probe
 	tg.packets += pa.packets
+	var synKeys int
+	var synSketch bool
 	if udp {
 		tg.udp.see(w, pa.port, &s.budget)
 		if tg.udpDone != nil {
 			tg.udpDone.age(w)
 		}
 	} else {
-		tg.tcp.see(w, pa.port, &s.budget)
+		// The SYN ports part from tcp's before a probe that would make
+		// them differ: one that is not a SYN, or one near the budget's
+		// limits (up to two keys and sketches are charged between the
+		// two sets' sightings).
+		if tg.syn == nil && (probe != ProbeSYN || s.budget.keys >= maxSourceKeys-4 || s.budget.sketches >= maxSourceSketches-4) {
+			tg.syn = tg.tcp.clone()
+		}
+		synKeys, synSketch = tg.tcp.see(w, pa.port, &s.budget)
 		tg.done.age(w)
 	}
 	sk := serviceKey(udp, pa.port)
@@ -316,7 +325,15 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	}
 
 	if probe == ProbeSYN {
-		tg.syn.see(w, pa.port, &s.budget)
+		if tg.syn != nil {
+			tg.syn.see(w, pa.port, &s.budget)
+		} else {
+			// What the SYN ports' own sighting would have charged.
+			s.budget.keys += synKeys
+			if synSketch {
+				s.budget.sketches++
+			}
+		}
 		s.syns.expire(w.shortCut)
 		s.syns.add(w.sec, pa.packets)
 		s.pairs.add(w.sec, pairKey{host, pa.port}, w.shortCut)

@@ -191,7 +191,11 @@ type target struct {
 	tcp   portTiers // TCP ports probed (any probe type)
 	udp   portTiers // UDP ports probed
 	done  portTiers // TCP ports of connections the source used (credit.go)
-	syn   portTiers // TCP ports it sent a SYN to
+	// TCP ports it sent a SYN to: nil while they are tcp's, to the
+	// second (every TCP probe so far a SYN, and the key budget far from
+	// its limits, so that both sets took the same branches): a SYN
+	// scan's second set of ports, which cost as much again as the first.
+	syn *portTiers
 	// UDP ports that answered it; allocated on the first answer, as most
 	// sources get none.
 	udpDone *portTiers
@@ -199,12 +203,21 @@ type target struct {
 	packets uint64 // probes since the target was first seen
 }
 
-// sets are the target's port sets, for the key budget.
+// synPorts is the set of ports the source sent a SYN to.
+func (tg *target) synPorts() *portTiers {
+	if tg.syn != nil {
+		return tg.syn
+	}
+	return &tg.tcp
+}
+
+// sets are the target's port sets, for the key budget: the SYN ports
+// count as a set of their own while they are tcp's (as they were charged).
 func (tg *target) sets() []*portTiers {
 	if tg.udpDone != nil {
-		return []*portTiers{&tg.tcp, &tg.udp, &tg.done, &tg.syn, tg.udpDone}
+		return []*portTiers{&tg.tcp, &tg.udp, &tg.done, tg.synPorts(), tg.udpDone}
 	}
-	return []*portTiers{&tg.tcp, &tg.udp, &tg.done, &tg.syn}
+	return []*portTiers{&tg.tcp, &tg.udp, &tg.done, tg.synPorts()}
 }
 
 // service is one (protocol, port) as seen from one source: 72 bytes, one

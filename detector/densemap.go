@@ -86,7 +86,7 @@ func (m *denseMap[K, V, H]) put(k K) (v *V, added bool) {
 	if n := len(m.keys); n == cap(m.keys) {
 		// Doubling, where append grows large slices by a quarter: a
 		// scanner's table is copied half as often.
-		c := max(2*n, 4)
+		c := max(2*n, 1)
 		m.keys = append(make([]K, 0, c), m.keys...)
 		m.vals = append(make([]V, 0, c), m.vals...)
 	}

@@ -1,5 +1,7 @@
 package detector
 
+import "slices"
+
 // tieredSet counts distinct keys over two sliding windows at once, a short
 // one (the scan window) and a long one (low-and-slow scans), with one table
 // of last sightings and one queue of sightings that both windows read from
@@ -206,13 +208,12 @@ func (s *tieredSet[K, H]) each(f func(K)) {
 type instant struct{ sec, shortCut, longCut int64 }
 
 // see ages s to w and records k at w's second, charging new exact keys
-// and sketches to b (nil: no budget).
-func (s *tieredSet[K, H]) see(w instant, k K, b *keyBudget) {
+// and sketches to b (nil: no budget); it returns what it charged.
+func (s *tieredSet[K, H]) see(w instant, k K, b *keyBudget) (keys int, sketch bool) {
 	s.age(w)
 	if m := s.more; m != nil && (m.last.len() >= maxExactKeys || (b != nil && b.keys >= maxSourceKeys)) {
 		if m.last.get(k) == nil {
-			s.overflow(w.sec, k, b)
-			return
+			return 0, s.overflow(w.sec, k, b)
 		}
 	}
 	n := s.exact()
@@ -220,23 +221,42 @@ func (s *tieredSet[K, H]) see(w instant, k K, b *keyBudget) {
 	if b != nil {
 		b.keys += s.exact() - n
 	}
+	return s.exact() - n, false
 }
 
-// overflow counts k in the sketch; s.more is set.
-func (s *tieredSet[K, H]) overflow(sec int64, k K, b *keyBudget) {
+// overflow counts k in the sketch, reporting whether it made the sketch;
+// s.more is set.
+func (s *tieredSet[K, H]) overflow(sec int64, k K, b *keyBudget) (made bool) {
 	m := s.more
 	if m.over == nil {
 		if b != nil && b.sketches >= maxSourceSketches {
 			s.lossy = true
-			return
+			return false
 		}
-		m.over = newHLL()
+		m.over, made = newHLL(), true
 		if b != nil {
 			b.sketches++
 		}
 	}
 	m.over.add(hashKey(k))
 	m.overSec = sec
+	return made
+}
+
+// clone is a deep copy of s.
+func (s *tieredSet[K, H]) clone() *tieredSet[K, H] {
+	c := *s
+	if m := s.more; m != nil {
+		cm := *m
+		cm.last = denseMap[K, int64, H]{idx: slices.Clone(m.last.idx), keys: slices.Clone(m.last.keys), vals: slices.Clone(m.last.vals)}
+		cm.keys, cm.runs = slices.Clone(m.keys), slices.Clone(m.runs)
+		if m.over != nil {
+			o := *m.over
+			cm.over = &o
+		}
+		c.more = &cm
+	}
+	return &c
 }
 
 // age ages s to w.
