@@ -8,7 +8,7 @@ import "net/netip"
 // client's real connections are no scan evidence.
 func (d *Default) credit(ev *Event, t int64) {
 	udp := ev.Kind == KindCreditUDP
-	s := d.lru.byAddr[ev.Src]
+	s := d.lru.get(ev.Src)
 	if s == nil {
 		d.probationCredit(ev, udp)
 		return

@@ -99,7 +99,7 @@ func (d *Default) Observe(ev *Event) {
 		d.headerChain(ev, t)
 		return
 	}
-	s := d.lru.byAddr[ev.Src]
+	s := d.lru.get(ev.Src)
 	if s == nil {
 		if martian(ev.Src) || d.cfg.Ignore.Contains(ev.Src) {
 			return
@@ -227,7 +227,7 @@ func (d *Default) classify(ev *Event) (Probe, bool) {
 		if d.reverseOf(ev, false) {
 			return ProbeNone, true
 		}
-		if s := d.lru.byAddr[ev.Src]; s != nil {
+		if s := d.lru.get(ev.Src); s != nil {
 			if tg := s.targets.get(ev.Dst.As16()); tg != nil && tg.synPorts().has(ev.DstPort) {
 				return ProbeNone, false // its own connection
 			}

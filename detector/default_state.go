@@ -252,7 +252,20 @@ func serviceKey(udp bool, port uint16) uint32 {
 // while a real scanner, active all along, stays at the head.
 type sourceLRU struct {
 	byAddr     map[netip.Addr]*source
+	last       *source // the source get last found: probes come in runs from one
 	head, tail *source
+}
+
+// get returns the state of src, or nil.
+func (l *sourceLRU) get(src netip.Addr) *source {
+	if l.last != nil && l.last.addr == src {
+		return l.last
+	}
+	s := l.byAddr[src]
+	if s != nil {
+		l.last = s
+	}
+	return s
 }
 
 func (l *sourceLRU) touch(s *source) {
@@ -289,4 +302,7 @@ func (l *sourceLRU) unlink(s *source) {
 func (l *sourceLRU) remove(s *source) {
 	l.unlink(s)
 	delete(l.byAddr, s.addr)
+	if l.last == s {
+		l.last = nil
+	}
 }

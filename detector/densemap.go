@@ -20,6 +20,9 @@ type denseMap[K comparable, V any, H keyHasher[K]] struct {
 	idx  []uint32 // slot: 0 empty, else 1 + position in keys and vals; len a power of two
 	keys []K
 	vals []V
+	// hint: the position get last found. Checked against keys before
+	// use, so it needs no upkeep: runs of one key skip the hash.
+	hint int
 }
 
 // keyHasher hashes one key type with hashSeed; a zero-size type
@@ -66,7 +69,11 @@ func (m *denseMap[K, V, H]) find(k K) (slot uint64, pos int) {
 
 // get returns k's value, or nil.
 func (m *denseMap[K, V, H]) get(k K) *V {
+	if h := m.hint; h < len(m.keys) && m.keys[h] == k {
+		return &m.vals[h]
+	}
 	if _, p := m.find(k); p >= 0 {
+		m.hint = p
 		return &m.vals[p]
 	}
 	return nil

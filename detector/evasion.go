@@ -57,7 +57,7 @@ func (d *Default) headerChain(ev *Event, t int64) {
 	if martian(ev.Src) || d.cfg.Ignore.Contains(ev.Src) {
 		return
 	}
-	s := d.lru.byAddr[ev.Src]
+	s := d.lru.get(ev.Src)
 	if s == nil {
 		if r, ok := d.prob.get(ev.Src); ok {
 			d.prob.remove(ev.Src)
