@@ -68,3 +68,49 @@ func TestDenseMapHashIsSeeded(t *testing.T) {
 		t.Fatal("the address hash ignores its second seed word")
 	}
 }
+
+// The probation index against a Go map, its keys read back from a "ring"
+// as probation's are: with tags (a ring under 2^22 slots) and without.
+func TestSlotIndexMatchesMap(t *testing.T) {
+	for _, ring := range []int{5000, 1 << 23} {
+		r := rand.New(rand.NewPCG(uint64(ring), 3))
+		keys := make([]uint32, 5000) // slot -> key
+		var x slotIndex
+		ref := map[uint32]uint32{} // key -> slot
+		hashOf := func(s uint32) uint64 { return prefixHash4(keys[s]) }
+		find := func(k uint32) int { return x.find(prefixHash4(k), ring, func(s uint32) bool { return keys[s] == k }) }
+		for op := 0; op < 50_000; op++ {
+			k := uint32(r.IntN(3000))
+			pos := find(k)
+			if s, ok := ref[k]; ok != (pos >= 0) || ok && x.slot(pos, ring) != s {
+				t.Fatalf("ring %d, op %d: key %d at %d, reference %d %v", ring, op, k, pos, s, ok)
+			}
+			switch {
+			case pos >= 0 && r.IntN(2) == 0:
+				x.removeAt(pos, ring, hashOf)
+				delete(ref, k)
+			case pos < 0:
+				s := uint32(r.IntN(len(keys)))
+				if old, used := keyOfSlot(ref, s); used { // the slot's old key goes first
+					x.removeAt(find(old), ring, hashOf)
+					delete(ref, old)
+				}
+				keys[s] = k
+				x.insert(prefixHash4(k), s, ring, hashOf)
+				ref[k] = s
+			}
+			if x.n != len(ref) {
+				t.Fatalf("ring %d, op %d: %d entries, want %d", ring, op, x.n, len(ref))
+			}
+		}
+	}
+}
+
+func keyOfSlot(ref map[uint32]uint32, s uint32) (uint32, bool) {
+	for k, v := range ref {
+		if v == s {
+			return k, true
+		}
+	}
+	return 0, false
+}

@@ -194,7 +194,7 @@ func TestDefaultDistributedInsideSpoofedFlood(t *testing.T) {
 	})
 	d := keep.(*Default)
 	prob, promoted := d.Held()
-	t.Logf("%d on probation, %d promoted, %d prefixes held, %d prefix index entries", prob, promoted, len(d.prefixes), len(d.prob.firsts4))
+	t.Logf("%d on probation, %d promoted, %d prefixes held, %d prefix index entries", prob, promoted, len(d.prefixes), d.prob.firsts4.n)
 	var found []Alert
 	for _, a := range append(alerts, d.Flush()...) {
 		if a.Label == LabelDistributed && a.Status == StatusFinal {
