@@ -277,12 +277,16 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	udp := probe == ProbeUDP
 
 	// tg and sv point into their tables: valid until the next insert.
-	tg := s.targets.get(host)
-	if tg == nil {
-		if s.targets.len() >= maxTargets {
-			s.evictTarget()
-		}
-		tg, _ = s.targets.put(host)
+	// Below the cap, put finds or adds in one lookup.
+	var tg *target
+	added := false
+	if s.targets.len() < maxTargets {
+		tg, added = s.targets.put(host)
+	} else if tg = s.targets.get(host); tg == nil {
+		s.evictTarget()
+		tg, added = s.targets.put(host)
+	}
+	if added {
 		tg.first = t
 	}
 	tg.probes |= 1 << probe
@@ -306,12 +310,16 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 		tg.done.age(w)
 	}
 	sk := serviceKey(udp, pa.port)
-	sv := s.services.get(sk)
-	if sv == nil {
-		if s.services.len() >= maxServices {
-			s.evictService()
-		}
-		sv, _ = s.services.put(sk)
+	var sv *service
+	if s.services.len() < maxServices {
+		sv, added = s.services.put(sk)
+	} else if sv = s.services.get(sk); sv == nil {
+		s.evictService()
+		sv, added = s.services.put(sk)
+	} else {
+		added = false
+	}
+	if added {
 		sv.first = t
 	}
 	sv.probes |= 1 << probe

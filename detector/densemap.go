@@ -81,8 +81,12 @@ func (m *denseMap[K, V, H]) get(k K) *V {
 
 // put returns k's value, adding a zero one if k is new.
 func (m *denseMap[K, V, H]) put(k K) (v *V, added bool) {
+	if h := m.hint; h < len(m.keys) && m.keys[h] == k {
+		return &m.vals[h], false
+	}
 	slot, p := m.find(k)
 	if p >= 0 {
+		m.hint = p
 		return &m.vals[p], false
 	}
 	// Grow at 3/4 full: short probe chains for linear probing.
