@@ -152,3 +152,31 @@ func TestV4Base(t *testing.T) {
 		}
 	}
 }
+
+// Queued writes are applied in order before any read, across batch
+// boundaries: 300 SYNs of one flow (more than four batches, the arm count
+// saturating at 255) interleaved with other flows' SYNs and UDP probes
+// earn exactly 255 credits, and a UDP probe queued last is armed when its
+// reply arrives.
+func TestQueuedWritesApplyBeforeReads(t *testing.T) {
+	tb := New(RandomKeys())
+	other := a16("198.51.100.21")
+	for i := 0; i < 300; i++ {
+		tb.SYN(&client, &server, 443, t0)
+		tb.SYN(&other, &server, uint16(1000+i), t0)
+		tb.Probe(&other, &server, uint16(2000+i), t0)
+	}
+	tb.Probe(&client, &server, 53, t0)
+	if !tb.Reply(&server, &client, 53, t0) {
+		t.Fatal("the reply to a queued UDP probe found the flow unarmed")
+	}
+	credits := 0
+	for i := 0; i < 300; i++ {
+		if c, _ := tb.Segment(&client, &server, 40000, 443, 10, 1, false, t0); c {
+			credits++
+		}
+	}
+	if credits != 255 {
+		t.Fatalf("%d credits after 300 queued SYNs, want 255 (the arm count's cap)", credits)
+	}
+}
