@@ -214,7 +214,7 @@ func (t *Table) Segment(src, dst *[16]byte, sport, dport uint16, payload int, ac
 	if live(s, m) {
 		established = true
 		if payload > 0 {
-			t.touch(src, dst, 0, protoPair, ns)
+			t.touch(t.Index(src, dst, 0, protoPair), ns)
 		}
 		if s.Armed > 0 {
 			switch {
