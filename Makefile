@@ -43,12 +43,13 @@ test-short:
 # Throughput as ratios from one run: scanwatch replay vs tcpdump's SYN
 # filter vs a gopacket.NewPacket decode, on one generated 1M-SYN capture;
 # then the default rules' memory (the peak-RSS one alone in its process);
-# then the XDP program's cost per packet through BPF_PROG_TEST_RUN (root).
+# then the XDP and egress programs' cost per packet through
+# BPF_PROG_TEST_RUN (root).
 bench:
 	$(GO) test ./capture -run '^$$' -bench 'Replay|Tcpdump' -benchtime 3x -count 5 | tee /tmp/scanwatch-bench.txt
 	$(GO) test ./detector -run '^$$' -bench 'DefaultMemory' -benchtime 1x -count 3 | tee -a /tmp/scanwatch-bench.txt
 	$(GO) test ./detector -run '^$$' -bench 'SpoofedMillionRSS' -benchtime 1x | tee -a /tmp/scanwatch-bench.txt
-	$(GO) test ./sensor -run '^$$' -bench 'XDP' -benchtime 3x -count 3 | tee -a /tmp/scanwatch-bench.txt
+	$(GO) test ./sensor -run '^$$' -bench 'XDP|Egress' -benchtime 3x -count 3 | tee -a /tmp/scanwatch-bench.txt
 	@awk -f bench/ratios.awk /tmp/scanwatch-bench.txt
 
 fuzz:

@@ -36,4 +36,10 @@ END {
 		for (i = 1; i <= k; i++) { m = median("BenchmarkXDP/" cs[i]); if (m > 0) printf "  %-20s %7.1f ns  %5.1fx\n", cs[i], m, m/f }
 		printf "  one core at 10GbE minimum-size frames (14.88 Mpps) has 67 ns per packet\n"
 	}
+	f = median("BenchmarkEgress/floor")
+	if (f > 0) {
+		printf "\negress program (TCX, every packet the host sends), median ns/pkt, and times a TC program's floor:\n"
+		k = split("floor tcp udp", cs, " ")
+		for (i = 1; i <= k; i++) { m = median("BenchmarkEgress/" cs[i]); if (m > 0) printf "  %-20s %7.1f ns  %5.1fx\n", cs[i], m, m/f }
+	}
 }

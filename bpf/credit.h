@@ -243,16 +243,36 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 	return out;
 }
 
+// reply_slot is the armed, live slot of the flow a UDP datagram from
+// src:sport to dst answers, or 0.
+static __always_inline struct conn_slot *reply_slot(const struct pkt *p)
+{
+	struct conn_slot *r = conn_slot(p->daddr, p->saddr, p->sport, IPPROTO_UDP, p->v6);
+	if (!r || !r->armed || !slot_live(r, credit_mark(bpf_ktime_get_coarse_ns())))
+		return 0;
+	return r;
+}
+
 // credit_reply judges a whole UDP datagram from src:sport to dst: true
 // when it answers an armed flow of dst's to src:sport, which earns that
 // flow a credit (credit.Table.Reply). Replay checks every datagram's sum;
 // the kernel only the rare one that earns, and reads the clock only then.
 static __always_inline int credit_reply(struct xdp_md *ctx, const struct pkt *p)
 {
-	struct conn_slot *r = conn_slot(p->daddr, p->saddr, p->sport, IPPROTO_UDP, p->v6);
-	if (!r || !r->armed || !slot_live(r, credit_mark(bpf_ktime_get_coarse_ns())))
+	struct conn_slot *r = reply_slot(p);
+	if (!r || !verify(ctx, p))
 		return 0;
-	if (!verify(ctx, p))
+	r->armed = 0;
+	return 1;
+}
+
+// credit_sent is credit_reply for a datagram this host sends (the egress
+// program): its own stack built it, so there is no checksum to judge
+// (and offload may have left it partial).
+static __always_inline int credit_sent(const struct pkt *p)
+{
+	struct conn_slot *r = reply_slot(p);
+	if (!r)
 		return 0;
 	r->armed = 0;
 	return 1;

@@ -334,12 +334,13 @@ static __always_inline int parse_ipv6(struct cursor *c, void *data, struct pkt *
 	return PARSE_CHAIN;
 }
 
-static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+// parse_frame parses the Ethernet frame from data to end: the XDP
+// program's frames, and the egress program's (scanwatch_egress).
+static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
 	struct cursor c = {
 		.pos = data,
-		.end = (void *)(long)ctx->data_end,
+		.end = end,
 	};
 	struct ethhdr *eth = c.pos;
 	if ((void *)(eth + 1) > c.end)
@@ -368,4 +369,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	if (proto == bpf_htons(ETH_P_IPV6))
 		return parse_ipv6(&c, data, p);
 	return PARSE_OTHER;
+}
+
+static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+{
+	return parse_frame((void *)(long)ctx->data, (void *)(long)ctx->data_end, p);
 }

@@ -10,6 +10,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -100,6 +101,7 @@ enum counter {
 	CNT_ACK_PROBES,    // bare ACKs and FIN+ACKs on no live connection (also in CNT_PROBES)
 	CNT_CREDITS,       // connections and UDP flows that earned a credit (credit.h)
 	CNT_FIRST_SIGHT,   // new flows of unseen sources, reported without an LRU insert (admit.h)
+	CNT_EGRESS_CREDITS,// UDP flows credited by a reply this host sent (scanwatch_egress; also in CNT_CREDITS)
 	CNT_MAX,
 };
 
@@ -327,6 +329,43 @@ struct {
 	__type(value, struct probe_scratch);
 } probe_scratch SEC(".maps");
 
+// flow_new counts the first probe of a flow key's flow not in the map
+// (its checksum judged already): a first sight (admit.h), or an insert.
+static __always_inline void flow_new(struct probe_scratch *sc, const struct pkt *p, __u8 probe, __u8 evasion)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (cfg.admission && first_sight(&sc->key) &&
+	    report(&sc->key, p, now, 1, RECORD_FIRST_SIGHT, evasion)) {
+		count(CNT_FIRST_SIGHT);
+		credit_armed(p, probe, now);
+		return;
+	}
+	struct flow_value *nv = &sc->nv;
+	__builtin_memset(nv, 0, sizeof(*nv));
+	nv->count = 1;
+	nv->first_ns = now;
+	nv->last_ns = now;
+	nv->sport = p->sport;
+	nv->window = p->window;
+	nv->ip_id = p->ip_id;
+	nv->ttl = p->ttl;
+	nv->flags = p->flags;
+	nv->mss_only = p->mss_only;
+	nv->opt_len = p->opt_len;
+	nv->evasion = evasion;
+	// BPF_NOEXIST: if another CPU inserted the flow meanwhile, count on it.
+	if (bpf_map_update_elem(&flows, &sc->key, nv, BPF_NOEXIST) != 0) {
+		struct flow_value *v = bpf_map_lookup_elem(&flows, &sc->key);
+		if (v)
+			__sync_fetch_and_add(&v->count, 1);
+		credit_armed(p, probe, now);
+		return;
+	}
+	credit_armed(p, probe, now);
+	count(CNT_FLOWS_NEW);
+	report(&sc->key, p, now, 1, RECORD_NEW, evasion);
+}
+
 // probe_flow's args: the probe in the low byte, evasion marks in the next.
 #define PF_VERIFY (1u << 16) // verify a new flow's first packet
 #define PF_LOOKUP (1u << 17) // look the flow up even so (PF_VERIFY alone: the caller just missed)
@@ -355,37 +394,7 @@ __noinline int probe_flow(struct xdp_md *ctx, struct pkt *p, __u32 args)
 		return 0;
 	if (check && !verify(ctx, p))
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	if (cfg.admission && first_sight(&sc->key) &&
-	    report(&sc->key, p, now, 1, RECORD_FIRST_SIGHT, evasion)) {
-		count(CNT_FIRST_SIGHT);
-		credit_armed(p, probe, now);
-		return 0;
-	}
-	struct flow_value *nv = &sc->nv;
-	__builtin_memset(nv, 0, sizeof(*nv));
-	nv->count = 1;
-	nv->first_ns = now;
-	nv->last_ns = now;
-	nv->sport = p->sport;
-	nv->window = p->window;
-	nv->ip_id = p->ip_id;
-	nv->ttl = p->ttl;
-	nv->flags = p->flags;
-	nv->mss_only = p->mss_only;
-	nv->opt_len = p->opt_len;
-	nv->evasion = evasion;
-	// BPF_NOEXIST: if another CPU inserted the flow meanwhile, count on it.
-	if (bpf_map_update_elem(&flows, &sc->key, nv, BPF_NOEXIST) != 0) {
-		struct flow_value *v = bpf_map_lookup_elem(&flows, &sc->key);
-		if (v)
-			__sync_fetch_and_add(&v->count, 1);
-		credit_armed(p, probe, now);
-		return 0;
-	}
-	credit_armed(p, probe, now);
-	count(CNT_FLOWS_NEW);
-	report(&sc->key, p, now, 1, RECORD_NEW, evasion);
+	flow_new(sc, p, probe, evasion);
 	return 0;
 }
 
@@ -684,9 +693,45 @@ int scanwatch_xdp(struct xdp_md *ctx)
 	return pass();
 }
 
+// scanwatch_egress sees what this host sends, on the watched interface
+// (TCX egress): a UDP datagram it sends answers a flow a client opened to
+// it, which earns that flow its credit, as replay credits the replies a
+// capture holds. XDP sees only what arrives, so without it a perimeter
+// host (whose replies leave by this path) gives no UDP credit. It only
+// reads: TC_ACT_UNSPEC is TCX_NEXT, the next program or the stack's
+// default, for every packet.
+SEC("tc")
+int scanwatch_egress(struct __sk_buff *skb)
+{
+	struct pkt p;
+	if (!cfg.udp_probes)
+		return TC_ACT_UNSPEC;
+	if (parse_frame((void *)(long)skb->data, (void *)(long)skb->data_end, &p) != PARSE_UDP)
+		return TC_ACT_UNSPEC;
+	if (!credit_sent(&p))
+		return TC_ACT_UNSPEC;
+	count(CNT_CREDITS);
+	count(CNT_EGRESS_CREDITS);
+	__u32 zero = 0;
+	struct probe_scratch *sc = bpf_map_lookup_elem(&probe_scratch, &zero);
+	if (!sc)
+		return TC_ACT_UNSPEC;
+	flow_key_of(&p, PROBE_CREDIT_UDP, &sc->key);
+	if (!on_known(&p, &sc->key, 0))
+		flow_new(sc, &p, PROBE_CREDIT_UDP, 0);
+	return TC_ACT_UNSPEC;
+}
+
 // The benchmark floor: what any XDP program costs on this kernel.
 SEC("xdp")
 int xdp_pass_floor(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+// The egress benchmark's floor: what any TC program costs on this kernel.
+SEC("tc")
+int tc_pass_floor(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
 }

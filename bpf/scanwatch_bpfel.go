@@ -185,22 +185,24 @@ type ScanwatchProbeScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	ScanwatchMapAdmitted        = "admitted"
-	ScanwatchMapConns           = "conns"
-	ScanwatchMapCounters        = "counters"
-	ScanwatchMapEvents          = "events"
-	ScanwatchMapFlows           = "flows"
-	ScanwatchMapFragScratch     = "frag_scratch"
-	ScanwatchMapFrags           = "frags"
-	ScanwatchMapHttpClients     = "http_clients"
-	ScanwatchMapHttpCpu         = "http_cpu"
-	ScanwatchMapProbeScratch    = "probe_scratch"
-	ScanwatchMapXdpActions      = "xdp_actions"
-	ScanwatchProgScanwatchXdp   = "scanwatch_xdp"
-	ScanwatchProgXdpPassFloor   = "xdp_pass_floor"
-	ScanwatchVarCfg             = "cfg"
-	ScanwatchVarUnusedEvent     = "unused_event"
-	ScanwatchVarUnusedHttpEvent = "unused_http_event"
+	ScanwatchMapAdmitted         = "admitted"
+	ScanwatchMapConns            = "conns"
+	ScanwatchMapCounters         = "counters"
+	ScanwatchMapEvents           = "events"
+	ScanwatchMapFlows            = "flows"
+	ScanwatchMapFragScratch      = "frag_scratch"
+	ScanwatchMapFrags            = "frags"
+	ScanwatchMapHttpClients      = "http_clients"
+	ScanwatchMapHttpCpu          = "http_cpu"
+	ScanwatchMapProbeScratch     = "probe_scratch"
+	ScanwatchMapXdpActions       = "xdp_actions"
+	ScanwatchProgScanwatchEgress = "scanwatch_egress"
+	ScanwatchProgScanwatchXdp    = "scanwatch_xdp"
+	ScanwatchProgTcPassFloor     = "tc_pass_floor"
+	ScanwatchProgXdpPassFloor    = "xdp_pass_floor"
+	ScanwatchVarCfg              = "cfg"
+	ScanwatchVarUnusedEvent      = "unused_event"
+	ScanwatchVarUnusedHttpEvent  = "unused_http_event"
 )
 
 // LoadScanwatch returns the embedded CollectionSpec for Scanwatch.
@@ -245,8 +247,10 @@ type ScanwatchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ScanwatchProgramSpecs struct {
-	ScanwatchXdp *ebpf.ProgramSpec `ebpf:"scanwatch_xdp"`
-	XdpPassFloor *ebpf.ProgramSpec `ebpf:"xdp_pass_floor"`
+	ScanwatchEgress *ebpf.ProgramSpec `ebpf:"scanwatch_egress"`
+	ScanwatchXdp    *ebpf.ProgramSpec `ebpf:"scanwatch_xdp"`
+	TcPassFloor     *ebpf.ProgramSpec `ebpf:"tc_pass_floor"`
+	XdpPassFloor    *ebpf.ProgramSpec `ebpf:"xdp_pass_floor"`
 }
 
 // ScanwatchMapSpecs contains maps before they are loaded into the kernel.
@@ -337,13 +341,17 @@ type ScanwatchVariables struct {
 //
 // It can be passed to LoadScanwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ScanwatchPrograms struct {
-	ScanwatchXdp *ebpf.Program `ebpf:"scanwatch_xdp"`
-	XdpPassFloor *ebpf.Program `ebpf:"xdp_pass_floor"`
+	ScanwatchEgress *ebpf.Program `ebpf:"scanwatch_egress"`
+	ScanwatchXdp    *ebpf.Program `ebpf:"scanwatch_xdp"`
+	TcPassFloor     *ebpf.Program `ebpf:"tc_pass_floor"`
+	XdpPassFloor    *ebpf.Program `ebpf:"xdp_pass_floor"`
 }
 
 func (p *ScanwatchPrograms) Close() error {
 	return _ScanwatchClose(
+		p.ScanwatchEgress,
 		p.ScanwatchXdp,
+		p.TcPassFloor,
 		p.XdpPassFloor,
 	)
 }

@@ -22,7 +22,7 @@ const namespace = "scanwatch"
 type KernelCounters struct {
 	Packets, SYN, OtherTCP, UDP, NonTCP, ParseErrors uint64
 	Probes, FlowsNew, RingbufEvents, RingbufDrops    uint64
-	FirstSights, ACKProbes, Credits                  uint64
+	FirstSights, ACKProbes, Credits, EgressCredits   uint64
 	DetectorSYNs                                     uint64 // SYNs the sensor handed to the detector
 	Actions                                          [5]uint64
 
@@ -202,6 +202,7 @@ var (
 	descFirstSight = desc("first_sight_flows_total", "Flows of sources not seen before, reported once without a flow map insert (admission: a spoofed one-packet source costs no insert).")
 	descACKProbes  = desc("ack_probe_packets_total", "Bare ACKs and FIN+ACKs on no live connection, counted as ACK and Maimon probes (also in probe_packets_total).")
 	descCredits    = desc("credits_total", "TCP connections that showed use and UDP flows that were answered: the handshake credit that keeps clients from counting as scanners.")
+	descEgressCred = desc("egress_credits_total", "Of credits_total, UDP flows credited by a reply this host sent, seen by the egress program.")
 	descRingEvents = desc("ringbuf_events_total", "Records sent from the kernel through the ring buffer (flows and HTTP heads).")
 	descRingDrops  = desc("ringbuf_dropped_total", "Records lost because the ring buffer was full; the flow map sweep still counts their SYNs, and a client's next HTTP record its lost requests.")
 	descDetector   = desc("detector_syn_events_total", "SYNs handed from the sensor to the detector; equals scanwatch_syn_packets_total once the flow map is swept.")
@@ -238,7 +239,7 @@ type kernelCollector struct {
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descFirstSight, descACKProbes, descCredits, descRingEvents, descRingDrops, descDetector, descActions,
+	for _, d := range []*prometheus.Desc{descPackets, descSYN, descOtherTCP, descUDP, descNonTCP, descParse, descProbes, descFlows, descFirstSight, descACKProbes, descCredits, descEgressCred, descRingEvents, descRingDrops, descDetector, descActions,
 		descCsumBad, descCsumOff, descCsumUnver, descFrags, descFragDgrams, descFragQDrops, descFragDrops, descEvasion,
 		descHTTPHeads, descHTTPRecs, descHTTPSupp, descHTTPEvents, descHTTPBad,
 		descFlowMap, descFlowCap, descSweep, descRingPend, descRingSize} {
@@ -257,7 +258,7 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		n uint64
 	}{{descPackets, k.Packets}, {descSYN, k.SYN}, {descOtherTCP, k.OtherTCP}, {descUDP, k.UDP}, {descNonTCP, k.NonTCP},
 		{descParse, k.ParseErrors}, {descProbes, k.Probes}, {descFlows, k.FlowsNew}, {descFirstSight, k.FirstSights},
-		{descACKProbes, k.ACKProbes}, {descCredits, k.Credits}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}, {descDetector, k.DetectorSYNs},
+		{descACKProbes, k.ACKProbes}, {descCredits, k.Credits}, {descEgressCred, k.EgressCredits}, {descRingEvents, k.RingbufEvents}, {descRingDrops, k.RingbufDrops}, {descDetector, k.DetectorSYNs},
 		{descCsumBad, k.ChecksumBad}, {descCsumOff, k.ChecksumOffloaded}, {descCsumUnver, k.ChecksumUnverified}, {descFrags, k.Fragments},
 		{descFragDgrams, k.FragmentDatagrams}, {descFragQDrops, k.FragmentQueueDrops}, {descFragDrops, k.FragmentDrops},
 		{descHTTPRecs, k.HTTPRecords}, {descHTTPEvents, k.HTTPEvents}, {descHTTPBad, k.HTTPUnparsed}} {

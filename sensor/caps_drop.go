@@ -127,7 +127,16 @@ func (l *Live) probeMapRead() (bool, error) {
 // TestPrivilegedCapabilitiesAfterAttach re-attaches for real with what
 // this finds.
 func (l *Live) probeAttach() (bool, error) {
-	lk, err := link.AttachXDP(link.XDPOptions{Program: l.Objs.ScanwatchXdp, Interface: math.MaxInt32})
+	ok, err := linkProbe(link.AttachXDP(link.XDPOptions{Program: l.Objs.ScanwatchXdp, Interface: math.MaxInt32}))
+	if !ok || err != nil || l.egress == nil {
+		return ok, err
+	}
+	// The egress program re-attaches too, when it could attach at all.
+	return linkProbe(link.AttachTCX(link.TCXOptions{Program: l.Objs.ScanwatchEgress, Interface: math.MaxInt32, Attach: ebpf.AttachTCXEgress}))
+}
+
+// linkProbe sorts a BPF_LINK_CREATE on an ifindex no interface has.
+func linkProbe(lk link.Link, err error) (bool, error) {
 	if err == nil {
 		lk.Close()
 		return true, nil

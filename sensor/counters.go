@@ -36,6 +36,7 @@ const (
 	CntACKProbes
 	CntCredits
 	CntFirstSight
+	CntEgressCredits
 	cntMax
 )
 
@@ -43,7 +44,7 @@ const (
 var CounterNames = [cntMax]string{"packets", "syn", "other_tcp", "udp", "non_tcp", "parse_error", "flows_new", "ringbuf_events", "ringbuf_drops", "probes",
 	"csum_bad", "csum_offload", "csum_unverified", "fragments", "frag_datagrams", "frag_overlap", "frag_dropped", "tiny_fragment", "header_chain", "vlan_depth",
 	"http_requests", "http_responses", "http_records", "http_suppressed_source", "http_suppressed_cpu", "ack_probes", "credits",
-	"first_sight"}
+	"first_sight", "egress_credits"}
 
 // Counters is a snapshot of the program's per-CPU counters, summed.
 type Counters struct {

@@ -78,6 +78,7 @@ func TestPrivilegedReattachWithoutCapabilities(t *testing.T) {
 	l.DeleteVeth(t)
 	wait("watched interface lost")
 	l.Relink(t)
+	wait("egress program attached") // logged before the re-attach is
 	wait("XDP program re-attached")
 	if !l.XDPAttached(t) {
 		t.Error("no XDP program on the re-created veth")

@@ -215,6 +215,12 @@ func (l *Live) lost(reason string) error {
 		}
 		l.link = nil
 	}
+	if l.egress != nil {
+		if err := l.egress.Close(); err != nil {
+			l.cfg.Log.Debug("closing the old egress bpf_link", "err", err)
+		}
+		l.egress = nil
+	}
 	if l.promisc >= 0 {
 		mreq := unix.PacketMreq{Ifindex: int32(idx), Type: unix.PACKET_MR_PROMISC}
 		_ = unix.SetsockoptPacketMreq(l.promisc, unix.SOL_PACKET, unix.PACKET_DROP_MEMBERSHIP, &mreq)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -65,6 +66,7 @@ type Live struct {
 
 	cfg     LiveConfig
 	link    link.Link
+	egress  link.Link // scanwatch_egress on the same interface (TCX), or nil
 	rd      *ringbuf.Reader
 	promisc int // AF_PACKET socket holding promiscuous mode, or -1
 	tracker *flowTracker
@@ -166,6 +168,7 @@ func (l *Live) attach() error {
 		if err == nil {
 			l.link, l.Mode = lk, names[flags]
 			l.cfg.Log.Info("XDP program attached", "iface", l.cfg.Iface, "mode", l.Mode)
+			l.attachEgress()
 			return nil
 		}
 		l.cfg.Log.Debug("XDP attach failed", "mode", names[flags], "err", err)
@@ -182,6 +185,26 @@ func (l *Live) attach() error {
 		errs = append(errs, fmt.Errorf("%s mode: %w", names[flags], err))
 	}
 	return fmt.Errorf("attaching XDP to %s failed: %w", l.cfg.Iface, errors.Join(errs...))
+}
+
+// attachEgress puts scanwatch_egress on the interface's TCX egress hook:
+// the UDP replies this host sends credit the flows they answer, which XDP,
+// seeing only what arrives, cannot. Without it (a kernel before 6.6 has
+// no TCX) the sensor runs as before and says what is lost.
+func (l *Live) attachEgress() {
+	lk, err := link.AttachTCX(link.TCXOptions{Interface: l.Ifindex, Program: l.Objs.ScanwatchEgress, Attach: ebpf.AttachTCXEgress})
+	if err != nil {
+		l.cfg.Log.Warn("egress program not attached: UDP flows this host answers earn no credit, so an answered UDP client can look like a scan (Linux 6.6 or later has TCX)",
+			"iface", l.cfg.Iface, "err", err)
+		return
+	}
+	l.egress = lk
+	l.cfg.Log.Info("egress program attached", "iface", l.cfg.Iface)
+	// A failed TCX attach makes cilium/ebpf run its TCX feature test and
+	// keep the result for good; run without capabilities (after
+	// DropCapabilities) the test fails and every later error reads "tcx
+	// not supported". One failing attach now, with them, settles it.
+	_, _ = linkProbe(link.AttachTCX(link.TCXOptions{Program: l.Objs.ScanwatchEgress, Interface: math.MaxInt32, Attach: ebpf.AttachTCXEgress}))
 }
 
 // setPromisc joins the interface's promiscuous mode through an AF_PACKET
@@ -437,6 +460,9 @@ func (l *Live) Close() error {
 	}
 	if l.link != nil {
 		errs = append(errs, l.link.Close())
+	}
+	if l.egress != nil {
+		errs = append(errs, l.egress.Close())
 	}
 	if l.Objs != nil {
 		errs = append(errs, l.Objs.Close())

@@ -176,7 +176,7 @@ func kernelCounters(live *sensor.Live) (metrics.KernelCounters, error) {
 		RingPendingBytes: h.RingPending, RingSizeBytes: h.RingBytes,
 		Packets: v[sensor.CntPackets], SYN: v[sensor.CntSYN], OtherTCP: v[sensor.CntOtherTCP], UDP: v[sensor.CntUDP],
 		NonTCP: v[sensor.CntNonTCP], ParseErrors: v[sensor.CntParseError], Probes: v[sensor.CntProbes], FlowsNew: v[sensor.CntFlowsNew],
-		FirstSights: v[sensor.CntFirstSight], ACKProbes: v[sensor.CntACKProbes], Credits: v[sensor.CntCredits],
+		FirstSights: v[sensor.CntFirstSight], ACKProbes: v[sensor.CntACKProbes], Credits: v[sensor.CntCredits], EgressCredits: v[sensor.CntEgressCredits],
 		RingbufEvents: v[sensor.CntRingbufEvents], RingbufDrops: v[sensor.CntRingbufDrops], Actions: c.Actions,
 		DetectorSYNs: live.Emitted(),
 		ChecksumBad:  v[sensor.CntCsumBad], ChecksumOffloaded: v[sensor.CntCsumOffload], ChecksumUnverified: v[sensor.CntCsumUnverified],
