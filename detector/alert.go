@@ -68,6 +68,10 @@ type Alert struct {
 	MemberSources []netip.Addr `json:"member_sources,omitempty"`
 	// HTTP: for a web scan (T1595.002, T1595.003), what its requests showed.
 	HTTP *WebEvidence `json:"http,omitempty"`
+	// Sensors: for an alert of scanwatch correlate, the ids of the fleet
+	// sensors that saw the source's (or its members') probes, sorted
+	// (SensorTracker).
+	Sensors []string `json:"sensors,omitempty"`
 }
 
 // SortAlerts orders alerts by time, then source, so output is reproducible.

@@ -108,6 +108,11 @@ type Event struct {
 	// (or a later delta), so counts stay exact without a record per packet.
 	// Zero means one.
 	Count uint32
+
+	// Sensor says which fleet sensor saw the event, as an index the
+	// correlator assigns to each sensor id (scanwatch correlate); 0 on a
+	// single sensor. SensorTracker turns it into an alert's Sensors.
+	Sensor uint16
 }
 
 // Packets returns how many packets e represents.
