@@ -14,12 +14,16 @@
 # wapiti crawls the site and attacks the parameters it finds (SQL, XSS,
 # exec, file, backup...); sqlmap probes one parameter for SQL injection;
 # whatweb fingerprints a site; nmap's http-enum script ships with nmap.
+# nats-server (2.9, run with -js for JetStream) is the engine fleet/'s
+# tests publish probe summaries through and correlate from (issue 12);
+# the tests start their own on loopback (internal/natstest), never the
+# package's systemd service.
 # Run by 'make test' (and so by .ci/run). Without root it only
 # says what is missing: the tests then skip what needs it, except under
 # CI=true, where they fail.
 set -euo pipefail
 packages=(clang llvm libbpf-dev nmap masscan hping3 zmap tcpdump iproute2 curl python3 python3-scapy tcpreplay prometheus systemd libcap2-bin
-	dirb gobuster ffuf wfuzz wapiti sqlmap whatweb)
+	dirb gobuster ffuf wfuzz wapiti sqlmap whatweb nats-server)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
