@@ -32,7 +32,7 @@ type Auth struct {
 // typo is reported at start-up with the flag's name.
 func (a Auth) Options() ([]nats.Option, error) {
 	var opts []nats.Option
-	for _, f := range [...]struct{ flag, path string }{{"creds", a.Creds}, {"nkey", a.NKey}, {"tls.ca", a.CA}, {"tls.cert", a.Cert}, {"tls.key", a.Key}} {
+	for _, f := range [...]struct{ flag, path string }{{"nats.creds", a.Creds}, {"nats.nkey", a.NKey}, {"nats.tls.ca", a.CA}, {"nats.tls.cert", a.Cert}, {"nats.tls.key", a.Key}} {
 		if f.path == "" {
 			continue
 		}
@@ -41,7 +41,7 @@ func (a Auth) Options() ([]nats.Option, error) {
 		}
 	}
 	if a.Creds != "" && a.NKey != "" {
-		return nil, errors.New("--creds and --nkey both given: a creds file already holds the nkey seed; give one")
+		return nil, errors.New("--nats.creds and --nats.nkey both given: a creds file already holds the nkey seed; give one")
 	}
 	if a.Creds != "" {
 		opts = append(opts, nats.UserCredentials(a.Creds))
@@ -49,7 +49,7 @@ func (a Auth) Options() ([]nats.Option, error) {
 	if a.NKey != "" {
 		o, err := nats.NkeyOptionFromSeed(a.NKey)
 		if err != nil {
-			return nil, fmt.Errorf("--nkey %s: %w: give a file holding an nkey user seed (SU...)", a.NKey, err)
+			return nil, fmt.Errorf("--nats.nkey %s: %w: give a file holding an nkey user seed (SU...)", a.NKey, err)
 		}
 		opts = append(opts, o)
 	}
@@ -57,7 +57,7 @@ func (a Auth) Options() ([]nats.Option, error) {
 		opts = append(opts, nats.RootCAs(a.CA))
 	}
 	if (a.Cert == "") != (a.Key == "") {
-		return nil, errors.New("--tls.cert and --tls.key go together: give both or neither")
+		return nil, errors.New("--nats.tls.cert and --nats.tls.key go together: give both or neither")
 	}
 	if a.Cert != "" {
 		opts = append(opts, nats.ClientCert(a.Cert, a.Key))

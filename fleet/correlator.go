@@ -40,6 +40,14 @@ type CorrelatorConfig struct {
 	Log   *slog.Logger
 }
 
+// ackWait is how long the server waits for an acknowledgement before it
+// delivers a message again. Short, because a message delivered to a pull
+// request of a correlator that has just stopped waits that long before
+// its successor gets it; a redelivery of a message already processed
+// costs nothing but a skip (the correlator knows the last sequence it
+// judged).
+const ackWait = 10 * time.Second
+
 // DefaultConsumer is the durable consumer's default name.
 const DefaultConsumer = "scanwatch-correlate"
 
@@ -234,11 +242,12 @@ func (c *Correlator) readTo(ctx context.Context, js jetstream.JetStream, last ui
 // judge and acknowledge each message after it.
 func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream) error {
 	name := c.cfg.Stream.filled().Name
+	ccfg := jetstream.ConsumerConfig{Durable: c.cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: c.cfg.FilterSubject, AckWait: ackWait, MaxAckPending: 4 * c.cfg.Fetch,
+		Description: "scanwatch correlate: every sensor's probes through one detector"}
 	cons, err := stream.Consumer(ctx, c.cfg.Consumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cons, err = stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: c.cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy,
-			DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: c.cfg.FilterSubject, AckWait: time.Minute, MaxAckPending: 4 * c.cfg.Fetch,
-			Description: "scanwatch correlate: every sensor's probes through one detector"})
+		cons, err = stream.CreateConsumer(ctx, ccfg)
 	}
 	if err != nil {
 		return fmt.Errorf("durable consumer %s on stream %s: %w", c.cfg.Consumer, name, err)
@@ -249,6 +258,23 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 	}
 	if ci.Config.FilterSubject != c.cfg.FilterSubject {
 		return fmt.Errorf("durable consumer %s filters %q, not %q: give each shard its own --consumer", c.cfg.Consumer, ci.Config.FilterSubject, c.cfg.FilterSubject)
+	}
+	c.log.Debug("durable consumer", "ack_floor", ci.AckFloor.Stream, "delivered", ci.Delivered.Stream, "ack_pending", ci.NumAckPending,
+		"pending", ci.NumPending, "waiting", ci.NumWaiting, "redelivered", ci.NumRedelivered)
+	if ci.NumAckPending > 0 {
+		// A previous run died holding delivered, unacknowledged
+		// messages: the server would hold them back for the ack wait
+		// (a minute). Only the floor matters, so start the consumer
+		// afresh just after it.
+		if err := stream.DeleteConsumer(ctx, c.cfg.Consumer); err != nil {
+			return fmt.Errorf("restarting durable consumer %s after its floor: %w", c.cfg.Consumer, err)
+		}
+		ccfg.DeliverPolicy, ccfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, ci.AckFloor.Stream+1
+		if cons, err = stream.CreateConsumer(ctx, ccfg); err != nil {
+			return fmt.Errorf("restarting durable consumer %s after its floor: %w", c.cfg.Consumer, err)
+		}
+		c.log.Info("a previous run left messages unacknowledged: the consumer starts again after the last acknowledged one",
+			"unacknowledged", ci.NumAckPending, "from_sequence", ccfg.OptStartSeq)
 	}
 	if floor := ci.AckFloor.Stream; floor > 0 {
 		start := time.Now()

@@ -3,7 +3,9 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -131,7 +133,7 @@ func fleetTraffic() map[string][]detector.Event {
 
 func follow(t *testing.T, url, consumer string, got *collected, stopAfter uint64) *CorrelatorStats {
 	t.Helper()
-	c, err := NewCorrelator(CorrelatorConfig{URL: url, Consumer: consumer, Rules: defaultRules, OnAlert: got.add, Fetch: 5})
+	c, err := NewCorrelator(CorrelatorConfig{URL: url, Consumer: consumer, Rules: defaultRules, OnAlert: got.add, Fetch: 5, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,18 +230,26 @@ func TestPublisherOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := sweep("198.51.100.9", 1, 200, t0)
+	// The sensor's own detection, fed beside the publisher as run and
+	// replay feed it (tee in cmd/scanwatch).
+	var local []detector.Alert
+	rules := detector.NewDefault(detector.Config{Window: detector.DefaultWindow, OnAlert: func(a detector.Alert) { local = append(local, a) }})
+	observe := func(ev *detector.Event) { p.Observe(ev); rules.Observe(ev) }
 	for i := range evs[:50] {
-		p.Observe(&evs[i])
+		observe(&evs[i])
 	}
 	waitFor(t, "the first 5 batches published", func() bool { return p.Stats().BatchesSent.Load() == 5 })
 	srv.Stop()
 	waitFor(t, "the publisher to see the server gone", func() bool { return !p.Stats().Connected.Load() })
 	start := time.Now()
 	for i := range evs[50:] {
-		p.Observe(&evs[50+i])
+		observe(&evs[50+i])
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("150 Observe calls took %v with NATS down: it must not wait for NATS", d)
+	}
+	if len(local) == 0 || local[0].UniqueDestHosts < detector.DefaultThresholds.SweepHosts {
+		t.Fatalf("local detection during the outage: %+v, want the sweep alerted", local)
 	}
 	s := p.Stats()
 	// 15 batches cut: one may be in the sender's hands, 5 queued, the rest dropped.

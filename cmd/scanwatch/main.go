@@ -17,6 +17,7 @@ const usage = `scanwatch detects inbound active scanning (MITRE ATT&CK T1595).
 Usage:
   scanwatch run --iface IFACE [flags] watch an interface live through XDP (root)
   scanwatch replay [flags] FILE...   judge capture files (pcap, pcapng, gzip); - is stdin
+  scanwatch correlate --nats URL     judge the probes a fleet of sensors publishes (--publish)
   scanwatch version                  print the version
 
 Run 'scanwatch COMMAND --help' for a command's flags.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runLive(ctx, args[1:], stdout, stderr)
+	case "correlate":
+		return runCorrelate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		printVersion(stdout)
 		return nil

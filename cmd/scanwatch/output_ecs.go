@@ -129,6 +129,7 @@ type ecsScanwatch struct {
 	Evasion         []string `json:"evasion,omitempty"`
 	Estimated       bool     `json:"estimated,omitempty"`
 	Input           string   `json:"input,omitempty"`
+	Sensors         []string `json:"sensors,omitempty"`
 	// HTTP is a web scan's evidence, as in the JSON Lines alert.
 	HTTP *detector.WebEvidence `json:"http,omitempty"`
 }
@@ -177,7 +178,7 @@ func toECS(a *detector.Alert) ecsDoc {
 		Observer: ecsObserver{Hostname: a.Host, Type: "sensor", Vendor: "scanwatch", Product: "scanwatch", Version: version},
 		Scanwatch: ecsScanwatch{AlertID: a.AlertID, Label: a.Label, TotalConns: a.TotalConns, UniqueDestPorts: a.UniqueDestPorts,
 			UniqueDestHosts: a.UniqueDestHosts, ScanType: a.ScanType, Tool: a.Tool, DestPorts: a.DestPorts, Window: a.Window,
-			Evasion: a.Evasion, Estimated: a.Estimated, Input: a.Input, HTTP: a.HTTP},
+			Evasion: a.Evasion, Estimated: a.Estimated, Input: a.Input, Sensors: a.Sensors, HTTP: a.HTTP},
 	}
 	if a.HTTP != nil && len(a.HTTP.UserAgents) > 0 && a.HTTP.UserAgents[0] != "" {
 		d.UserAgent = &ecsUA{Original: a.HTTP.UserAgents[0]}

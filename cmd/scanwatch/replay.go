@@ -12,6 +12,7 @@ import (
 
 	"github.com/scanwatch/scanwatch/capture"
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/fleet"
 )
 
 // replaySynopsis is replay's help text above its flags.
@@ -32,9 +33,11 @@ what was read (exit status 0).`
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var rf replayFlags
+	var pf publishFlags
 	fs := newFlagSet("replay", replaySynopsis, stdout, stderr)
 	c.register(fs.FlagSet)
 	rf.register(fs.FlagSet)
+	pf.register(fs.FlagSet)
 	files, cfg, log, err := c.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -54,7 +57,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkStdin(files); err != nil {
 		return usageError{err}
 	}
-	r := &replayer{opts: opts, stderr: stderr, log: log}
+	pub, err := pf.start(false, log)
+	if err != nil {
+		return err
+	}
+	r := &replayer{opts: opts, stderr: stderr, log: log, publish: pub}
 	// Replay judges whole files: of an episode's alerts (new, escalated,
 	// updated, final) it prints the final one, with the file's counts.
 	cfg.OnAlert = r.onAlert
@@ -96,6 +103,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := r.out.Close(); err != nil {
 		return fmt.Errorf("writing alerts: %w", err)
 	}
+	if err := closePublisher(pub, pf.flushTimeout, log); err != nil {
+		failed = append(failed, fmt.Errorf("publishing: %w", err))
+	}
 	if ctx.Err() != nil {
 		return nil // interrupted: what was read has been reported
 	}
@@ -108,7 +118,9 @@ type replayer struct {
 	rules  detector.Rules
 	out    alertWriter
 	stderr io.Writer
-	log    *slog.Logger
+	// publish, with --publish, also gets every event (fleet/).
+	publish *fleet.Publisher
+	log     *slog.Logger
 
 	finals []detector.Alert // of the file being read, written at its end
 	// While a stream is read its final alerts are written at once, under
@@ -153,7 +165,7 @@ func (r *replayer) replay(ctx context.Context, name string) error {
 	}
 	cr := &countingReader{r: in}
 	bar := newProgress(r.stderr, filepath.Base(name), in.Size) // none for a stream: no size
-	stats, rerr := capture.ReplayWith(rctx, cr, r.opts, r.rules.Observe, func(int64) { bar.update(cr.n) })
+	stats, rerr := capture.ReplayWith(rctx, cr, r.opts, tee(r.publish, r.rules.Observe), func(int64) { bar.update(cr.n) })
 	bar.done()
 	rest := r.rules.Flush() // sorted
 	if !in.Stream {

@@ -30,6 +30,7 @@ type runFlags struct {
 	alertsFile  string
 	httpPorts   func() (*httpwire.Ports, error)
 	link        linkFlags
+	publish     publishFlags
 }
 
 func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +48,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.alertsFile, "alerts.file", "", "also append alerts as JSON Lines (in ECS with --format ecs) to this file; reopened on SIGHUP (logrotate without copytruncate)")
 	f.httpPorts = addHTTPFlags(fs.FlagSet)
 	f.link.register(fs.FlagSet)
+	f.publish.register(fs.FlagSet)
 	pos, cfg, log, err := f.parse(fs, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -98,6 +100,12 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	m := metrics.New(buildInfo(), func() (metrics.KernelCounters, error) { return kernelCounters(live) })
 	onLink = linkMetrics(m, f.iface)
+	pub, err := f.publish.start(true, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closePublisher(pub, f.publish.flushTimeout, log) }() // what it lost is logged there
+	registerPublisher(m.Registry, pub)
 	if addrs := f.listenAddrs.nonEmpty(); len(addrs) > 0 {
 		if err := m.Serve(ctx, metrics.Web{Addrs: addrs, Path: f.metricsPath, ConfigFile: f.webConfig}, log); err != nil {
 			return usageError{err}
@@ -137,7 +145,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	log.Info("watching", "iface", f.iface, "mode", live.Mode, "rules", f.rules, "window", f.window, "http_ports", cmp.Or(httpPorts.String(), "none"))
 	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, httpLists: f.httpLists, rules: rules, live: live, file: file, m: m, log: log})
 	defer stopHUP()
-	runErr := live.Run(ctx, rules.Observe)
+	runErr := live.Run(ctx, tee(pub, rules.Observe))
 	// Stopped by a signal (or the reader failed): close every episode with
 	// its final counts, then detach (deferred).
 	for _, a := range rules.Flush() {

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/fleet"
+	"github.com/scanwatch/scanwatch/internal/natstest"
+)
+
+var fleetT0 = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+
+type synPkt struct {
+	at       time.Time
+	src, dst netip.Addr
+	port     uint16
+}
+
+// writeSYNs writes a pcap of SYNs, as nmap -sS sends them.
+func writeSYNs(t *testing.T, path string, pkts []synPkt) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range pkts {
+		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 44, Id: uint16(1000 + i), Protocol: layers.IPProtocolTCP, SrcIP: p.src.AsSlice(), DstIP: p.dst.AsSlice()}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(40000 + i%7), DstPort: layers.TCPPort(p.port), Seq: uint32(7777 + i), SYN: true, Window: 1024,
+			Options: []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{5, 0xb4}}}}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		sb := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp); err != nil {
+			t.Fatal(err)
+		}
+		ci := gopacket.CaptureInfo{Timestamp: p.at, CaptureLength: len(sb.Bytes()), Length: len(sb.Bytes())}
+		if err := w.WritePacket(ci, sb.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sweepHalf is 198.51.100.7's SYNs to port 22 of 203.0.113.from..to,
+// 200 ms apart from at.
+func sweepHalf(from, to int, at time.Time) []synPkt {
+	var out []synPkt
+	for h := from; h <= to; h++ {
+		out = append(out, synPkt{at.Add(time.Duration(h-from) * 200 * time.Millisecond), netip.MustParseAddr("198.51.100.7"),
+			netip.AddrFrom4([4]byte{203, 0, 113, byte(h)}), 22})
+	}
+	return out
+}
+
+func runCmd(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err = run(ctx, args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+func decodeAlerts(t *testing.T, s string) []detector.Alert {
+	t.Helper()
+	var out []detector.Alert
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		var a detector.Alert
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatalf("alert line %q: %v", sc.Text(), err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// The issue's proof: two sensors each replay half of a 40-host port-22
+// sweep; neither alerts; the correlator alerts one IPSweep over 40 hosts
+// naming both.
+func TestFleetSplitSweep(t *testing.T) {
+	srv := natstest.Start(t)
+	dir := t.TempDir()
+	halfA, halfB := filepath.Join(dir, "edge-a.pcap"), filepath.Join(dir, "edge-b.pcap")
+	writeSYNs(t, halfA, sweepHalf(1, 20, fleetT0))
+	writeSYNs(t, halfB, sweepHalf(21, 40, fleetT0.Add(5*time.Second)))
+	ctx := context.Background()
+
+	// A live correlator follows the stream while the sensors publish.
+	lctx, stop := context.WithCancel(ctx)
+	var live bytes.Buffer
+	liveDone := make(chan error, 1)
+	go func() {
+		liveDone <- run(lctx, []string{"correlate", "--nats", srv.URL, "--web.listen-address", ""}, &syncWriter{w: &live}, &bytes.Buffer{})
+	}()
+
+	for _, c := range [][2]string{{"edge-a", halfA}, {"edge-b", halfB}} {
+		out, errOut, err := runCmd(t, ctx, "replay", "--publish", srv.URL, "--publish.sensor", c[0], c[1])
+		if err != nil {
+			t.Fatalf("replay %s: %v\n%s", c[0], err, errOut)
+		}
+		if strings.TrimSpace(out) != "" {
+			t.Fatalf("sensor %s alone alerts on its half: %s", c[0], out)
+		}
+		if !strings.Contains(errOut, "published=20 dropped=0") {
+			t.Fatalf("sensor %s did not publish its 20 probes: %s", c[0], errOut)
+		}
+	}
+
+	out, errOut, err := runCmd(t, ctx, "correlate", "--drain", "--nats", srv.URL)
+	if err != nil {
+		t.Fatalf("correlate --drain: %v\n%s", err, errOut)
+	}
+	got := decodeAlerts(t, out)
+	if len(got) != 1 {
+		t.Fatalf("correlate --drain printed %d alerts, want 1:\n%s", len(got), out)
+	}
+	a := got[0]
+	if a.Label != detector.LabelSweep || a.UniqueDestHosts != 40 || a.TotalConns != 40 || a.Status != detector.StatusFinal ||
+		a.Source != netip.MustParseAddr("198.51.100.7") || !slices.Equal(a.Sensors, []string{"edge-a", "edge-b"}) {
+		t.Fatalf("alert %s: want a final IPSweep of 40 hosts from 198.51.100.7 naming edge-a and edge-b", out)
+	}
+
+	// The live correlator alerted when the 25th host was probed; a probe
+	// ten minutes later (another source, one SYN) moves event time past
+	// the window, and it closes the episode with all 40 hosts.
+	later := filepath.Join(dir, "later.pcap")
+	writeSYNs(t, later, []synPkt{{fleetT0.Add(10 * time.Minute), netip.MustParseAddr("192.0.2.50"), netip.MustParseAddr("203.0.113.99"), 443}})
+	if _, errOut, err := runCmd(t, ctx, "replay", "--publish", srv.URL, "--publish.sensor", "edge-a", later); err != nil {
+		t.Fatalf("replay later: %v\n%s", err, errOut)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var alerts []detector.Alert
+	for time.Now().Before(deadline) {
+		alerts = decodeAlerts(t, (&syncWriter{w: &live}).String())
+		if len(alerts) == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-liveDone; err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 2 || alerts[0].Status != detector.StatusNew || alerts[1].Status != detector.StatusFinal ||
+		alerts[0].AlertID != alerts[1].AlertID || alerts[0].AlertID != a.AlertID || alerts[1].UniqueDestHosts != 40 {
+		t.Fatalf("live correlator: %+v; want new then final of the drained episode, 40 hosts at the end", alerts)
+	}
+	for _, al := range alerts {
+		if !slices.Equal(al.Sensors, []string{"edge-a", "edge-b"}) {
+			t.Fatalf("live alert %s names sensors %v, want edge-a and edge-b", al.Status, al.Sensors)
+		}
+	}
+}
+
+// syncWriter lets the test read what a running command writes.
+type syncWriter struct{ w *bytes.Buffer }
+
+var syncMu = make(chan struct{}, 1)
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	syncMu <- struct{}{}
+	defer func() { <-syncMu }()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	syncMu <- struct{}{}
+	defer func() { <-syncMu }()
+	return s.w.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+var lastSeqRe = regexp.MustCompile(`(?m)^scanwatch_correlate_last_sequence (\S+)$`)
+
+func lastSequence(addr string) int {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	m := lastSeqRe.FindSubmatch(b.Bytes())
+	if m == nil {
+		return -1
+	}
+	f, _ := strconv.ParseFloat(string(m[1]), 64)
+	return int(f)
+}
+
+// correlator starts 'scanwatch correlate' and returns it and its
+// metrics address.
+func correlator(t *testing.T, bin, url, consumer, alerts string) (*exec.Cmd, string) {
+	t.Helper()
+	addr := freePort(t)
+	cmd := exec.Command(bin, "correlate", "--nats", url, "--consumer", consumer, "--alerts.file", alerts, "--web.listen-address", addr)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("correlator %s stderr:\n%s", consumer, errOut.String())
+		}
+	})
+	return cmd, addr
+}
+
+func waitSeq(t *testing.T, addr string, atLeast int) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if n := lastSequence(addr); n >= atLeast {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("correlator at %s did not reach sequence %d", addr, atLeast)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Killing the correlator (SIGKILL) mid-stream and starting it again
+// loses no probe and repeats no alert: its alerts file ends up exactly
+// as an uninterrupted correlator's.
+func TestFleetCorrelatorKilled(t *testing.T) {
+	srv := natstest.Start(t)
+	bin := buildBinary(t)
+	// Sixteen sources sweep 36 hosts each, a third seen by each of three
+	// sensors, a minute apart: episodes open and close all along the
+	// stream. Small batches make many messages.
+	var pubs []*fleet.Publisher
+	for s := range 3 {
+		p, err := fleet.NewPublisher(fleet.PublisherConfig{URL: srv.URL, Sensor: fmt.Sprintf("edge-%d", s), MaxRecords: 3, Interval: time.Hour, Queue: 1 << 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, p)
+	}
+	for i := range 16 {
+		at := fleetT0.Add(time.Duration(i) * 7 * time.Minute)
+		for h := 1; h <= 36; h++ {
+			ev := detector.Event{Time: at.Add(time.Duration(h) * time.Second), Src: netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}),
+				Dst: netip.AddrFrom4([4]byte{203, 0, 113, byte(h)}), SrcPort: 40000, DstPort: 22, Kind: detector.KindSYN, Flags: detector.FlagSYN, TTL: 44, Window: 1024}
+			pubs[h%3].Observe(&ev)
+		}
+	}
+	var total uint64
+	for _, p := range pubs {
+		if err := p.Close(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		total += p.Stats().BatchesSent.Load()
+	}
+	dir := t.TempDir()
+	refFile, cutFile := filepath.Join(dir, "reference.jsonl"), filepath.Join(dir, "killed.jsonl")
+	_, refAddr := correlator(t, bin, srv.URL, "reference", refFile)
+	waitSeq(t, refAddr, int(total))
+
+	victim, addr := correlator(t, bin, srv.URL, "killed", cutFile)
+	at := waitSeq(t, addr, int(total)/2)
+	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = victim.Wait()
+	if at >= int(total) {
+		t.Fatalf("the correlator had read the whole stream (%d) before the kill: not mid-stream", at)
+	}
+	_, addr = correlator(t, bin, srv.URL, "killed", cutFile)
+	waitSeq(t, addr, int(total))
+
+	ref, err := os.ReadFile(refFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := os.ReadFile(cutFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ref) == 0 {
+		t.Fatal("the reference correlator wrote no alerts")
+	}
+	if !bytes.Equal(ref, cut) {
+		t.Fatalf("killed at sequence %d of %d: the alerts differ from an uninterrupted correlator's\n--- reference\n%s--- killed and restarted\n%s", at, total, ref, cut)
+	}
+	t.Logf("killed at sequence %d of %d; %d alert records, byte-identical to the uninterrupted run", at, total, bytes.Count(ref, []byte("\n")))
+}
