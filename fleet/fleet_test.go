@@ -3,13 +3,14 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/internal/natstest"
@@ -131,31 +132,42 @@ func fleetTraffic() map[string][]detector.Event {
 	return out
 }
 
-func follow(t *testing.T, url, consumer string, got *collected, stopAfter uint64) *CorrelatorStats {
+// follow runs a correlator on the durable consumer until it has judged
+// the stream up to sequence last, or (stopAtAlert > 0) stops it from the
+// alert callback at its stopAtAlert-th alert: mid-stream, at a point
+// that does not depend on timing.
+func follow(t *testing.T, url, consumer string, got *collected, last uint64, stopAtAlert int) *CorrelatorStats {
 	t.Helper()
-	c, err := NewCorrelator(CorrelatorConfig{URL: url, Consumer: consumer, Rules: defaultRules, OnAlert: got.add, Fetch: 5, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := 0
+	onAlert := func(a detector.Alert) {
+		got.add(a)
+		if n++; n == stopAtAlert {
+			cancel()
+		}
+	}
+	c, err := NewCorrelator(CorrelatorConfig{URL: url, Consumer: consumer, Rules: defaultRules, OnAlert: onAlert, Fetch: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	for {
-		s := c.Stats()
-		processed := s.Messages.Load() - s.Rebuilt.Load()
-		if (stopAfter > 0 && processed >= stopAfter) || (s.Pending.Load() == 0 && s.LastSeq.Load() > 0 && stopAfter == 0 && processed > 0) {
-			break
-		}
+	for stopAtAlert == 0 && c.Stats().LastSeq.Load() < last {
 		select {
 		case err := <-done:
-			t.Fatalf("correlator ended early: %v", err)
+			t.Fatalf("correlator ended at sequence %d of %d: %v", c.Stats().LastSeq.Load(), last, err)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	cancel()
+	if stopAtAlert == 0 {
+		cancel()
+	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatal("correlator timed out")
 	}
 	return c.Stats()
 }
@@ -192,9 +204,10 @@ func TestCorrelatorResume(t *testing.T) {
 		}
 	}
 	var ref, split collected
-	refStats := follow(t, srv.URL, "reference", &ref, 0)
-	first := follow(t, srv.URL, "interrupted", &split, refStats.Messages.Load()/2)
-	second := follow(t, srv.URL, "interrupted", &split, 0)
+	last := streamLast(t, srv.URL)
+	refStats := follow(t, srv.URL, "reference", &ref, last, 0)
+	first := follow(t, srv.URL, "interrupted", &split, 0, len(ref.all())/2)
+	second := follow(t, srv.URL, "interrupted", &split, last, 0)
 	if second.Rebuilt.Load() == 0 || second.Rebuilt.Load() != first.LastSeq.Load() {
 		t.Fatalf("second run rebuilt %d messages, want the %d the first acknowledged", second.Rebuilt.Load(), first.LastSeq.Load())
 	}
@@ -215,8 +228,8 @@ func TestCorrelatorResume(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("interrupted correlator's alerts differ from an uninterrupted one's:\n got %q\nwant %q", got, want)
 	}
-	if first.Alerts.Load() == 0 || second.Alerts.Load() == 0 {
-		t.Fatalf("alerts before the stop %d, after %d: the stop should fall mid-stream, between alerts", first.Alerts.Load(), second.Alerts.Load())
+	if first.LastSeq.Load() >= last || second.Alerts.Load() == 0 {
+		t.Fatalf("stopped at sequence %d of %d, %d alerts after: the stop should fall mid-stream, between alerts", first.LastSeq.Load(), last, second.Alerts.Load())
 	}
 }
 
@@ -288,4 +301,23 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func streamLast(t *testing.T, url string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(context.Background(), DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
 }

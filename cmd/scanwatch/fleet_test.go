@@ -268,7 +268,7 @@ func TestFleetCorrelatorKilled(t *testing.T) {
 	// stream. Small batches make many messages.
 	var pubs []*fleet.Publisher
 	for s := range 3 {
-		p, err := fleet.NewPublisher(fleet.PublisherConfig{URL: srv.URL, Sensor: fmt.Sprintf("edge-%d", s), MaxRecords: 3, Interval: time.Hour, Queue: 1 << 12})
+		p, err := fleet.NewPublisher(fleet.PublisherConfig{URL: srv.URL, Sensor: fmt.Sprintf("edge-%d", s), MaxRecords: 1, Interval: time.Hour, Queue: 1 << 12})
 		if err != nil {
 			t.Fatal(err)
 		}
