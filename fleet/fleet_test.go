@@ -321,3 +321,60 @@ func streamLast(t *testing.T, url string) uint64 {
 	}
 	return info.State.LastSeq
 }
+
+// Sharded by source prefix, each correlator judges its shard's sources
+// alone, and together they alert what one correlator over everything
+// alerts.
+func TestShardedCorrelators(t *testing.T) {
+	srv := natstest.Start(t)
+	const shards = 4
+	// Two scanners whose /24s fall in different shards.
+	a := netip.MustParseAddr("198.51.100.7")
+	var b netip.Addr
+	for i := range 256 {
+		b = netip.AddrFrom4([4]byte{192, 0, byte(i), 9})
+		if ShardOf(b, shards) != ShardOf(a, shards) {
+			break
+		}
+	}
+	for s, half := range [][2]int{{1, 20}, {21, 40}} {
+		p, err := NewPublisher(PublisherConfig{URL: srv.URL, Sensor: fmt.Sprintf("edge-%d", s), Shards: shards, MaxRecords: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := append(sweep(a.String(), half[0], half[1], t0), sweep(b.String(), half[0], half[1], t0.Add(time.Minute))...)
+		for i := range evs {
+			p.Observe(&evs[i])
+		}
+		if err := p.Close(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var union []string
+	for i := range shards {
+		var got collected
+		c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Drain: true, FilterSubject: fmt.Sprintf("%s.shard%d.>", DefaultSubject, i),
+			Rules: defaultRules, OnAlert: got.add})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, al := range got.all() {
+			if ShardOf(al.Source, shards) != i {
+				t.Fatalf("shard %d alerts %s, a source of shard %d", i, al.Source, ShardOf(al.Source, shards))
+			}
+			union = append(union, al.RecordID())
+		}
+	}
+	var whole []string
+	for _, al := range drain(t, srv.URL) {
+		whole = append(whole, al.RecordID())
+	}
+	slices.Sort(union)
+	slices.Sort(whole)
+	if len(whole) != 4 || !slices.Equal(union, whole) {
+		t.Fatalf("sharded correlators alerted %q, one over the whole stream %q; want the same 4 (new and final of two sweeps)", union, whole)
+	}
+}

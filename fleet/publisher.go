@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,11 @@ type PublisherConfig struct {
 	URL     string // nats://HOST:4222, or a comma list of a cluster's servers
 	Sensor  string // this sensor's id, in every batch; CheckSensorID
 	Subject string // default DefaultSubject + "." + Sensor
+	// Shards > 1 splits the records by source prefix (ShardOf) over
+	// that many subjects, DefaultSubject.shard<i>.<sensor>, one per
+	// correlator (--filter-subject scanwatch.probes.shard<i>.>). Subject
+	// must then be empty.
+	Shards  int
 	Stream  StreamConfig
 	Options []nats.Option // Auth.Options
 
@@ -54,14 +60,13 @@ type Publisher struct {
 	log   *slog.Logger
 
 	mu     sync.Mutex
-	cur    []detector.Event
-	fold   map[flowKey]int // index in cur of each flow's record
-	clock  int64           // newest event time
+	shards []*shardBuf
+	clock  int64 // newest event time
 	seq    uint64
 	sentAt time.Time // last batch cut
 	closed bool
 
-	queue  chan *Batch
+	queue  chan queued
 	done   chan struct{}
 	cancel context.CancelFunc
 	stats  PublisherStats
@@ -80,6 +85,41 @@ type PublisherStats struct {
 	QueueLen        func() int
 	QueueCap        int
 	LastPublishedAt atomic.Int64 // Unix ns of the last acknowledged batch
+}
+
+// shardBuf is the batch being filled for one subject.
+type shardBuf struct {
+	subject string
+	cur     []detector.Event
+	fold    map[flowKey]int // index in cur of each flow's record
+}
+
+type queued struct {
+	b       *Batch
+	subject string
+}
+
+// MaxShards bounds --publish.shards.
+const MaxShards = 256
+
+// ShardOf says which of n shards a source belongs to: by its /24 (IPv4)
+// or /64 (IPv6), the prefixes the DistributedScan rule groups sources by,
+// so every rule sees all of a prefix's probes in one shard.
+func ShardOf(src netip.Addr, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	var h uint64 = 14695981039346656037 // FNV-1a
+	b := src.Unmap().AsSlice()
+	if len(b) == 4 {
+		b = b[:3]
+	} else {
+		b = b[:8]
+	}
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return int(h % uint64(n))
 }
 
 // flowKey is what the XDP sensor folds probes by: one (source,
@@ -119,6 +159,12 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if err := CheckURL(cfg.URL); err != nil {
 		return nil, fmt.Errorf("--publish %w", err)
 	}
+	if cfg.Shards > MaxShards {
+		return nil, fmt.Errorf("--publish.shards %d: at most %d", cfg.Shards, MaxShards)
+	}
+	if cfg.Shards > 1 && cfg.Subject != "" {
+		return nil, fmt.Errorf("--publish.shards %d with --publish.subject %q: sharded subjects are %s.shard<i>.<sensor>; give one or the other", cfg.Shards, cfg.Subject, DefaultSubject)
+	}
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject + "." + cfg.Sensor
 	}
@@ -136,7 +182,14 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	p := &Publisher{cfg: cfg, log: cfg.Log.With("publish", cfg.Subject), epoch: strconv.FormatInt(time.Now().UnixNano(), 36),
-		fold: make(map[flowKey]int), queue: make(chan *Batch, cfg.Queue), done: make(chan struct{}), sentAt: time.Now()}
+		queue: make(chan queued, cfg.Queue), done: make(chan struct{}), sentAt: time.Now()}
+	for i := range max(cfg.Shards, 1) {
+		sub := cfg.Subject
+		if cfg.Shards > 1 {
+			sub = fmt.Sprintf("%s.shard%d.%s", DefaultSubject, i, cfg.Sensor)
+		}
+		p.shards = append(p.shards, &shardBuf{subject: sub, fold: make(map[flowKey]int)})
+	}
 	p.stats.QueueLen = func() int { return len(p.queue) }
 	p.stats.QueueCap = cfg.Queue
 	nc, err := connect(cfg.URL, "scanwatch sensor "+cfg.Sensor, cfg.Options, p.log, p.stats.Connected.Store)
@@ -171,45 +224,56 @@ func (p *Publisher) Observe(ev *detector.Event) {
 		return
 	}
 	p.clock = max(p.clock, t)
+	sb := p.shards[0]
+	if len(p.shards) > 1 {
+		sb = p.shards[ShardOf(ev.Src, len(p.shards))]
+	}
 	if ev.HTTP == nil {
 		k := flowKey{src: ev.Src.As16(), dst: ev.Dst.As16(), port: ev.DstPort, flags: ev.Flags, kind: ev.Kind}
-		if i, ok := p.fold[k]; ok {
-			r := &p.cur[i]
+		if i, ok := sb.fold[k]; ok {
+			r := &sb.cur[i]
 			if t-r.Time.UnixNano() < foldSpan && t >= r.Time.UnixNano() && r.Evasion == ev.Evasion && r.Established == ev.Established &&
 				uint64(r.Count)+ev.Packets() < 1<<32 {
 				r.Count += uint32(ev.Packets())
 				return
 			}
 		}
-		p.fold[k] = len(p.cur)
+		sb.fold[k] = len(sb.cur)
 	}
 	e := *ev
 	e.Count = uint32(ev.Packets())
 	e.Sensor = 0
-	p.cur = append(p.cur, e)
-	if len(p.cur) >= p.cfg.MaxRecords {
-		p.cutLocked(false)
+	sb.cur = append(sb.cur, e)
+	if len(sb.cur) >= p.cfg.MaxRecords {
+		p.cutShard(sb, false)
 	}
 }
 
-// cutLocked queues the batch being filled (or, with empty, a heartbeat).
+// cutLocked queues every shard's batch being filled (or, with empty, a
+// heartbeat on each: every shard's correlator needs the clock).
 func (p *Publisher) cutLocked(empty bool) {
-	if len(p.cur) == 0 && !empty {
+	for _, sb := range p.shards {
+		p.cutShard(sb, empty)
+	}
+}
+
+func (p *Publisher) cutShard(sb *shardBuf, empty bool) {
+	if len(sb.cur) == 0 && !empty {
 		return
 	}
 	p.seq++
-	b := &Batch{Sensor: p.cfg.Sensor, Seq: p.seq, Events: p.cur}
+	b := &Batch{Sensor: p.cfg.Sensor, Seq: p.seq, Events: sb.cur}
 	if p.cfg.WallClock {
 		b.Clock = time.Now()
 	} else if p.clock != 0 {
 		b.Clock = time.Unix(0, p.clock)
 	}
-	p.cur = make([]detector.Event, 0, min(len(p.cur), p.cfg.MaxRecords))
-	clear(p.fold)
+	sb.cur = make([]detector.Event, 0, min(len(sb.cur), p.cfg.MaxRecords))
+	clear(sb.fold)
 	p.sentAt = time.Now()
 	p.stats.Records.Add(uint64(len(b.Events)))
 	select {
-	case p.queue <- b:
+	case p.queue <- queued{b, sb.subject}:
 	default:
 		p.drop(b)
 	}
@@ -249,7 +313,8 @@ func (p *Publisher) send(ctx context.Context) {
 	defer close(p.done)
 	var buf []byte
 	streamOK := false
-	for b := range p.queue {
+	for q := range p.queue {
+		b := q.b
 		buf = AppendBatch(buf[:0], b)
 		id := p.cfg.Sensor + "-" + p.epoch + "-" + strconv.FormatUint(b.Seq, 10)
 		failing := false
@@ -263,7 +328,7 @@ func (p *Publisher) send(ctx context.Context) {
 				streamOK = err == nil
 			}
 			if err == nil {
-				_, err = p.js.Publish(pctx, p.cfg.Subject, buf, jetstream.WithMsgID(id))
+				_, err = p.js.Publish(pctx, q.subject, buf, jetstream.WithMsgID(id))
 				if errors.Is(err, jetstream.ErrNoStreamResponse) {
 					streamOK = false
 				}
@@ -316,8 +381,8 @@ func (p *Publisher) Close(timeout time.Duration) error {
 	}
 	p.cancel()
 	// Drain what the sender never reached.
-	for b := range p.queue {
-		p.drop(b)
+	for q := range p.queue {
+		p.drop(q.b)
 	}
 	p.nc.Close()
 	if n := p.stats.Dropped.Load(); n > 0 {

@@ -35,7 +35,7 @@ func (n *natsFlags) auth() fleet.Auth {
 // publishFlags are --publish and its companions, on run and replay.
 type publishFlags struct {
 	url, subject, sensor, stream string
-	queue, batch                 int
+	queue, batch, shards         int
 	interval, flushTimeout       time.Duration
 	nats                         natsFlags
 }
@@ -45,6 +45,7 @@ func (p *publishFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.sensor, "publish.sensor", "", "this sensor's id in the fleet (default: the host name)")
 	fs.StringVar(&p.subject, "publish.subject", "", "subject to publish to (default scanwatch.probes.<sensor>); must fall under the stream's subjects")
 	fs.StringVar(&p.stream, "publish.stream", fleet.DefaultStream, "JetStream stream, created (on scanwatch.probes.>) if missing")
+	fs.IntVar(&p.shards, "publish.shards", 1, "split probes by source /24 (IPv6 /64) over this many subjects, scanwatch.probes.shard<i>.<sensor>, one correlator each (--filter-subject 'scanwatch.probes.shard<i>.>')")
 	fs.IntVar(&p.queue, "publish.queue", 1024, "batches held while NATS is away or slow; beyond it new batches are dropped and counted")
 	fs.IntVar(&p.batch, "publish.batch", 1000, "probe records per batch at most")
 	fs.DurationVar(&p.interval, "publish.interval", 100*time.Millisecond, "a batch goes out at least this often while probes come")
@@ -74,6 +75,9 @@ func (p *publishFlags) start(live bool, log *slog.Logger) (*fleet.Publisher, err
 	if p.subject != "" && (strings.ContainsAny(p.subject, " *>") || strings.HasPrefix(p.subject, ".") || strings.HasSuffix(p.subject, ".")) {
 		return nil, usageError{fmt.Errorf("--publish.subject %q: give a literal subject such as scanwatch.probes.%s (no wildcards or spaces)", p.subject, p.sensor)}
 	}
+	if p.shards < 1 || p.shards > fleet.MaxShards {
+		return nil, usageError{fmt.Errorf("--publish.shards %d: use 1 to %d", p.shards, fleet.MaxShards)}
+	}
 	if p.queue < 1 || p.batch < 1 || p.batch > fleet.MaxBatchRecords || p.interval <= 0 {
 		return nil, usageError{fmt.Errorf("--publish.queue %d, --publish.batch %d, --publish.interval %v: use a queue of at least 1, batches of 1 to %d records, an interval above 0",
 			p.queue, p.batch, p.interval, fleet.MaxBatchRecords)}
@@ -83,13 +87,13 @@ func (p *publishFlags) start(live bool, log *slog.Logger) (*fleet.Publisher, err
 		return nil, usageError{err}
 	}
 	cfg := fleet.PublisherConfig{URL: p.url, Sensor: p.sensor, Subject: p.subject, Stream: fleet.StreamConfig{Name: p.stream}, Options: opts,
-		MaxRecords: p.batch, Interval: p.interval, Queue: p.queue, WallClock: live, Log: log}
+		MaxRecords: p.batch, Interval: p.interval, Queue: p.queue, Shards: p.shards, WallClock: live, Log: log}
 	if live {
 		cfg.Heartbeat = 5 * time.Second
 	}
 	pub, err := fleet.NewPublisher(cfg)
 	if err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	log.Info("publishing probe summaries", "url", p.url, "sensor", p.sensor, "subject", cmpOr(p.subject, fleet.DefaultSubject+"."+p.sensor))
 	return pub, nil
