@@ -118,8 +118,11 @@ func connect(url, name string, opts []nats.Option, log *slog.Logger, onState fun
 			onState(true)
 		}),
 		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
-			log.Warn("disconnected from NATS; reconnecting with back-off", "err", err)
 			onState(false)
+			if err == nil || c.IsClosed() {
+				return // our own Close
+			}
+			log.Warn("disconnected from NATS; reconnecting with back-off", "err", err)
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("reconnected to NATS", "url", c.ConnectedUrlRedacted())

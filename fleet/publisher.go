@@ -298,6 +298,13 @@ func (p *Publisher) tick(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// While NATS is away, batches are cut only when full: a quiet
+		// sensor would otherwise fill the queue with a nearly empty
+		// batch every Interval, and the outage it rides out would be
+		// bounded by time instead of by records (Queue x MaxRecords).
+		if !p.stats.Connected.Load() {
+			continue
+		}
 		p.mu.Lock()
 		if !p.closed {
 			hb := p.cfg.Heartbeat > 0 && time.Since(p.sentAt) >= p.cfg.Heartbeat
