@@ -322,3 +322,34 @@ func TestFleetCorrelatorKilled(t *testing.T) {
 	}
 	t.Logf("killed at sequence %d of %d; %d alert records, byte-identical to the uninterrupted run", at, total, bytes.Count(ref, []byte("\n")))
 }
+
+// Mistakes on the fleet flags are usage errors (exit 2) that name the
+// flag and the fix, before anything connects.
+func TestFleetFlagErrors(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "x.pcap")
+	writeSYNs(t, pcap, sweepHalf(1, 1, fleetT0))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"correlate"}, "--nats is required"},
+		{[]string{"correlate", "--nats", "http://x:4222"}, "give nats://HOST:4222"},
+		{[]string{"correlate", "--nats", "nats://127.0.0.1:1", "--rules", "seed"}, "correlate runs the default rules"},
+		{[]string{"correlate", "--nats", "nats://127.0.0.1:1", "extra"}, "takes flags only"},
+		{[]string{"correlate", "--nats", "nats://127.0.0.1:1", "--nats.creds", "/nonexistent/x.creds"}, "--nats.creds /nonexistent/x.creds"},
+		{[]string{"correlate", "--nats", "nats://127.0.0.1:1", "--nats.tls.cert", pcap}, "--nats.tls.cert and --nats.tls.key go together"},
+		{[]string{"replay", "--publish", "127.0.0.1:4222", pcap}, "--publish"},
+		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a.b", pcap}, "cannot stand in a NATS subject token"},
+		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.subject", "scanwatch.>", pcap}, "no wildcards"},
+		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.shards", "0", pcap}, "--publish.shards 0"},
+		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.shards", "4", "--publish.subject", "x.y", pcap}, "give one or the other"},
+		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.batch", "100000", pcap}, "batches of 1 to 65536"},
+	} {
+		_, _, err := runCmd(t, context.Background(), c.args...)
+		var errOut bytes.Buffer
+		code := exitCode(err, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%q: exit %d, %q; want 2 and %q", c.args, code, errOut.String(), c.want)
+		}
+	}
+}
