@@ -51,7 +51,7 @@ func BenchmarkFleet(b *testing.B) {
 			traffic[s] = sensorTraffic(s, perSensor)
 		}
 		b.Run(fmt.Sprintf("sensors=%d", sensors), func(b *testing.B) {
-			var pubTime, corTime time.Duration
+			var pubTime, corTime, folTime time.Duration
 			var bytes uint64
 			for b.Loop() {
 				resetStream(b, srv.URL)
@@ -86,6 +86,25 @@ func BenchmarkFleet(b *testing.B) {
 					b.Fatal(err)
 				}
 				corTime += time.Since(start)
+				// The same stream through a durable consumer, each batch
+				// acknowledged and the acknowledgement confirmed.
+				start = time.Now()
+				f, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Consumer: fmt.Sprintf("bench-%d", b.N), Rules: defaultRules, OnAlert: func(detector.Alert) {}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				fdone := make(chan error, 1)
+				go func() { fdone <- f.Run(ctx) }()
+				last := streamLastB(b, srv.URL)
+				for f.Stats().LastSeq.Load() < last {
+					time.Sleep(time.Millisecond)
+				}
+				folTime += time.Since(start)
+				cancel()
+				if err := <-fdone; err != nil {
+					b.Fatal(err)
+				}
 				// Records, not probes: repeats of a flow within a second
 				// fold into one record's count.
 				if got := c.Stats().Records.Load(); got != batched.Load() {
@@ -95,6 +114,7 @@ func BenchmarkFleet(b *testing.B) {
 			probes := float64(b.N * sensors * perSensor)
 			b.ReportMetric(probes/pubTime.Seconds(), "publish_probes/s")
 			b.ReportMetric(probes/corTime.Seconds(), "correlate_probes/s")
+			b.ReportMetric(probes/folTime.Seconds(), "follow_probes/s")
 			b.ReportMetric(float64(bytes)/probes, "stored_bytes/probe")
 		})
 	}
@@ -130,4 +150,23 @@ func streamBytes(b *testing.B, url string) uint64 {
 		b.Fatal(err)
 	}
 	return info.State.Bytes
+}
+
+func streamLastB(b *testing.B, url string) uint64 {
+	b.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(context.Background(), DefaultStream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.State.LastSeq
 }
