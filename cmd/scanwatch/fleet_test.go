@@ -27,6 +27,7 @@ import (
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/fleet"
 	"github.com/scanwatch/scanwatch/internal/natstest"
+	"github.com/scanwatch/scanwatch/lab"
 )
 
 var fleetT0 = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
@@ -351,5 +352,35 @@ func TestFleetFlagErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%q: exit %d, %q; want 2 and %q", c.args, code, errOut.String(), c.want)
 		}
+	}
+}
+
+// scanwatch run --publish, live: the sensor alerts on its own as before,
+// and what it published gives the same sweep to the correlator, naming
+// it. nats-server runs in the target namespace beside the sensor.
+func TestPrivilegedRunPublishes(t *testing.T) {
+	requireRoot(t)
+	lab.Require(t, "nmap")
+	bin := buildBinary(t)
+	l := lab.New(t)
+	srv := natstest.StartIn(t, l.NSTgt)
+	d := startDaemon(t, l, bin, "--publish", srv.URL, "--publish.sensor", "live-a")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := l.Nmap(ctx, "-sS", "-n", "-Pn", "-p22", "--max-retries", "0", "203.0.113.1-30").CombinedOutput(); err != nil {
+		t.Fatalf("nmap: %v\n%s", err, out)
+	}
+	last := d.interrupt(t)
+	if last.Label != detector.LabelSweep || last.Status != detector.StatusFinal || last.UniqueDestHosts != 30 || last.Sensors != nil {
+		t.Fatalf("local final alert %+v: want the sweep of 30 hosts (no sensors list: that is the correlator's)", last)
+	}
+	out, err := l.InTgt(ctx, bin, "correlate", "--drain", "--nats", srv.URL).Output()
+	if err != nil {
+		t.Fatalf("correlate --drain: %v", err)
+	}
+	got := decodeAlerts(t, string(out))
+	if len(got) != 1 || got[0].Label != detector.LabelSweep || got[0].UniqueDestHosts != 30 || got[0].AlertID != last.AlertID ||
+		!slices.Equal(got[0].Sensors, []string{"live-a"}) {
+		t.Fatalf("correlator: %s; want the sensor's sweep (alert_id %s), 30 hosts, naming live-a", out, last.AlertID)
 	}
 }

@@ -9,19 +9,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Server is one nats-server process.
 type Server struct {
-	URL  string
-	Port int
-	Dir  string // JetStream store
-	t    testing.TB
-	cmd  *exec.Cmd
-	log  string
+	URL   string
+	Port  int
+	Dir   string // JetStream store
+	t     testing.TB
+	cmd   *exec.Cmd
+	log   string
+	netns string // a named network namespace (ip netns) it runs in, or ""
 }
 
 // Binary finds nats-server: missing, the test skips, or under CI=true
@@ -41,7 +45,11 @@ func Binary(t testing.TB) string {
 
 // Start runs nats-server -js on 127.0.0.1 and waits until it accepts
 // connections. It is stopped when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { t.Helper(); return StartIn(t, "") }
+
+// StartIn is Start inside the named network namespace (ip netns), on its
+// loopback, for sensors that run there.
+func StartIn(t testing.TB, netns string) *Server {
 	t.Helper()
 	bin := Binary(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +58,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{Port: port, URL: fmt.Sprintf("nats://127.0.0.1:%d", port), Dir: t.TempDir(), t: t}
+	s := &Server{Port: port, URL: fmt.Sprintf("nats://127.0.0.1:%d", port), Dir: t.TempDir(), t: t, netns: netns}
 	s.log = filepath.Join(s.Dir, "nats-server.log")
 	s.start(bin)
 	t.Cleanup(s.Stop)
@@ -59,15 +67,19 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start(bin string) {
 	s.t.Helper()
-	s.cmd = exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-sd", s.Dir, "-l", s.log)
+	args := []string{bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-sd", s.Dir, "-l", s.log}
+	if s.netns != "" {
+		// ip netns exec execs nats-server in place: the PID is the server's.
+		args = append([]string{"ip", "netns", "exec", s.netns}, args...)
+	}
+	s.cmd = exec.Command(args[0], args[1:]...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting nats-server: %v", err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second)
+		err := s.dial()
 		if err == nil {
-			c.Close()
 			return
 		}
 		if time.Now().After(deadline) {
@@ -94,4 +106,36 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.start(Binary(s.t))
+}
+
+// dial checks the server listens, from its namespace.
+func (s *Server) dial() error {
+	try := func() error {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if s.netns == "" {
+		return try()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Locked and left to exit with the goroutine: the thread never
+		// goes back to the pool from inside the namespace.
+		runtime.LockOSThread()
+		f, err := os.Open("/run/netns/" + s.netns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", s.netns, err)
+			return
+		}
+		errc <- try()
+	}()
+	return <-errc
 }
