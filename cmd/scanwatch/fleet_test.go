@@ -384,3 +384,46 @@ func TestPrivilegedRunPublishes(t *testing.T) {
 		t.Fatalf("correlator: %s; want the sensor's sweep (alert_id %s), 30 hosts, naming live-a", out, last.AlertID)
 	}
 }
+
+// With no NATS server at all, replay --publish judges the capture as
+// ever, then says how many probes were not delivered and exits 1.
+func TestFleetReplayWithoutServer(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "sweep.pcap")
+	writeSYNs(t, pcap, sweepHalf(1, 30, fleetT0))
+	out, errOut, err := runCmd(t, context.Background(), "replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "lonely",
+		"--publish.flush-timeout", "300ms", pcap)
+	got := decodeAlerts(t, out)
+	if len(got) != 1 || got[0].UniqueDestHosts != 30 {
+		t.Fatalf("local alerts %s: want the 30-host sweep", out)
+	}
+	var e bytes.Buffer
+	if code := exitCode(err, &e); code != 1 || !strings.Contains(e.String(), "30 of 30 probe records were not delivered") {
+		t.Fatalf("exit %d, %q; want 1 and the undelivered count\n%s", code, e.String(), errOut)
+	}
+}
+
+// correlate --format ecs puts the sensors under scanwatch.sensors.
+func TestFleetCorrelateECS(t *testing.T) {
+	srv := natstest.Start(t)
+	dir := t.TempDir()
+	for i, half := range [][2]int{{1, 20}, {21, 40}} {
+		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
+		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
+		if _, errOut, err := runCmd(t, context.Background(), "replay", "--publish", srv.URL, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
+			t.Fatalf("%v\n%s", err, errOut)
+		}
+	}
+	out, errOut, err := runCmd(t, context.Background(), "correlate", "--drain", "--nats", srv.URL, "--format", "ecs")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var doc struct {
+		Scanwatch struct {
+			Sensors         []string `json:"sensors"`
+			UniqueDestHosts int      `json:"unique_dest_hosts"`
+		} `json:"scanwatch"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || !slices.Equal(doc.Scanwatch.Sensors, []string{"edge-0", "edge-1"}) || doc.Scanwatch.UniqueDestHosts != 40 {
+		t.Fatalf("ECS %s (%v): want scanwatch.sensors [edge-0 edge-1] over 40 hosts", out, err)
+	}
+}
