@@ -289,18 +289,29 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 		c.last = max(c.last, floor)
 	}
 	c.log.Info("correlating", "stream", name, "consumer", c.cfg.Consumer, "filter", c.cfg.FilterSubject, "from_sequence", c.last+1)
+	failing := false
 	for ctx.Err() == nil {
 		b, err := cons.Fetch(c.cfg.Fetch, jetstream.FetchMaxWait(time.Second))
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("durable consumer %s was deleted under the correlator: restart it (it rebuilds from the stream)", c.cfg.Consumer)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			c.log.Warn("fetching from the durable consumer failed; retrying", "err", err)
+			if !failing {
+				failing = true
+				c.log.Warn("fetching from the durable consumer failed (NATS away?); retrying every second", "err", err)
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
 			continue
+		}
+		if failing {
+			failing = false
+			c.log.Info("fetching from the durable consumer again")
 		}
 		for m := range b.Messages() {
 			meta, err := m.Metadata()

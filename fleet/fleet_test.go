@@ -378,3 +378,44 @@ func TestShardedCorrelators(t *testing.T) {
 		t.Fatalf("sharded correlators alerted %q, one over the whole stream %q; want the same 4 (new and final of two sweeps)", union, whole)
 	}
 }
+
+// A correlator following the stream rides out a nats-server restart:
+// it reconnects and goes on, and its alerts are those of a correlator
+// that never saw the server go.
+func TestCorrelatorRidesOutServerRestart(t *testing.T) {
+	srv := natstest.Start(t)
+	first, second := sweep("198.51.100.7", 1, 20, t0), sweep("198.51.100.7", 21, 40, t0.Add(5*time.Second))
+	publish(t, srv.URL, "edge-a", first)
+	var got collected
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Rules: defaultRules, OnAlert: got.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	last := streamLast(t, srv.URL)
+	waitFor(t, "the first half judged", func() bool { return c.Stats().LastSeq.Load() == last })
+	srv.Stop()
+	time.Sleep(300 * time.Millisecond)
+	srv.Restart()
+	publish(t, srv.URL, "edge-b", second)
+	last = streamLast(t, srv.URL)
+	waitFor(t, "the second half judged after the restart", func() bool { return c.Stats().LastSeq.Load() == last })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var ref collected
+	follow(t, srv.URL, "reference", &ref, last, 0)
+	ids := func(as []detector.Alert) (out []string) {
+		for _, a := range as {
+			out = append(out, a.RecordID())
+		}
+		return out
+	}
+	if g, w := ids(got.all()), ids(ref.all()); len(w) == 0 || !slices.Equal(g, w) {
+		t.Fatalf("across the restart %q, uninterrupted %q", g, w)
+	}
+}
