@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -425,5 +426,55 @@ func TestFleetCorrelateECS(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || !slices.Equal(doc.Scanwatch.Sensors, []string{"edge-0", "edge-1"}) || doc.Scanwatch.UniqueDestHosts != 40 {
 		t.Fatalf("ECS %s (%v): want scanwatch.sensors [edge-0 edge-1] over 40 hosts", out, err)
+	}
+}
+
+// What a correlator killed between writing an alert and acknowledging
+// its message leaves: the record in --alerts.file, the message not
+// acknowledged. A fresh run judges the message again and must not write
+// the record twice.
+func TestCorrelateSkipsRecordsInAlertsFile(t *testing.T) {
+	srv := natstest.Start(t)
+	dir := t.TempDir()
+	for i, half := range [][2]int{{1, 20}, {21, 40}} {
+		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
+		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
+		if _, errOut, err := runCmd(t, context.Background(), "replay", "--publish", srv.URL, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
+			t.Fatalf("%v\n%s", err, errOut)
+		}
+	}
+	follow := func(consumer, file string) []byte {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"correlate", "--nats", srv.URL, "--consumer", consumer, "--alerts.file", file, "--web.listen-address", ""}, io.Discard, io.Discard)
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			b, _ := os.ReadFile(file)
+			if bytes.Count(b, []byte("\n")) >= 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // anything more it would write
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(file)
+		return b
+	}
+	ref := follow("reference", filepath.Join(dir, "ref.jsonl"))
+	if bytes.Count(ref, []byte("\n")) != 1 {
+		t.Fatalf("reference wrote %q, want the one new alert", ref)
+	}
+	again := filepath.Join(dir, "again.jsonl")
+	if err := os.WriteFile(again, ref, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got := follow("fresh", again); !bytes.Equal(got, ref) {
+		t.Fatalf("a run over records already written wrote them again:\n%s", got)
 	}
 }
