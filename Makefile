@@ -51,10 +51,14 @@ bench:
 	$(GO) test ./detector -run '^$$' -bench 'SpoofedMillionRSS' -benchtime 1x | tee -a /tmp/scanwatch-bench.txt
 	$(GO) test ./sensor -run '^$$' -bench 'XDP|Egress' -benchtime 3x -count 3 | tee -a /tmp/scanwatch-bench.txt
 	@awk -f bench/ratios.awk /tmp/scanwatch-bench.txt
+	# Fleet: N sensors through a real nats-server to one correlator, and
+	# the batch wire format against JSON (README, Fleet).
+	$(GO) test ./fleet -run '^$$' -bench 'Fleet|Wire' -benchtime 2x
 
 fuzz:
 	$(GO) test ./capture -run '^$$' -fuzz FuzzDecode -fuzztime 60s
 	$(GO) test ./capture -run '^$$' -fuzz FuzzCaptureReader -fuzztime 60s
+	$(GO) test ./fleet -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 60s
 
 # Regenerates the BPF object and its Go bindings (clang, llvm, libbpf-dev).
 generate:
