@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,17 @@ type Correlator struct {
 	last       uint64 // stream sequence last processed
 	batch      Batch
 	stats      CorrelatorStats
+	// mu is held while the detector runs, so Do can reach it from
+	// another goroutine (SIGHUP reloads, metrics scrapes).
+	mu sync.Mutex
+}
+
+// Do runs fn while no message is being judged: the detector may be
+// touched there (SetAllowlist, Stats).
+func (c *Correlator) Do(fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn()
 }
 
 // CorrelatorStats are the correlator's counters, read by its metrics.
@@ -192,6 +204,8 @@ func (c *Correlator) drain(ctx context.Context, js jetstream.JetStream, stream j
 			return err
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, a := range c.rules.Flush() {
 		c.onAlert(a)
 	}
@@ -351,6 +365,8 @@ func (c *Correlator) process(data []byte, meta *jetstream.MsgMetadata) {
 		c.stats.Rebuilt.Add(1)
 	}
 	b := &c.batch
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err := DecodeBatch(data, b); err != nil {
 		if c.stats.Invalid.Add(1) <= 10 {
 			c.log.Warn("skipping a message that is no probe batch", "sequence", seq, "subject", meta.Stream, "err", err)

@@ -104,11 +104,13 @@ func runCorrelate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg.OnEvict = m.Evicted.Inc
 	cfg.OnProbationEvict = m.ProbationEvicted.Inc
 	cfg.OnClockHeld = m.ClockHeld.Inc
+	var rules *detector.Default
 	c, err := fleet.NewCorrelator(fleet.CorrelatorConfig{URL: f.url, Options: opts, Stream: fleet.StreamConfig{Name: f.stream},
 		Consumer: f.consumer, FilterSubject: f.filter, Drain: f.drain, Log: log,
 		Rules: func(onAlert func(detector.Alert)) (detector.Rules, error) {
 			cfg.OnAlert = onAlert
-			return detector.NewDefault(cfg), nil
+			rules = detector.NewDefault(cfg)
+			return rules, nil
 		},
 		OnAlert: func(a detector.Alert) {
 			if f.drain && a.Status != detector.StatusFinal {
@@ -129,10 +131,13 @@ func runCorrelate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return usageError{err}
 		}
 	}
-	// SIGHUP reopens --alerts.file; the allowlist and web lists are read
-	// at start (the rules run in the correlator's goroutine, which has no
-	// hook to swap them safely yet).
-	stopHUP := reloadOnHUP(ctx, &reloader{file: file, m: m, log: log})
+	m.WatchRules(func() (st detector.Stats) {
+		c.Do(func() { st = rules.Stats() })
+		return st
+	}, f.maxSources)
+	// SIGHUP reopens --alerts.file and rereads --allowlist and
+	// --http-lists between two messages, as run does between two events.
+	stopHUP := reloadOnHUP(ctx, &reloader{allowlist: f.allowlist, httpLists: f.httpLists, rules: rules, live: c, file: file, m: m, log: log})
 	defer stopHUP()
 	return c.Run(ctx)
 }

@@ -478,3 +478,64 @@ func TestCorrelateSkipsRecordsInAlertsFile(t *testing.T) {
 		t.Fatalf("a run over records already written wrote them again:\n%s", got)
 	}
 }
+
+// SIGHUP makes correlate reread --allowlist between two messages, as run
+// does between two events: a sweep from a source allowed since is
+// counted, not alerted.
+func TestFleetCorrelateReloadsAllowlist(t *testing.T) {
+	srv := natstest.Start(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	allow, alerts := filepath.Join(dir, "allow.txt"), filepath.Join(dir, "alerts.jsonl")
+	if err := os.WriteFile(allow, []byte("192.0.2.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(bin, "correlate", "--nats", srv.URL, "--allowlist", allow, "--alerts.file", alerts, "--web.listen-address", addr)
+	var errOut syncWriter
+	errOut.w = &bytes.Buffer{}
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitLogLine := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(errOut.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log:\n%s", want, errOut.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitLogLine("msg=correlating")
+	if err := os.WriteFile(allow, []byte("198.51.100.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLogLine("SIGHUP: allowlist reloaded")
+	for i, half := range [][2]int{{1, 20}, {21, 40}} {
+		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
+		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
+		if _, e, err := runCmd(t, context.Background(), "replay", "--publish", srv.URL, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
+			t.Fatalf("%v\n%s", err, e)
+		}
+	}
+	waitSeq(t, addr, 2)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(body.String(), `scanwatch_allowlisted_scans_total{name="IPSweep",technique="T1595.001"} 1`) {
+		t.Fatalf("the allowed sweep was not counted:\n%s", body.String())
+	}
+	if b, _ := os.ReadFile(alerts); len(b) != 0 {
+		t.Fatalf("an allowlisted source was alerted: %s", b)
+	}
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/scanwatch/scanwatch/detector"
 	"github.com/scanwatch/scanwatch/metrics"
-	"github.com/scanwatch/scanwatch/sensor"
 )
 
 // reloader is what SIGHUP does: reopen --alerts.file (logrotate has
@@ -20,7 +19,7 @@ type reloader struct {
 	allowlist string
 	httpLists string
 	rules     detector.Rules
-	live      *sensor.Live
+	live      interface{ Do(func()) } // runs a function beside the detector: *sensor.Live, *fleet.Correlator
 	file      *alertsFile
 	m         *metrics.Metrics
 	log       *slog.Logger
