@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/scanwatch/scanwatch/detector"
+	"github.com/scanwatch/scanwatch/fleet"
 	"github.com/scanwatch/scanwatch/lab"
 	"github.com/scanwatch/scanwatch/metrics"
 )
@@ -53,6 +54,8 @@ func exportedNames(t *testing.T) []string {
 	m.Attached.WithLabelValues("eth0").Set(1) // labelled per interface once attached
 	m.LinkLost.WithLabelValues("eth0")
 	m.WatchRules(func() detector.Stats { return detector.Stats{} }, 100)
+	// A sensor with --publish, and scanwatch correlate.
+	m.Registry.MustRegister(fleet.PublisherCollector{S: &fleet.PublisherStats{QueueLen: func() int { return 0 }}}, fleet.CorrelatorCollector{S: &fleet.CorrelatorStats{}})
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -327,7 +327,9 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 			failing = false
 			c.log.Info("fetching from the durable consumer again")
 		}
+		n := 0
 		for m := range b.Messages() {
+			n++
 			meta, err := m.Metadata()
 			if err != nil {
 				_ = m.Term()
@@ -346,6 +348,12 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 				c.log.Warn("acknowledging a message failed: it will be delivered again and skipped", "sequence", meta.Sequence.Stream, "err", err)
 			}
 			cancel()
+		}
+		if n == 0 {
+			// Caught up: nothing waits, and the lag gauges say so
+			// rather than keep the last message's.
+			c.stats.Pending.Store(0)
+			c.stats.LagNanos.Store(0)
 		}
 		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			c.log.Warn("fetch ended early", "err", err)
