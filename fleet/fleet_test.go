@@ -419,3 +419,39 @@ func TestCorrelatorRidesOutServerRestart(t *testing.T) {
 		t.Fatalf("across the restart %q, uninterrupted %q", g, w)
 	}
 }
+
+// HTTP heads travel too: a wordlist scan spread over two sensors (two
+// load-balanced front ends, 60 distinct paths each, under the 100 the
+// web rules ask of one client) is a WordlistScan at the correlator.
+func TestSplitWordlist(t *testing.T) {
+	srv := natstest.Start(t)
+	const ua = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)"
+	half := func(from int, dst string) []detector.Event {
+		var evs []detector.Event
+		for i := from; i < from+60; i++ {
+			target := fmt.Sprintf("/word%c%c%d", 'a'+i%26, 'a'+i/26%26, i)
+			head := "GET " + target + " HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: " + ua + "\r\n\r\n"
+			evs = append(evs, detector.Event{Time: t0.Add(time.Duration(i) * 50 * time.Millisecond), Src: netip.MustParseAddr("198.51.100.7"),
+				Dst: netip.MustParseAddr(dst), SrcPort: 40000, DstPort: 80, Kind: detector.KindOther, Flags: detector.FlagACK | detector.FlagPSH,
+				HTTP: &detector.HTTP{Method: "GET", Target: target, Host: "shop.example", UserAgent: ua, Head: head}})
+		}
+		return evs
+	}
+	a, b := half(0, "203.0.113.80"), half(60, "203.0.113.81")
+	for name, evs := range map[string][]detector.Event{"a": a, "b": b} {
+		if got := alone(evs); len(got) != 0 {
+			t.Fatalf("front end %s alone alerts: %+v", name, got)
+		}
+	}
+	publish(t, srv.URL, "web-a", a)
+	publish(t, srv.URL, "web-b", b)
+	var final *detector.Alert
+	for _, al := range drain(t, srv.URL) {
+		if al.Status == detector.StatusFinal {
+			final = &al
+		}
+	}
+	if final == nil || final.Label != detector.LabelWordlistScan || !slices.Equal(final.Sensors, []string{"web-a", "web-b"}) || final.HTTP == nil || final.HTTP.DistinctPaths != 120 {
+		t.Fatalf("correlator's final alert %+v: want a WordlistScan over 120 paths naming web-a and web-b", final)
+	}
+}
