@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,7 +238,7 @@ func (c *Correlator) readTo(ctx context.Context, js jetstream.JetStream, last ui
 			if err != nil || meta.Sequence.Stream > last {
 				continue
 			}
-			c.process(m.Data(), meta)
+			c.process(m.Subject(), m.Data(), meta)
 		}
 		if b.Error() != nil && !errors.Is(b.Error(), nats.ErrTimeout) {
 			return fmt.Errorf("reading stream %s: %w", name, b.Error())
@@ -338,7 +339,7 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 			if meta.Sequence.Stream <= c.last {
 				c.stats.Duplicates.Add(1)
 			} else {
-				c.process(m.Data(), meta)
+				c.process(m.Subject(), m.Data(), meta)
 			}
 			// Confirmed, so a restart after this point never sees the
 			// message again; not under ctx, so a stop does not leave the
@@ -363,7 +364,7 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 }
 
 // process feeds one message's batch to the detector.
-func (c *Correlator) process(data []byte, meta *jetstream.MsgMetadata) {
+func (c *Correlator) process(subject string, data []byte, meta *jetstream.MsgMetadata) {
 	seq := meta.Sequence.Stream
 	c.last = seq
 	c.stats.LastSeq.Store(seq)
@@ -375,9 +376,17 @@ func (c *Correlator) process(data []byte, meta *jetstream.MsgMetadata) {
 	b := &c.batch
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := DecodeBatch(data, b); err != nil {
+	err := DecodeBatch(data, b)
+	if err == nil && !strings.HasSuffix(subject, "."+b.Sensor) {
+		// The subject's last token is the sensor's id (publishers
+		// enforce it), so NATS permissions on scanwatch.probes.<id>
+		// authenticate it: a batch claiming another sensor's id is
+		// refused.
+		err = fmt.Errorf("batch of sensor %q on subject %q, which is not that sensor's", b.Sensor, subject)
+	}
+	if err != nil {
 		if c.stats.Invalid.Add(1) <= 10 {
-			c.log.Warn("skipping a message that is no probe batch", "sequence", seq, "subject", meta.Stream, "err", err)
+			c.log.Warn("skipping a message that is no probe batch of its subject's sensor", "sequence", seq, "subject", subject, "err", err)
 		}
 		return
 	}

@@ -455,3 +455,35 @@ func TestSplitWordlist(t *testing.T) {
 		t.Fatalf("correlator's final alert %+v: want a WordlistScan over 120 paths naming web-a and web-b", final)
 	}
 }
+
+// A batch claiming a sensor id its subject does not end in is refused:
+// with NATS permissions per subject, a sensor cannot speak for another.
+func TestCorrelatorRefusesForeignSensorID(t *testing.T) {
+	srv := natstest.Start(t)
+	publish(t, srv.URL, "edge-a", sweep("198.51.100.7", 1, 3, t0)) // makes the stream
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	forged := AppendBatch(nil, &Batch{Sensor: "edge-b", Seq: 1, Events: sweep("198.51.100.7", 4, 40, t0)})
+	if _, err := js.Publish(context.Background(), DefaultSubject+".edge-a", forged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(context.Background(), DefaultSubject+".edge-a", []byte(`{"not":"a batch"}`)); err != nil {
+		t.Fatal(err)
+	}
+	var got collected
+	c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Drain: true, Rules: defaultRules, OnAlert: got.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Invalid.Load() != 2 || s.Records.Load() != 3 || len(got.all()) != 0 {
+		t.Fatalf("invalid %d, records %d, alerts %d: want the forged batch and the stray message refused, edge-a's 3 probes judged, no alert",
+			s.Invalid.Load(), s.Records.Load(), len(got.all()))
+	}
+}

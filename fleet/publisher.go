@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,6 +168,11 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject + "." + cfg.Sensor
+	}
+	if !strings.HasSuffix(cfg.Subject, "."+cfg.Sensor) {
+		// The correlator takes the subject's last token for the sensor's
+		// id, which NATS permissions can then vouch for.
+		return nil, fmt.Errorf("--publish.subject %q must end in .%s, the sensor's id (the correlator checks it)", cfg.Subject, cfg.Sensor)
 	}
 	cfg.MaxRecords = min(max(cfg.MaxRecords, 0), MaxBatchRecords)
 	if cfg.MaxRecords == 0 {

@@ -208,6 +208,7 @@ func TestFleetFlagErrors(t *testing.T) {
 		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a.b", pcap}, "cannot stand in a NATS subject token"},
 		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.subject", "scanwatch.>", pcap}, "no wildcards"},
 		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.shards", "0", pcap}, "--publish.shards 0"},
+		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.subject", "scanwatch.probes.b", pcap}, "must end in .a"},
 		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.shards", "4", "--publish.subject", "x.y", pcap}, "give one or the other"},
 		{[]string{"replay", "--publish", "nats://127.0.0.1:1", "--publish.sensor", "a", "--publish.batch", "100000", pcap}, "batches of 1 to 65536"},
 	} {
