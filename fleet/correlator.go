@@ -276,6 +276,10 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 	}
 	c.log.Debug("durable consumer", "ack_floor", ci.AckFloor.Stream, "delivered", ci.Delivered.Stream, "ack_pending", ci.NumAckPending,
 		"pending", ci.NumPending, "waiting", ci.NumWaiting, "redelivered", ci.NumRedelivered)
+	if ci.NumWaiting > 0 {
+		c.log.Warn("another client is pulling from this durable consumer: two correlators on one name split the probes between two detectors; give each its own --consumer",
+			"consumer", c.cfg.Consumer, "waiting_pulls", ci.NumWaiting)
+	}
 	if ci.NumAckPending > 0 {
 		// A previous run died holding delivered, unacknowledged
 		// messages: the server would hold them back for the ack wait
