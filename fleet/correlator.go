@@ -277,7 +277,7 @@ func (c *Correlator) follow(ctx context.Context, js jetstream.JetStream, stream 
 	c.log.Debug("durable consumer", "ack_floor", ci.AckFloor.Stream, "delivered", ci.Delivered.Stream, "ack_pending", ci.NumAckPending,
 		"pending", ci.NumPending, "waiting", ci.NumWaiting, "redelivered", ci.NumRedelivered)
 	if ci.NumWaiting > 0 {
-		c.log.Warn("another client is pulling from this durable consumer: two correlators on one name split the probes between two detectors; give each its own --consumer",
+		c.log.Warn("another client is pulling from this durable consumer (or one that stopped within the last second): two correlators on one name split the probes between two detectors; give each its own --consumer",
 			"consumer", c.cfg.Consumer, "waiting_pulls", ci.NumWaiting)
 	}
 	if ci.NumAckPending > 0 {
