@@ -36,6 +36,9 @@ type LiveConfig struct {
 	Iface   string
 	Mode    string // ModeAuto, ModeNative or ModeGeneric
 	Promisc bool   // for span/mirror ports: see frames not addressed to us
+	// NoEgress leaves the egress program off: answered UDP then earns no
+	// credit on a perimeter host (its replies leave by egress).
+	NoEgress bool
 	// Checksums is ChecksumsAuto (the default), ChecksumsStrict or
 	// ChecksumsTolerant: whether offloaded checksums are accepted.
 	Checksums string
@@ -168,7 +171,9 @@ func (l *Live) attach() error {
 		if err == nil {
 			l.link, l.Mode = lk, names[flags]
 			l.cfg.Log.Info("XDP program attached", "iface", l.cfg.Iface, "mode", l.Mode)
-			l.attachEgress()
+			if !l.cfg.NoEgress {
+				l.attachEgress()
+			}
 			return nil
 		}
 		l.cfg.Log.Debug("XDP attach failed", "mode", names[flags], "err", err)

@@ -61,6 +61,8 @@ func runCredit(t *testing.T, bin, feed string, serve func(*lab.Lab, *lab.Service
 	switch feed {
 	case "perimeter":
 		d = startDaemon(t, l, bin)
+	case "perimeter, --egress=false":
+		d = startDaemon(t, l, bin, "--egress=false")
 	case "span":
 		d = startDaemonArgs(t, l, bin, "run", "--iface", l.Span(t), "--promisc", "--web.listen-address", "127.0.0.1:9595")
 	default:
@@ -445,8 +447,9 @@ func TestPrivilegedCreditBusyClient(t *testing.T) {
 // sees them too: no alert. On the perimeter feed scanwatch watches the
 // target's own interface, where XDP sees only what arrives; the answers
 // leave by the egress path, where scanwatch_egress (TCX) credits the
-// flows they answer: no alert either. (Before the egress program this was
-// a UDP PortScan of the 40 ports, live on the perimeter only.)
+// flows they answer: no alert either. With --egress=false live sees no
+// answer there, and reports exactly what it saw: a UDP PortScan of the 40
+// ports, every datagram counted.
 func TestPrivilegedCreditAnsweredUDP(t *testing.T) {
 	requireRoot(t)
 	lab.Require(t, "tcpdump", "curl", "tc")
@@ -455,7 +458,7 @@ func TestPrivilegedCreditAnsweredUDP(t *testing.T) {
 	target := netip.MustParseAddr(lab.TgtIP)
 	ports := lab.Ports(6001, 40)
 	const per = 4
-	for _, feed := range creditFeeds {
+	for _, feed := range append(creditFeeds, "perimeter, --egress=false") {
 		t.Run(feed, func(t *testing.T) {
 			var sent, answered int
 			r := runCredit(t, bin, feed, func(l *lab.Lab, srv *lab.Services) { srv.UDP(l, ports...) },
@@ -467,7 +470,19 @@ func TestPrivilegedCreditAnsweredUDP(t *testing.T) {
 					sent, answered, w.Datagrams, len(w.UDPAnswered), len(ports)*per, len(ports))
 			}
 			quiet(t, "replay", r.replay)
-			quiet(t, "live ("+feed+")", r.live)
+			if feed != "perimeter, --egress=false" {
+				quiet(t, "live ("+feed+")", r.live)
+				return
+			}
+			fin := finals(t, "live ("+feed+")", r.live)
+			a, ok := fin[client]
+			if len(fin) != 1 || !ok {
+				t.Fatalf("live (%s): final alerts %+v; want one for %s", feed, fin, client)
+			}
+			if a.Label != detector.LabelPortScan || a.ScanType != "udp" || a.UniqueDestPorts != len(ports) || a.TotalConns != uint64(sent) {
+				t.Errorf("live (%s): %q %s conns=%d ports=%d; want %q udp, %d ports, %d datagrams",
+					feed, a.Label, a.ScanType, a.TotalConns, a.UniqueDestPorts, detector.LabelPortScan, len(ports), sent)
+			}
 		})
 	}
 }

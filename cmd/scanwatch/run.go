@@ -23,6 +23,7 @@ type runFlags struct {
 	iface       string
 	xdpMode     string
 	promisc     bool
+	egress      bool
 	listenAddrs listFlag
 	webConfig   string
 	metricsPath string
@@ -40,6 +41,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.iface, "iface", "", "network interface to watch (required)")
 	fs.StringVar(&f.xdpMode, "xdp-mode", sensor.ModeAuto, "XDP attach mode: auto (native, else generic), native or generic")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode, for span/mirror ports")
+	fs.BoolVar(&f.egress, "egress", true, "also watch what this host sends (a read-only TCX egress program): its UDP replies credit the flows they answer; --egress=false saves every outgoing packet its few ns")
 	f.listenAddrs = newListFlag(metrics.DefaultListenAddress)
 	fs.Var(&f.listenAddrs, "web.listen-address", "address for /metrics, repeatable (loopback by default; e.g. :9595 for Prometheus on another host); empty disables it")
 	fs.StringVar(&f.webConfig, "web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for /metrics: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md")
@@ -88,7 +90,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	var onLink func(attached bool) // set once the metrics exist; only live.Run calls it
-	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, Checksums: f.checksums, Log: log,
+	live, err := sensor.Attach(sensor.LiveConfig{Iface: f.iface, Mode: f.xdpMode, Promisc: f.promisc, NoEgress: !f.egress, Checksums: f.checksums, Log: log,
 		LinkLoss: linkLoss, OnLink: func(attached bool) { onLink(attached) }, Program: sensor.ProgramConfig{HTTPPorts: httpPorts}})
 	if err != nil {
 		if file != nil {
