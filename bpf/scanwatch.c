@@ -712,6 +712,8 @@ int scanwatch_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	count(CNT_CREDITS);
 	count(CNT_EGRESS_CREDITS);
+	// The XDP program's per-CPU scratch: the two never run at once on a
+	// CPU (egress runs with bottom halves off, and XDP is a bottom half).
 	__u32 zero = 0;
 	struct probe_scratch *sc = bpf_map_lookup_elem(&probe_scratch, &zero);
 	if (!sc)
