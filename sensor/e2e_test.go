@@ -123,7 +123,7 @@ func nmapTo(target string, args ...string) func(context.Context, *testing.T, *la
 	}
 }
 
-// runTool runs a scanner to its end. masscan is ended by its deadline when
+// runTool runs a scanner to its end. masscan is killed by its timeout when
 // it hangs, and hping3 exits 1 when it misses the replies (its own summary
 // is unreliable: the wire is counted instead). Anything else failing is a
 // broken test bench.
