@@ -119,30 +119,50 @@ func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progre
 
 // ReplayWith reads a capture and hands every event (TCP/UDP packets the
 // host would process, reassembled datagrams, header-chain evasions) to
-// emit. The event is reused between calls; emit must copy what it keeps.
-// Packet timestamps are the only clock. On a truncated or corrupt file the
-// packets before the damage have been emitted when the error (ErrTruncated
-// or ErrCorrupt) comes back, so the caller can still report on them.
-func ReplayWith(ctx context.Context, r io.Reader, opts ReplayOptions, emit func(*detector.Event), progress func(bytes int64)) (st ReplayStats, err error) {
-	st.opts = opts
-	cr, err := OpenCapture(r)
+// emit, in capture order, on the caller's goroutine. The event is reused
+// between calls; emit must copy what it keeps. Reading and decoding run
+// on a goroutine of their own (replay_pipe.go), at most a few batches of
+// events ahead of emit; progress is called from that goroutine, so it may
+// run while emit does. Packet timestamps are the only clock. On a
+// truncated or corrupt file the packets before the damage have been
+// emitted when the error (ErrTruncated or ErrCorrupt) comes back, so the
+// caller can still report on them.
+func ReplayWith(ctx context.Context, r io.Reader, opts ReplayOptions, emit func(*detector.Event), progress func(bytes int64)) (ReplayStats, error) {
+	p := newEventPipe()
+	cr, err := OpenCapture(flushReader{r, p})
 	if err != nil {
-		return st, err
+		return ReplayStats{opts: opts}, err
 	}
+	var st ReplayStats
+	go func() {
+		defer close(p.full)
+		st, err = readEvents(ctx, cr, opts, p, progress)
+	}()
+	// If emit panics, the reader must not wait for a batch nobody takes.
+	defer close(p.stop)
+	p.emitAll(emit)
+	return st, err // written before full was closed
+}
+
+// readEvents is the reading side of ReplayWith: it decodes every record
+// of cr into p's batches, and hands over the last one before it returns.
+func readEvents(ctx context.Context, cr CaptureReader, opts ReplayOptions, p *eventPipe, progress func(bytes int64)) (st ReplayStats, err error) {
+	st.opts = opts
 	dec := NewDecoderWith(opts.Decode)
 	guard := clockGuard{ahead: int64(opts.MaxAhead), behind: int64(opts.MaxBehind)}
-	var ev detector.Event
 	judge := func(rec *Record) {
-		if dec.Decode(rec.LinkType, rec.Data, rec.Nanos, &ev) {
+		if !dec.Decode(rec.LinkType, rec.Data, rec.Nanos, p.slot()) {
+			return
+		}
+		st.Events++
+		p.commit()
+		for dec.More(p.slot()) {
 			st.Events++
-			emit(&ev)
-			for dec.More(&ev) {
-				st.Events++
-				emit(&ev)
-			}
+			p.commit()
 		}
 	}
 	defer func() {
+		p.flush()
 		dec.Finish()
 		guard.finish()
 		st.Decode = dec.Stats
@@ -163,6 +183,9 @@ func ReplayWith(ctx context.Context, r io.Reader, opts ReplayOptions, emit func(
 			if progress != nil {
 				progress(cr.Offset())
 			}
+		}
+		if p.stopped {
+			return st, errors.New("internal: the replay's caller left")
 		}
 		rec, err := cr.Next()
 		if err != nil {
