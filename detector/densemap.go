@@ -3,6 +3,8 @@ package detector
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"math/bits"
+	"slices"
 )
 
 // denseMap is the hash table behind the default rules' per-source state
@@ -13,13 +15,21 @@ import (
 // over contiguous memory, and its lookups touch one index word and one
 // key. Pointers from get and put are valid until the next put or del.
 //
+// The first denseChunk values live in one slice that doubles as it fills,
+// as small tables are most; past it values go to chunks that double
+// (more[c] holds positions denseChunk<<c to denseChunk<<(c+1)-1), so a
+// large table grows by a chunk as large as all before it and copies no
+// value. A scanner's thousand services were copied from one doubled slice
+// into the next, half of all the default rules allocated.
+//
 // Every key it holds is chosen by whoever sends the packets, so the hash
 // is keyed by hashSeed, drawn at start: nobody can aim keys at one probe
 // chain without knowing it.
 type denseMap[K comparable, V any, H keyHasher[K]] struct {
 	idx  []uint32 // slot: 0 empty, else 1 + position in keys and vals; len a power of two
 	keys []K
-	vals []V
+	vals []V   // positions below denseChunk
+	more [][]V // past them: more[c] has length denseChunk<<c
 	// hint: the position get last found. Checked against keys before
 	// use, so it needs no upkeep: runs of one key skip the hash.
 	hint int
@@ -49,6 +59,18 @@ var hashSeed = func() (s [2]uint64) {
 
 func (m *denseMap[K, V, H]) len() int { return len(m.keys) }
 
+// denseChunk is how many values a table holds before it grows by chunks.
+const denseChunk = 64
+
+// val is the value at position p.
+func (m *denseMap[K, V, H]) val(p int) *V {
+	if p < denseChunk {
+		return &m.vals[p]
+	}
+	c := bits.Len(uint(p)/denseChunk) - 1
+	return &m.more[c][p-denseChunk<<c]
+}
+
 // find returns k's index slot and its position in vals, or -1.
 func (m *denseMap[K, V, H]) find(k K) (slot uint64, pos int) {
 	if len(m.idx) == 0 {
@@ -70,11 +92,11 @@ func (m *denseMap[K, V, H]) find(k K) (slot uint64, pos int) {
 // get returns k's value, or nil.
 func (m *denseMap[K, V, H]) get(k K) *V {
 	if h := m.hint; h < len(m.keys) && m.keys[h] == k {
-		return &m.vals[h]
+		return m.val(h)
 	}
 	if _, p := m.find(k); p >= 0 {
 		m.hint = p
-		return &m.vals[p]
+		return m.val(p)
 	}
 	return nil
 }
@@ -82,30 +104,39 @@ func (m *denseMap[K, V, H]) get(k K) *V {
 // put returns k's value, adding a zero one if k is new.
 func (m *denseMap[K, V, H]) put(k K) (v *V, added bool) {
 	if h := m.hint; h < len(m.keys) && m.keys[h] == k {
-		return &m.vals[h], false
+		return m.val(h), false
 	}
 	slot, p := m.find(k)
 	if p >= 0 {
 		m.hint = p
-		return &m.vals[p], false
+		return m.val(p), false
 	}
 	// Grow at 3/4 full: short probe chains for linear probing.
 	if 4*(len(m.keys)+1) > 3*len(m.idx) {
 		m.grow()
 		slot, _ = m.find(k)
 	}
-	if n := len(m.keys); n == cap(m.keys) {
+	n := len(m.keys)
+	if n == cap(m.keys) {
 		// Doubling, where append grows large slices by a quarter: a
 		// scanner's table is copied half as often.
-		c := max(2*n, 1)
-		m.keys = append(make([]K, 0, c), m.keys...)
-		m.vals = append(make([]V, 0, c), m.vals...)
+		m.keys = append(make([]K, 0, max(2*n, 1)), m.keys...)
 	}
 	var zero V
+	switch {
+	case n < len(m.vals):
+		// A place del emptied (and zeroed).
+	case n < denseChunk:
+		if n == cap(m.vals) {
+			m.vals = append(make([]V, 0, min(max(2*n, 1), denseChunk)), m.vals...)
+		}
+		m.vals = append(m.vals, zero)
+	case n >= denseChunk<<len(m.more):
+		m.more = append(m.more, make([]V, denseChunk<<len(m.more))) // zero
+	}
 	m.keys = append(m.keys, k)
-	m.vals = append(m.vals, zero)
-	m.idx[slot] = uint32(len(m.keys))
-	return &m.vals[len(m.vals)-1], true
+	m.idx[slot] = uint32(n + 1)
+	return m.val(n), true
 }
 
 func (m *denseMap[K, V, H]) grow() {
@@ -133,13 +164,14 @@ func (m *denseMap[K, V, H]) del(k K) {
 	last := len(m.keys) - 1
 	if p != last {
 		ls, _ := m.find(m.keys[last])
-		m.keys[p], m.vals[p] = m.keys[last], m.vals[last]
+		m.keys[p], *m.val(p) = m.keys[last], *m.val(last)
 		m.idx[ls] = uint32(p + 1)
 	}
 	var zeroK K
 	var zeroV V
-	m.keys[last], m.vals[last] = zeroK, zeroV
-	m.keys, m.vals = m.keys[:last], m.vals[:last]
+	// The freed place is zero again, as put expects of its chunk.
+	m.keys[last], *m.val(last) = zeroK, zeroV
+	m.keys = m.keys[:last]
 
 	var h H
 	mask := uint64(len(m.idx) - 1)
@@ -161,4 +193,13 @@ func (m *denseMap[K, V, H]) del(k K) {
 }
 
 // at returns the i-th entry in dense order (0 <= i < len).
-func (m *denseMap[K, V, H]) at(i int) (K, *V) { return m.keys[i], &m.vals[i] }
+func (m *denseMap[K, V, H]) at(i int) (K, *V) { return m.keys[i], m.val(i) }
+
+// clone is a deep copy of m, for values without pointers.
+func (m *denseMap[K, V, H]) clone() denseMap[K, V, H] {
+	c := denseMap[K, V, H]{idx: slices.Clone(m.idx), keys: slices.Clone(m.keys), vals: slices.Clone(m.vals), more: make([][]V, len(m.more))}
+	for i, ch := range m.more {
+		c.more[i] = slices.Clone(ch)
+	}
+	return c
+}

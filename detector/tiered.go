@@ -248,7 +248,7 @@ func (s *tieredSet[K, H]) clone() *tieredSet[K, H] {
 	c := *s
 	if m := s.more; m != nil {
 		cm := *m
-		cm.last = denseMap[K, int64, H]{idx: slices.Clone(m.last.idx), keys: slices.Clone(m.last.keys), vals: slices.Clone(m.last.vals)}
+		cm.last = m.last.clone()
 		cm.keys, cm.runs = slices.Clone(m.keys), slices.Clone(m.runs)
 		if m.over != nil {
 			o := *m.over
