@@ -348,13 +348,13 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 		s.acks.expire(w.shortCut)
 		d.judgeFlood(s, t)
 	}
-	d.judgeVertical(s, pa.dst, tg, udp, t)
+	d.judgeVertical(s, host, tg, udp, t)
 	d.judgeSweep(s, sk, sv, udp, t)
 	if pa.marks != 0 {
 		d.judgeEvasive(s, pa.dst, pa.marks, probe, pa.packets, t)
 	}
 	if !udp { // after the source's own judges
-		d.prefixProbe(s, pa, w, t)
+		d.prefixProbe(s, pa, host, w, t)
 	}
 }
 
@@ -363,7 +363,7 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 // successful connections are not scan evidence.
 func failed(probed, done int) int { return max(probed-done, 0) }
 
-func (d *Default) judgeVertical(s *source, dst netip.Addr, tg *target, udp bool, t int64) {
+func (d *Default) judgeVertical(s *source, host [16]byte, tg *target, udp bool, t int64) {
 	n, window := d.verticalPorts(tg, udp, d.th.PortScanPorts)
 	if n < d.th.PortScanPorts {
 		return
@@ -372,7 +372,7 @@ func (d *Default) judgeVertical(s *source, dst netip.Addr, tg *target, udp bool,
 	if n >= d.th.FullScanPorts {
 		label = LabelFullNetworkScan
 	}
-	key := episodeKey{kind: epVertical, host: dst.As16()}
+	key := episodeKey{kind: epVertical, host: host}
 	if udp {
 		key.kind = epVerticalUDP
 	}

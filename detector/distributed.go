@@ -194,7 +194,7 @@ func prefixRank(a, b *prefixState) int {
 
 // prefixProbe adds a promoted source's TCP probe to its prefix and judges
 // the prefix.
-func (d *Default) prefixProbe(s *source, pa probeArgs, w instant, t int64) {
+func (d *Default) prefixProbe(s *source, pa probeArgs, host [16]byte, w instant, t int64) {
 	p := d.prefixFor(prefixKeyOf(s.addr), s.addr, t)
 	if s.addr != p.last && len(p.members) < maxPrefixMembers {
 		p.members[s.addr] = struct{}{}
@@ -202,7 +202,7 @@ func (d *Default) prefixProbe(s *source, pa probeArgs, w instant, t int64) {
 	}
 	p.packets += pa.packets
 	p.marks |= pa.marks
-	d.prefixSee(p, pa.dst.As16(), pa.port, w, t)
+	d.prefixSee(p, host, pa.port, w, t)
 }
 
 // probationProbe adds the first probe of src, just put on probation, to
@@ -277,13 +277,19 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 		return
 	}
 	p.judgedHost, p.judgedPort, p.judgedSec = host, port, w.sec
-	if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts &&
-		!d.aloneMemo(p, &tg.alone, true, host, port, failed(tg.keys.long(), tg.done.long()), t) {
-		d.report(&p.src, episodeKey{kind: epDistributed, host: host}, LabelDistributed, n, win, t)
+	// While a member is known to scan the key alone (aloneMemo), nothing
+	// is reported: the counts are not even asked for.
+	if t >= tg.alone {
+		if n, win := d.prefixFailed(tg, d.th.PortScanPorts); n >= d.th.PortScanPorts &&
+			!d.aloneMemo(p, &tg.alone, true, host, port, failed(tg.keys.long(), tg.done.long()), t) {
+			d.report(&p.src, episodeKey{kind: epDistributed, host: host}, LabelDistributed, n, win, t)
+		}
 	}
-	if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts &&
-		!d.aloneMemo(p, &sv.alone, false, host, port, failed(sv.keys.long(), sv.done.long()), t) {
-		d.report(&p.src, episodeKey{kind: epDistributed, port: 1<<17 | uint32(port)}, LabelDistributed, n, win, t)
+	if t >= sv.alone {
+		if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts &&
+			!d.aloneMemo(p, &sv.alone, false, host, port, failed(sv.keys.long(), sv.done.long()), t) {
+			d.report(&p.src, episodeKey{kind: epDistributed, port: 1<<17 | uint32(port)}, LabelDistributed, n, win, t)
+		}
 	}
 }
 
