@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -167,8 +168,26 @@ func (d *Default) sendFor(addr netip.Addr, a Alert) {
 	}
 }
 
-// samplePorts lists up to max ports in order.
+// samplePorts lists up to max ports in order: the lowest ones.
 func samplePorts(set *portTiers, max int) []uint16 {
+	if set.exact() > max {
+		// A scan's thousand ports, at each of its alerts: marked in a
+		// bitmap and read off from the bottom, not gathered and sorted.
+		var marks [1 << 16 / 64]uint64
+		for _, p := range set.more.last.keys {
+			marks[p/64] |= 1 << (p % 64)
+		}
+		out := make([]uint16, 0, max)
+		for w, m := range marks {
+			for ; m != 0 && len(out) < max; m &= m - 1 {
+				out = append(out, uint16(w*64+bits.TrailingZeros64(m)))
+			}
+			if len(out) == max {
+				break
+			}
+		}
+		return out
+	}
 	out := make([]uint16, 0, min(set.long(), max))
 	set.each(func(p uint16) { out = append(out, p) })
 	slices.Sort(out)
