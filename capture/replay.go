@@ -120,14 +120,25 @@ func Replay(ctx context.Context, r io.Reader, emit func(*detector.Event), progre
 // ReplayWith reads a capture and hands every event (TCP/UDP packets the
 // host would process, reassembled datagrams, header-chain evasions) to
 // emit, in capture order, on the caller's goroutine. The event is reused
-// between calls; emit must copy what it keeps. Reading and decoding run
-// on a goroutine of their own (replay_pipe.go), at most a few batches of
-// events ahead of emit; progress is called from that goroutine, so it may
-// run while emit does. Packet timestamps are the only clock. On a
+// between calls; emit must copy what it keeps. With credit decoding on
+// (the default rules, whose per-port state costs more than decoding),
+// reading and decoding run on a goroutine of their own (replay_pipe.go),
+// at most a few batches of events ahead of emit, and progress is called
+// from that goroutine, so it may run while emit does; without it (the
+// seed rule, cheaper than decoding, where handing events over would only
+// add to the time) everything runs on the caller's goroutine. Packet
+// timestamps are the only clock. On a
 // truncated or corrupt file the packets before the damage have been
 // emitted when the error (ErrTruncated or ErrCorrupt) comes back, so the
 // caller can still report on them.
 func ReplayWith(ctx context.Context, r io.Reader, opts ReplayOptions, emit func(*detector.Event), progress func(bytes int64)) (ReplayStats, error) {
+	if !opts.Decode.Credit {
+		cr, err := OpenCapture(r)
+		if err != nil {
+			return ReplayStats{opts: opts}, err
+		}
+		return readEvents(ctx, cr, opts, &eventPipe{direct: emit}, progress)
+	}
 	p := newEventPipe()
 	cr, err := OpenCapture(flushReader{r, p})
 	if err != nil {

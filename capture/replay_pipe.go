@@ -42,6 +42,11 @@ type eventBatch struct {
 // caller when it leaves early (emit panicked), so the reader does not
 // block forever on a batch nobody takes.
 type eventPipe struct {
+	// direct: emit on the reading goroutine, one event at a time, with no
+	// batches (the replay is not split; see ReplayWith).
+	direct func(*detector.Event)
+	one    detector.Event
+
 	cur     *eventBatch
 	full    chan *eventBatch
 	free    chan *eventBatch
@@ -58,6 +63,9 @@ func newEventPipe() *eventPipe {
 // which is taken from the free ones (or made, up to batchesAhead+2 in
 // all: those waiting, the one being emitted and the one being filled).
 func (p *eventPipe) slot() *detector.Event {
+	if p.direct != nil {
+		return &p.one
+	}
 	if p.cur == nil {
 		select {
 		case p.cur = <-p.free:
@@ -80,6 +88,10 @@ func (p *eventPipe) slot() *detector.Event {
 
 // commit keeps the event slot returned, handing the batch over once full.
 func (p *eventPipe) commit() {
+	if p.direct != nil {
+		p.direct(&p.one)
+		return
+	}
 	if p.cur.n++; p.cur.n == batchEvents {
 		p.flush()
 	}
@@ -87,7 +99,7 @@ func (p *eventPipe) commit() {
 
 // flush hands the current batch over, if it holds any event.
 func (p *eventPipe) flush() {
-	if p.cur == nil || p.cur.n == 0 {
+	if p.direct != nil || p.cur == nil || p.cur.n == 0 {
 		return
 	}
 	if !p.stopped {

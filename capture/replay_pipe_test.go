@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
@@ -27,21 +28,25 @@ func TestReplayPipeOrderAcrossBatches(t *testing.T) {
 		{"whole", data, n, nil},
 		{"cut inside the last record", data[:len(data)-10], n - 1, ErrTruncated},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var ports []uint16
-			_, err := ReplayWith(context.Background(), bytes.NewReader(c.data), DefaultReplayOptions(), func(ev *detector.Event) { ports = append(ports, ev.DstPort) }, nil)
-			if !errors.Is(err, c.wantErr) {
-				t.Fatalf("error %v, want %v", err, c.wantErr)
-			}
-			if len(ports) != c.want {
-				t.Fatalf("%d events, want %d", len(ports), c.want)
-			}
-			for i, p := range ports {
-				if p != uint16(i+1) {
-					t.Fatalf("event %d is port %d, want %d", i, p, i+1)
+		for _, credit := range []bool{true, false} { // split, and on one goroutine
+			t.Run(fmt.Sprintf("%s/credit=%v", c.name, credit), func(t *testing.T) {
+				opts := DefaultReplayOptions()
+				opts.Decode.Credit = credit
+				var ports []uint16
+				_, err := ReplayWith(context.Background(), bytes.NewReader(c.data), opts, func(ev *detector.Event) { ports = append(ports, ev.DstPort) }, nil)
+				if !errors.Is(err, c.wantErr) {
+					t.Fatalf("error %v, want %v", err, c.wantErr)
 				}
-			}
-		})
+				if len(ports) != c.want {
+					t.Fatalf("%d events, want %d", len(ports), c.want)
+				}
+				for i, p := range ports {
+					if p != uint16(i+1) {
+						t.Fatalf("event %d is port %d, want %d", i, p, i+1)
+					}
+				}
+			})
+		}
 	}
 }
 
