@@ -143,7 +143,9 @@ type recentPairs struct {
 func (r *recentPairs) add(sec int64, k pairKey, cut int64) {
 	r.cut = cut
 	for i := 0; i < r.n; i++ {
-		if r.p[i] == k {
+		// The port first: a scan's next pair differs there, and it is
+		// one compare where the host is sixteen bytes.
+		if r.p[i].port == k.port && r.p[i].host == k.host {
 			r.sec[i] = sec
 			return
 		}
