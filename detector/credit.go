@@ -45,11 +45,8 @@ func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n
 		s.acks.add(w.sec, n)
 		tg.done.see(w, port, &s.budget)
 	}
-	if sv := s.services.get(serviceKey(udp, port)); sv != nil {
-		if sv.done == nil {
-			sv.done = new(hostTiers)
-		}
-		sv.done.see(w, host, &s.budget)
+	if k := serviceKey(udp, port); s.services.get(k) != nil {
+		s.svCredit(k, s.services.get(k)).see(w, host, &s.budget)
 	}
 	if !udp {
 		d.prefixCompletion(s.addr, host, port, w)

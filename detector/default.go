@@ -324,9 +324,11 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	}
 	sv.probes |= 1 << probe
 	sv.packets += pa.packets
-	sv.hosts.see(w, host, &s.budget)
-	if sv.done != nil {
-		sv.done.age(w)
+	s.svSee(sk, sv, w, host)
+	if sv.more {
+		if m := s.svMore.get(sk); m != nil && m.done != nil {
+			m.done.age(w)
+		}
 	}
 	if !udp && ev != nil {
 		s.fp.add(ev, probe)
@@ -399,7 +401,7 @@ func (d *Default) verticalPorts(tg *target, udp bool, min int) (int, time.Durati
 // judgeSweep: distinct hosts that did not complete a handshake on one port.
 // A sweep of several ports is one episode, listing every port that crossed.
 func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int64) {
-	n, window := d.sweepHosts(sv)
+	n, window := d.sweepHosts(s, sk, sv)
 	if n < d.th.SweepHosts {
 		return
 	}
@@ -420,10 +422,10 @@ func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int6
 
 // sweepHosts is a service's count of failed hosts in the short window, or
 // in the long one when only that crosses the threshold.
-func (d *Default) sweepHosts(sv *service) (int, time.Duration) {
-	done := sv.credited()
-	n := failed(sv.hosts.short(), done.short())
-	if ln := failed(sv.hosts.long(), done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
+func (d *Default) sweepHosts(s *source, sk uint32, sv *service) (int, time.Duration) {
+	hosts, done := s.svHosts(sk, sv), s.svCredited(sk, sv)
+	n := failed(hosts.short(), done.short())
+	if ln := failed(hosts.long(), done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
 		return ln, d.long
 	}
 	return n, d.window

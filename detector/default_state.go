@@ -14,7 +14,10 @@ type source struct {
 
 	targets  denseMap[[16]byte, target, addrHash]   // vertical scans: per destination host
 	services denseMap[uint32, service, serviceHash] // horizontal sweeps: per (protocol, port)
-	sweeping map[uint32]struct{}                    // services that crossed the sweep threshold
+	// What services with more than one host, or credit, hold beyond
+	// their inline set; made on the first (most sources have none).
+	svMore   *denseMap[uint32, serviceMore, serviceHash]
+	sweeping map[uint32]struct{} // services that crossed the sweep threshold
 
 	syns  slidingCount // SYNs in the short window (floods)
 	acks  slidingCount // handshakes it completed, short window
@@ -79,7 +82,8 @@ func (s *source) evictService() {
 	best, n := -1, s.services.len()
 	for i, start := 0, rand.IntN(n); i < min(n, 8); i++ {
 		k, sv := s.services.at((start + i) % n)
-		c := sv.hosts.long()
+		h := s.svHosts(k, sv)
+		c := h.long()
 		if _, ok := s.sweeping[k]; ok {
 			c += 1 << 30
 		}
@@ -88,8 +92,12 @@ func (s *source) evictService() {
 		}
 	}
 	if sv := s.services.get(victim); sv != nil {
-		s.budget.release(sv.hosts.exact(), sv.hosts.sketched())
-		s.budget.release(sv.credited().exact(), sv.credited().sketched())
+		h, done := s.svHosts(victim, sv), s.svCredited(victim, sv)
+		s.budget.release(h.exact(), h.sketched())
+		s.budget.release(done.exact(), done.sketched())
+		if sv.more {
+			s.svMore.del(victim)
+		}
 	}
 	s.services.del(victim)
 }
@@ -118,9 +126,10 @@ func (s *source) recount(cut int64) {
 		}
 	}
 	for i := range s.services.len() {
-		_, sv := s.services.at(i)
-		count(sv.hosts.exact(), sv.hosts.sketched())
-		count(sv.credited().exact(), sv.credited().sketched())
+		k, sv := s.services.at(i)
+		h, done := s.svHosts(k, sv), s.svCredited(k, sv)
+		count(h.exact(), h.sketched())
+		count(done.exact(), done.sketched())
 	}
 	s.budget = b
 }
@@ -222,25 +231,85 @@ func (tg *target) sets() []*portTiers {
 	return []*portTiers{&tg.tcp, &tg.udp, &tg.done, tg.synPorts()}
 }
 
-// service is one (protocol, port) as seen from one source: 72 bytes, one
-// per port of a vertical scan.
+// service is one (protocol, port) as seen from one source: 56 bytes, one
+// per port of a vertical scan, and no pointer in them, so the collector
+// never scans a scanner's thousands. Its host set is kept as the fields of
+// a hostTiers but for the table past its first host (most services of a
+// port scan never see a second), which, with the hosts that earned credit
+// on the port, is in the source's svMore under the same key.
 type service struct {
 	first   int64
-	hosts   hostTiers
-	done    *hostTiers // hosts whose connection (or UDP reply) on this port earned credit; made on the first
 	packets uint64
-	probes  uint16
+	// hostTiers' fields but more.
+	one        [16]byte
+	oneSec     int64
+	shortCount int32
+	oneValid   bool
+	lossy      bool
+	probes     uint16
+	more       bool // s.svMore holds an entry for it
 }
 
-// credited is sv.done, or an empty set (never written) while sv has none.
-func (sv *service) credited() *hostTiers {
-	if sv.done != nil {
-		return sv.done
+// serviceMore is what a service holds behind pointers.
+type serviceMore struct {
+	hosts *tieredMore[[16]byte, addrHash] // its host set's more, once made
+	done  *hostTiers                      // hosts whose connection (or UDP reply) on this port earned credit; made on the first
+}
+
+var noHosts hostTiers
+
+// svHosts is the host set of sv, service k of s, to read: a copy, built
+// from sv's fields and its more.
+func (s *source) svHosts(k uint32, sv *service) hostTiers {
+	h := hostTiers{one: sv.one, oneValid: sv.oneValid, lossy: sv.lossy, shortCount: sv.shortCount, oneSec: sv.oneSec}
+	if sv.more {
+		if m := s.svMore.get(k); m != nil {
+			h.more = m.hosts
+		}
+	}
+	return h
+}
+
+// svSee records host at w in sv's host set.
+func (s *source) svSee(k uint32, sv *service, w instant, host [16]byte) {
+	h := s.svHosts(k, sv)
+	had := h.more != nil
+	h.see(w, host, &s.budget)
+	sv.one, sv.oneValid, sv.lossy, sv.shortCount, sv.oneSec = h.one, h.oneValid, h.lossy, h.shortCount, h.oneSec
+	if !had && h.more != nil { // a second host: the set's table is made
+		m, _ := s.svMoreTable().put(k)
+		m.hosts = h.more
+		sv.more = true
+	}
+}
+
+func (s *source) svMoreTable() *denseMap[uint32, serviceMore, serviceHash] {
+	if s.svMore == nil {
+		s.svMore = new(denseMap[uint32, serviceMore, serviceHash])
+	}
+	return s.svMore
+}
+
+// svCredited is the set of credited hosts of sv, service k of s, or an
+// empty set (never written) while it has none.
+func (s *source) svCredited(k uint32, sv *service) *hostTiers {
+	if sv.more {
+		if m := s.svMore.get(k); m != nil && m.done != nil {
+			return m.done
+		}
 	}
 	return &noHosts
 }
 
-var noHosts hostTiers
+// svCredit returns sv's set of credited hosts to write, making it.
+func (s *source) svCredit(k uint32, sv *service) *hostTiers {
+	m, _ := s.svMoreTable().put(k)
+	sv.more = true
+	if m.done == nil {
+		m.done = new(hostTiers)
+	}
+	return m.done
+}
 
 func serviceKey(udp bool, port uint16) uint32 {
 	if udp {

@@ -60,7 +60,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 			if o == nil || (sk>>16 == 1) != udp {
 				continue
 			}
-			n, _ := d.sweepHosts(o)
+			n, _ := d.sweepHosts(s, sk, o)
 			if n < d.th.SweepHosts {
 				continue
 			}
@@ -69,7 +69,8 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 			probes |= o.probes
 			first = min(first, o.first)
 			a.UniqueDestHosts = max(a.UniqueDestHosts, n)
-			a.Estimated = a.Estimated || o.hosts.estimated()
+			h := s.svHosts(sk, o)
+			a.Estimated = a.Estimated || h.estimated()
 		}
 		if len(a.DestPorts) == 0 {
 			return ep.sent

@@ -343,8 +343,10 @@ func (d *Default) memberAlone(p *prefixState, vertical bool, host [16]byte, port
 			if tg := s.targets.get(host); tg != nil {
 				best = max(best, failed(tg.tcp.long(), tg.done.long()))
 			}
-		} else if sv := s.services.get(serviceKey(false, port)); sv != nil {
-			best = max(best, failed(sv.hosts.long(), sv.credited().long()))
+		} else if k := serviceKey(false, port); s.services.get(k) != nil {
+			sv := s.services.get(k)
+			h := s.svHosts(k, sv)
+			best = max(best, failed(h.long(), s.svCredited(k, sv).long()))
 		}
 	}
 	return best >= thr && n-best < thr
