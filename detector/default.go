@@ -423,6 +423,17 @@ func (d *Default) judgeSweep(s *source, sk uint32, sv *service, udp bool, t int6
 // sweepHosts is a service's count of failed hosts in the short window, or
 // in the long one when only that crosses the threshold.
 func (d *Default) sweepHosts(s *source, sk uint32, sv *service) (int, time.Duration) {
+	if !sv.more {
+		// One host at most, none credited: what the sets below would say.
+		n, ln := int(sv.shortCount), 0
+		if sv.oneValid {
+			ln = 1
+		}
+		if n < d.th.SweepHosts && ln >= d.th.SweepHosts {
+			return ln, d.long
+		}
+		return n, d.window
+	}
 	hosts, done := s.svHosts(sk, sv), s.svCredited(sk, sv)
 	n := failed(hosts.short(), done.short())
 	if ln := failed(hosts.long(), done.long()); n < d.th.SweepHosts && ln >= d.th.SweepHosts {
