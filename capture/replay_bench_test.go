@@ -30,6 +30,16 @@ var (
 	benchErr  error
 )
 
+// TestMain removes the shared capture once the benchmarks are done: 76 MB
+// a run, which piled up in the temporary directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchFile != "" {
+		os.RemoveAll(filepath.Dir(benchFile))
+	}
+	os.Exit(code)
+}
+
 func benchCapture(b *testing.B) string {
 	benchOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "scanwatch-bench")
