@@ -76,7 +76,7 @@ func BenchmarkFleet(b *testing.B) {
 				}
 				wg.Wait()
 				pubTime += time.Since(start)
-				bytes += streamBytes(b, srv.URL)
+				bytes += streamState(b, srv.URL).Bytes
 				start = time.Now()
 				c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Drain: true, Rules: defaultRules, OnAlert: func(detector.Alert) {}})
 				if err != nil {
@@ -96,7 +96,7 @@ func BenchmarkFleet(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				fdone := make(chan error, 1)
 				go func() { fdone <- f.Run(ctx) }()
-				last := streamLastB(b, srv.URL)
+				last := streamState(b, srv.URL).LastSeq
 				for f.Stats().LastSeq.Load() < last {
 					time.Sleep(time.Millisecond)
 				}
@@ -131,42 +131,4 @@ func resetStream(b *testing.B, url string) {
 	if err := js.DeleteStream(context.Background(), DefaultStream); err != nil && err != jetstream.ErrStreamNotFound {
 		b.Fatal(err)
 	}
-}
-
-func streamBytes(b *testing.B, url string) uint64 {
-	b.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	s, err := js.Stream(context.Background(), DefaultStream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return info.State.Bytes
-}
-
-func streamLastB(b *testing.B, url string) uint64 {
-	b.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	s, err := js.Stream(context.Background(), DefaultStream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return info.State.LastSeq
 }

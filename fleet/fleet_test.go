@@ -73,6 +73,14 @@ func (c *collected) all() []detector.Alert {
 
 func drain(t *testing.T, url string) []detector.Alert {
 	t.Helper()
+	alerts, _ := drainWith(t, url)
+	return alerts
+}
+
+// drainWith judges what the stream holds, as --drain does, and returns
+// the alerts and the correlator, for its counts.
+func drainWith(t *testing.T, url string) ([]detector.Alert, *Correlator) {
+	t.Helper()
 	var got collected
 	c, err := NewCorrelator(CorrelatorConfig{URL: url, Drain: true, Rules: defaultRules, OnAlert: got.add})
 	if err != nil {
@@ -83,7 +91,7 @@ func drain(t *testing.T, url string) []detector.Alert {
 	if err := c.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return got.all()
+	return got.all(), c
 }
 
 // Two sensors each see half of a 40-host sweep: neither alerts, the
@@ -204,7 +212,7 @@ func TestCorrelatorResume(t *testing.T) {
 		}
 	}
 	var ref, split collected
-	last := streamLast(t, srv.URL)
+	last := streamState(t, srv.URL).LastSeq
 	refStats := follow(t, srv.URL, "reference", &ref, last, 0)
 	first := follow(t, srv.URL, "interrupted", &split, 0, len(ref.all())/2)
 	second := follow(t, srv.URL, "interrupted", &split, last, 0)
@@ -279,14 +287,7 @@ func TestPublisherOutage(t *testing.T) {
 		t.Fatalf("after the outage: published %d records, dropped %d; want every record not dropped published", s.Published.Load(), s.Dropped.Load())
 	}
 	// What JetStream holds is what was published, once each.
-	var got collected
-	c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Drain: true, Rules: defaultRules, OnAlert: got.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	_, c := drainWith(t, srv.URL)
 	if n := c.Stats().Records.Load(); n != s.Published.Load() {
 		t.Fatalf("the stream holds %d records, the publisher published %d", n, s.Published.Load())
 	}
@@ -303,23 +304,24 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func streamLast(t *testing.T, url string) uint64 {
-	t.Helper()
+// streamState is what the server says of the probe stream now.
+func streamState(tb testing.TB, url string) jetstream.StreamState {
+	tb.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	s, err := js.Stream(context.Background(), DefaultStream)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	info, err := s.Info(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return info.State.LastSeq
+	return info.State
 }
 
 // Sharded by source prefix, each correlator judges its shard's sources
@@ -395,13 +397,13 @@ func TestCorrelatorRidesOutServerRestart(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	last := streamLast(t, srv.URL)
+	last := streamState(t, srv.URL).LastSeq
 	waitFor(t, "the first half judged", func() bool { return c.Stats().LastSeq.Load() == last })
 	srv.Stop()
 	time.Sleep(300 * time.Millisecond)
 	srv.Restart()
 	publish(t, srv.URL, "edge-b", second)
-	last = streamLast(t, srv.URL)
+	last = streamState(t, srv.URL).LastSeq
 	waitFor(t, "the second half judged after the restart", func() bool { return c.Stats().LastSeq.Load() == last })
 	cancel()
 	if err := <-done; err != nil {
@@ -474,16 +476,9 @@ func TestCorrelatorRefusesForeignSensorID(t *testing.T) {
 	if _, err := js.Publish(context.Background(), DefaultSubject+".edge-a", []byte(`{"not":"a batch"}`)); err != nil {
 		t.Fatal(err)
 	}
-	var got collected
-	c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Drain: true, Rules: defaultRules, OnAlert: got.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if s := c.Stats(); s.Invalid.Load() != 2 || s.Records.Load() != 3 || len(got.all()) != 0 {
+	alerts, c := drainWith(t, srv.URL)
+	if s := c.Stats(); s.Invalid.Load() != 2 || s.Records.Load() != 3 || len(alerts) != 0 {
 		t.Fatalf("invalid %d, records %d, alerts %d: want the forged batch and the stray message refused, edge-a's 3 probes judged, no alert",
-			s.Invalid.Load(), s.Records.Load(), len(got.all()))
+			s.Invalid.Load(), s.Records.Load(), len(alerts))
 	}
 }

@@ -200,14 +200,7 @@ func TestPrivilegedFleetLiveOutage(t *testing.T) {
 		t.Fatalf("after the outage: %d records published, %d dropped (%d before the restart); want the 4 held batches (20 records) delivered and nothing more dropped",
 			st.Published.Load(), st.Dropped.Load(), dropped)
 	}
-	var got collected
-	c, err := NewCorrelator(CorrelatorConfig{URL: srv.URL, Drain: true, Rules: defaultRules, OnAlert: got.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	_, c := drainWith(t, srv.URL)
 	if n := c.Stats().Records.Load(); n != st.Published.Load() {
 		t.Fatalf("the stream holds %d records, the sensor published %d", n, st.Published.Load())
 	}
