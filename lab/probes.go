@@ -2,12 +2,10 @@ package lab
 
 import (
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // Probes is what an Ethernet capture of both directions (lab.Tcpdump on
@@ -31,22 +29,9 @@ type Probes struct {
 // (IPv4 or IPv6) in pcap.
 func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 	t.Helper()
-	f, err := os.Open(pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", pcap, err)
-	}
 	p := Probes{SYNPorts: map[netip.AddrPort]bool{}, ACKPorts: map[netip.AddrPort]bool{}, FINACKPorts: map[netip.AddrPort]bool{},
 		UDPPorts: map[netip.AddrPort]bool{}, SynAcked: map[netip.AddrPort]bool{}, Reset: map[netip.AddrPort]bool{}, UDPAnswered: map[netip.AddrPort]bool{}}
-	for {
-		data, _, err := r.ZeroCopyReadPacketData()
-		if err != nil {
-			break
-		}
+	EachFrame(t, pcap, func(data []byte) {
 		pkt := gopacket.NewPacket(data, layers.LinkTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
 		// The transport's length from the IP header, not the captured
 		// bytes: the capture keeps only each frame's first 256.
@@ -55,7 +40,7 @@ func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 		switch ip := pkt.NetworkLayer().(type) {
 		case *layers.IPv4:
 			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
-				continue
+				return
 			}
 			src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
 			dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
@@ -64,18 +49,18 @@ func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 			// No extension headers in the lab's traffic: the
 			// transport follows the fixed header.
 			if ip.NextHeader != layers.IPProtocolTCP && ip.NextHeader != layers.IPProtocolUDP {
-				continue
+				return
 			}
 			src, _ = netip.AddrFromSlice(ip.SrcIP)
 			dst, _ = netip.AddrFromSlice(ip.DstIP)
 			transport = int(ip.Length)
 		default:
-			continue
+			return
 		}
 		up := src == client && fromTarget(dst)
 		down := dst == client && fromTarget(src)
 		if !up && !down {
-			continue
+			return
 		}
 		if tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			payload := transport - int(tcp.DataOffset)*4
@@ -96,7 +81,7 @@ func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 				if payload > 0 {
 					p.TCPPayload++
 				}
-				continue
+				return
 			}
 			from := netip.AddrPortFrom(src, uint16(tcp.SrcPort))
 			switch {
@@ -105,7 +90,7 @@ func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 			case tcp.RST:
 				p.Reset[from] = true
 			}
-			continue
+			return
 		}
 		if udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
 			if up {
@@ -115,6 +100,6 @@ func ReadProbes(t testing.TB, pcap string, client netip.Addr) Probes {
 				p.UDPAnswered[netip.AddrPortFrom(src, uint16(udp.SrcPort))] = true
 			}
 		}
-	}
+	})
 	return p
 }

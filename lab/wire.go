@@ -46,8 +46,10 @@ func fromTarget(a netip.Addr) bool {
 	return false
 }
 
-// ReadWire counts the target's answers in an Ethernet pcap (lab.Tcpdump's).
-func ReadWire(t testing.TB, pcap string) Wire {
+// EachFrame calls fn with each frame of the pcap file, in place (fn must
+// copy what it keeps), until the end of the file or the first record it
+// cannot read: a tcpdump stopped mid-write leaves a cut last record.
+func EachFrame(t testing.TB, pcap string, fn func(frame []byte)) {
 	t.Helper()
 	f, err := os.Open(pcap)
 	if err != nil {
@@ -58,17 +60,25 @@ func ReadWire(t testing.TB, pcap string) Wire {
 	if err != nil {
 		t.Fatalf("%s: %v", pcap, err)
 	}
+	for {
+		data, _, err := r.ZeroCopyReadPacketData()
+		if err != nil {
+			return
+		}
+		fn(data)
+	}
+}
+
+// ReadWire counts the target's answers in an Ethernet pcap (lab.Tcpdump's).
+func ReadWire(t testing.TB, pcap string) Wire {
+	t.Helper()
 	w := Wire{Answered: map[netip.Addr]int{}}
 	type pair struct {
 		to   netip.Addr
 		port layers.TCPPort
 	}
 	seen := map[pair]bool{}
-	for {
-		data, _, err := r.ZeroCopyReadPacketData()
-		if err != nil {
-			break
-		}
+	EachFrame(t, pcap, func(data []byte) {
 		w.Frames++
 		p := gopacket.NewPacket(data, layers.LinkTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
 		var src, dst netip.Addr
@@ -80,10 +90,10 @@ func ReadWire(t testing.TB, pcap string) Wire {
 			src, _ = netip.AddrFromSlice(ip.SrcIP)
 			dst, _ = netip.AddrFromSlice(ip.DstIP)
 		default:
-			continue
+			return
 		}
 		if !fromTarget(src) {
-			continue
+			return
 		}
 		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			switch {
@@ -92,7 +102,7 @@ func ReadWire(t testing.TB, pcap string) Wire {
 			case tcp.RST:
 				w.Rsts++
 			default:
-				continue
+				return
 			}
 			if k := (pair{dst, tcp.SrcPort}); !seen[k] {
 				seen[k] = true
@@ -106,6 +116,6 @@ func ReadWire(t testing.TB, pcap string) Wire {
 		if icmp, ok := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok && icmp.TypeCode.Type() == layers.ICMPv6TypeParameterProblem {
 			w.ParamProblems++
 		}
-	}
+	})
 	return w
 }
