@@ -162,13 +162,7 @@ func TestFleetCorrelatorKilled(t *testing.T) {
 func TestCorrelateSkipsRecordsInAlertsFile(t *testing.T) {
 	srv := natstest.Start(t)
 	dir := t.TempDir()
-	for i, half := range [][2]int{{1, 20}, {21, 40}} {
-		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
-		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
-		if _, errOut, err := runCmd(t, context.Background(), "replay", "--publish", srv.URL, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
-			t.Fatalf("%v\n%s", err, errOut)
-		}
-	}
+	publishSplitSweep(t, srv.URL, dir)
 	follow := func(consumer, file string) []byte {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -243,13 +237,7 @@ func TestFleetCorrelateReloadsAllowlist(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLogLine("SIGHUP: allowlist reloaded")
-	for i, half := range [][2]int{{1, 20}, {21, 40}} {
-		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
-		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
-		if _, e, err := runCmd(t, context.Background(), "replay", "--publish", srv.URL, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
-			t.Fatalf("%v\n%s", err, e)
-		}
-	}
+	publishSplitSweep(t, srv.URL, dir)
 	waitSeq(t, addr, 2)
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {

@@ -268,17 +268,25 @@ func TestFleetReplayWithoutServer(t *testing.T) {
 	}
 }
 
+// publishSplitSweep replays the two halves of a 40-host sweep (hosts
+// 1-20 and 21-40, five seconds apart) into url as sensors edge-0 and
+// edge-1, from captures written in dir.
+func publishSplitSweep(t *testing.T, url, dir string) {
+	t.Helper()
+	for i, half := range [][2]int{{1, 20}, {21, 40}} {
+		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
+		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
+		if _, errOut, err := runCmd(t, context.Background(), "replay", "--publish", url, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
+			t.Fatalf("%v\n%s", err, errOut)
+		}
+	}
+}
+
 // correlate --format ecs puts the sensors under scanwatch.sensors.
 func TestFleetCorrelateECS(t *testing.T) {
 	srv := natstest.Start(t)
 	dir := t.TempDir()
-	for i, half := range [][2]int{{1, 20}, {21, 40}} {
-		p := filepath.Join(dir, fmt.Sprint(i, ".pcap"))
-		writeSYNs(t, p, sweepHalf(half[0], half[1], fleetT0.Add(time.Duration(i)*5*time.Second)))
-		if _, errOut, err := runCmd(t, context.Background(), "replay", "--publish", srv.URL, "--publish.sensor", fmt.Sprint("edge-", i), p); err != nil {
-			t.Fatalf("%v\n%s", err, errOut)
-		}
-	}
+	publishSplitSweep(t, srv.URL, dir)
 	out, errOut, err := runCmd(t, context.Background(), "correlate", "--drain", "--nats", srv.URL, "--format", "ecs")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
