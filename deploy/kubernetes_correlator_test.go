@@ -29,16 +29,7 @@ func TestCorrelatorDeployment(t *testing.T) {
 						RunAsNonRoot *bool `yaml:"runAsNonRoot"`
 						RunAsUser    *int  `yaml:"runAsUser"`
 					} `yaml:"securityContext"`
-					Containers []struct {
-						Args            []string
-						SecurityContext struct {
-							Privileged               *bool `yaml:"privileged"`
-							AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-							ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
-							Capabilities             struct{ Add, Drop []string }
-						} `yaml:"securityContext"`
-						Resources struct{ Limits, Requests map[string]string }
-					}
+					Containers []container
 				}
 			}
 		}

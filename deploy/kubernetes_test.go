@@ -21,19 +21,22 @@ type daemonSet struct {
 			Metadata struct{ Annotations map[string]string }
 			Spec     struct {
 				HostNetwork bool `yaml:"hostNetwork"`
-				Containers  []struct {
-					Args            []string
-					SecurityContext struct {
-						Privileged               *bool `yaml:"privileged"`
-						AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-						ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
-						Capabilities             struct{ Add, Drop []string }
-					} `yaml:"securityContext"`
-					Resources struct{ Limits, Requests map[string]string }
-				}
+				Containers  []container
 			}
 		}
 	}
+}
+
+// container is what the tests read of a manifest's container.
+type container struct {
+	Args            []string
+	SecurityContext struct {
+		Privileged               *bool `yaml:"privileged"`
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+		Capabilities             struct{ Add, Drop []string }
+	} `yaml:"securityContext"`
+	Resources struct{ Limits, Requests map[string]string }
 }
 
 func TestDaemonSet(t *testing.T) {
