@@ -272,6 +272,9 @@ func (s *source) svHosts(k uint32, sv *service) hostTiers {
 
 // svSee records host at w in sv's host set.
 func (s *source) svSee(k uint32, sv *service, w instant, host [16]byte) {
+	if !sv.more && s.svSeeInline(sv, w, host) {
+		return
+	}
 	h := s.svHosts(k, sv)
 	had := h.more != nil
 	h.see(w, host, &s.budget)
@@ -281,6 +284,32 @@ func (s *source) svSee(k uint32, sv *service, w instant, host [16]byte) {
 		m.hosts = h.more
 		sv.more = true
 	}
+}
+
+// svSeeInline is hostTiers.see on sv's own fields while its set is inline
+// and host needs no table (the set is empty, or host is its one host): a
+// port scan's services, one host each, are neither copied out nor back.
+// It reports false, changing nothing but the aging see repeats, otherwise.
+func (s *source) svSeeInline(sv *service, w instant, host [16]byte) bool {
+	// hostTiers.age of an inline set (expire of its one key).
+	switch {
+	case !sv.oneValid:
+	case sv.oneSec <= w.longCut:
+		sv.oneValid, sv.shortCount = false, 0
+	case sv.oneSec <= w.shortCut:
+		sv.shortCount = 0
+	}
+	// hostTiers.add of an inline set, charging a new key as see does.
+	switch {
+	case !sv.oneValid:
+		sv.one, sv.oneSec, sv.oneValid, sv.shortCount = host, w.sec, true, 1
+		s.budget.keys++
+		return true
+	case sv.one == host:
+		sv.oneSec, sv.shortCount = w.sec, 1
+		return true
+	}
+	return false
 }
 
 func (s *source) svMoreTable() *denseMap[uint32, serviceMore, serviceHash] {
