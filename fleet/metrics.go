@@ -10,6 +10,16 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
 }
 
+// constMetrics are a collector's two ways of sending a value read at
+// scrape time: a counter (with label values) and an unlabelled gauge.
+func constMetrics(ch chan<- prometheus.Metric) (counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64)) {
+	counter = func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	gauge = func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	return counter, gauge
+}
+
 // PublisherCollector exports a publisher's counters at scrape time.
 type PublisherCollector struct{ S *PublisherStats }
 
@@ -32,10 +42,7 @@ func (c PublisherCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c PublisherCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.S
-	counter := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
-	}
-	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter, gauge := constMetrics(ch)
 	counter(pubEvents, s.Events.Load())
 	counter(pubRecords, s.Published.Load(), "published")
 	counter(pubRecords, s.Dropped.Load(), "dropped")
@@ -75,10 +82,7 @@ func (c CorrelatorCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c CorrelatorCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.S
-	counter := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
-	}
-	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter, gauge := constMetrics(ch)
 	rebuilt := s.Rebuilt.Load()
 	counter(corMessages, s.Messages.Load()-min(rebuilt, s.Messages.Load()), "processed")
 	counter(corMessages, rebuilt, "rebuilt")
