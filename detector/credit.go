@@ -45,6 +45,7 @@ func (d *Default) completion(s *source, dst netip.Addr, port uint16, udp bool, n
 		s.acks.add(w.sec, n)
 		tg.done.see(w, port, &s.budget)
 	}
+	s.materialize() // a credited host of a service: its own set
 	if k := serviceKey(udp, port); s.services.get(k) != nil {
 		s.svCredit(k, s.services.get(k)).see(w, host, &s.budget)
 	}

@@ -162,7 +162,7 @@ const promoteAfter = 3
 // newSource gives src full state, evicting the least recently active
 // promoted source beyond MaxSources.
 func (d *Default) newSource(src netip.Addr, t int64) *source {
-	s := &source{addr: src, first: t, last: t}
+	s := &source{addr: src, first: t, last: t, lazy: d.lazyFor()}
 	d.lru.byAddr[src] = s
 	if len(d.lru.byAddr) > d.cfg.MaxSources {
 		d.evict()
@@ -275,6 +275,9 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	w := d.at(t)
 	host := pa.dst.As16()
 	udp := probe == ProbeUDP
+	if s.lazy.on && !s.holds(w, host) {
+		s.materialize() // before a second host's target: the log's is at 0
+	}
 
 	// tg and sv point into their tables: valid until the next insert.
 	// Below the cap, put finds or adds in one lookup.
@@ -291,10 +294,10 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	}
 	tg.probes |= 1 << probe
 	tg.packets += pa.packets
-	var synKeys int
+	var synKeys, udpKeys int
 	var synSketch bool
 	if udp {
-		tg.udp.see(w, pa.port, &s.budget)
+		udpKeys, _ = tg.udp.see(w, pa.port, &s.budget)
 		if tg.udpDone != nil {
 			tg.udpDone.age(w)
 		}
@@ -311,24 +314,14 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 	}
 	sk := serviceKey(udp, pa.port)
 	var sv *service
-	if s.services.len() < maxServices {
-		sv, added = s.services.put(sk)
-	} else if sv = s.services.get(sk); sv == nil {
-		s.evictService()
-		sv, added = s.services.put(sk)
+	held := s.lazy.on && s.lazy.logProbe(sk, probe, pa.packets, t, w)
+	if held {
+		// What svSee charges: a new service is a new key of the host's
+		// set for its protocol (services_lazy.go).
+		s.budget.keys += synKeys + udpKeys
 	} else {
-		added = false
-	}
-	if added {
-		sv.first = t
-	}
-	sv.probes |= 1 << probe
-	sv.packets += pa.packets
-	s.svSee(sk, sv, w, host)
-	if sv.more {
-		if m := s.svMore.get(sk); m != nil && m.done != nil {
-			m.done.age(w)
-		}
+		s.materialize()
+		sv = s.serviceProbe(sk, pa, probe, w, host, t)
 	}
 	if !udp && ev != nil {
 		s.fp.add(ev, probe)
@@ -351,13 +344,40 @@ func (d *Default) probe(s *source, pa probeArgs, probe Probe, t int64, ev *Event
 		d.judgeFlood(s, t)
 	}
 	d.judgeVertical(s, host, tg, udp, t)
-	d.judgeSweep(s, sk, sv, udp, t)
+	if !held { // a held service's one host is no sweep
+		d.judgeSweep(s, sk, sv, udp, t)
+	}
 	if pa.marks != 0 {
 		d.judgeEvasive(s, pa.dst, pa.marks, probe, pa.packets, t)
 	}
 	if !udp { // after the source's own judges
 		d.prefixProbe(s, pa, host, w, t)
 	}
+}
+
+// serviceProbe accounts a probe of s to (host, service sk) in the
+// service's own state, and returns it (valid until the next insert).
+func (s *source) serviceProbe(sk uint32, pa probeArgs, probe Probe, w instant, host [16]byte, t int64) *service {
+	var sv *service
+	added := false
+	if s.services.len() < maxServices {
+		sv, added = s.services.put(sk)
+	} else if sv = s.services.get(sk); sv == nil {
+		s.evictService()
+		sv, added = s.services.put(sk)
+	}
+	if added {
+		sv.first = t
+	}
+	sv.probes |= 1 << probe
+	sv.packets += pa.packets
+	s.svSee(sk, sv, w, host)
+	if sv.more {
+		if m := s.svMore.get(sk); m != nil && m.done != nil {
+			m.done.age(w)
+		}
+	}
+	return sv
 }
 
 // failed is a tier's count of keys probed minus keys whose handshake

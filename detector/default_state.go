@@ -18,6 +18,7 @@ type source struct {
 	// their inline set; made on the first (most sources have none).
 	svMore   *denseMap[uint32, serviceMore, serviceHash]
 	sweeping map[uint32]struct{} // services that crossed the sweep threshold
+	lazy     lazyLog             // services held back, one host so far (services_lazy.go)
 
 	syns  slidingCount // SYNs in the short window (floods)
 	acks  slidingCount // handshakes it completed, short window
@@ -124,6 +125,11 @@ func (s *source) recount(cut int64) {
 		for _, set := range tg.sets() {
 			count(set.exact(), set.sketched())
 		}
+	}
+	if s.lazy.on {
+		// Each held-back service's one host, never deleted (as its
+		// service's set would hold it), and no credit.
+		b.keys += s.serviceCount()
 	}
 	for i := range s.services.len() {
 		k, sv := s.services.at(i)

@@ -22,7 +22,7 @@ func (d *Default) describe(s *source, k episodeKey, ep *episode) Alert {
 	case epEvasive:
 		dst := netip.AddrFrom16(s.evasiveHost).Unmap()
 		a.Technique, a.TotalConns, a.DestHost, a.FirstSeen = "T1595", s.evasivePackets, &dst, time.Unix(0, s.evasiveFirst).UTC()
-		a.UniqueDestHosts, a.UniqueDestPorts = max(s.targets.len(), 1), s.services.len()
+		a.UniqueDestHosts, a.UniqueDestPorts = max(s.targets.len(), 1), s.serviceCount()
 		a.ScanType = probeType(s.evasiveProbes, s.evasiveProbes == 1<<ProbeUDP)
 	case epVertical, epVerticalUDP:
 		udp := k.kind == epVerticalUDP
