@@ -1,5 +1,7 @@
 package detector
 
+import "math"
+
 // Services held back while a source has probed one host only.
 //
 // A vertical scan of one host (nmap's default, every port of a box) makes a
@@ -26,27 +28,32 @@ package detector
 // else reads services without building them first (completion, recount,
 // serviceCount; memberAlone's count of one host cannot decide).
 
-// lazyMaxEntries bounds a source's log (32 bytes an entry): well below
+// lazyMaxEntries bounds a source's log (24 bytes an entry): well below
 // maxServices and maxExactKeys, so no set it stands for is capped or
 // sketched while it stands.
 const lazyMaxEntries = 2048
 
 // svProbe is a run of probes to one service key while services are held
 // back: what service keeps but its host set, whose one host is the
-// target's.
+// target's. 24 bytes.
 type svProbe struct {
 	first   int64 // Unix ns of the run's first probe
-	packets uint64
-	lastSec int64 // second of its latest probe, as the host set's oneSec
+	packets uint32
+	lastSec int32 // second of its latest probe (the host set's oneSec), from first's
 	sk      uint32
 	probes  uint16
 }
 
 // lazyLog is a source's held-back services.
 type lazyLog struct {
-	on      bool // services held back: entries stand for them
-	entries []svProbe
-	minSec  int64 // the earliest second any entry saw
+	on bool // services held back: entries stand for them
+	// The entries in chunks of 8, 32, 128 and then 256: appended to
+	// without copying (append's growth copied a thousand-port scan's log
+	// six times over, 73 KB allocated for 32 KB held), and a source with
+	// a probe or two holds one small chunk.
+	chunks [][]svProbe
+	n      int
+	minSec int64 // the earliest second any entry saw
 }
 
 // lazyFor reports whether a new source may hold its services back: with a
@@ -58,32 +65,43 @@ func (d *Default) lazyFor() lazyLog { return lazyLog{on: holdServices && d.th.Sw
 var holdServices = true
 
 // logProbe records a probe of service sk at w in s's log; false when the
-// log is full (the caller builds the services and goes on with them).
+// log cannot take it (full, or a count or time past an entry's fields):
+// the caller builds the services and goes on with them.
 func (l *lazyLog) logProbe(sk uint32, probe Probe, packets uint64, t int64, w instant) bool {
-	if n := len(l.entries); n > 0 && l.entries[n-1].sk == sk {
-		e := &l.entries[n-1]
-		e.packets += packets
-		e.probes |= 1 << probe
-		e.lastSec = w.sec
-		l.minSec = min(l.minSec, w.sec)
-		return true
+	if l.n > 0 {
+		last := l.chunks[len(l.chunks)-1]
+		e := &last[len(last)-1]
+		if e.sk == sk && uint64(e.packets)+packets <= math.MaxUint32 && fitsInt32(w.sec-e.first/1e9) {
+			e.packets += uint32(packets)
+			e.probes |= 1 << probe
+			e.lastSec = int32(w.sec - e.first/1e9)
+			l.minSec = min(l.minSec, w.sec)
+			return true
+		}
 	}
-	if len(l.entries) >= lazyMaxEntries {
+	if l.n >= lazyMaxEntries || packets > math.MaxUint32 || !fitsInt32(w.sec-t/1e9) {
 		return false
 	}
-	if len(l.entries) == 0 {
+	if l.n == 0 {
 		l.minSec = w.sec
 	}
-	l.entries = append(l.entries, svProbe{first: t, packets: packets, lastSec: w.sec, sk: sk, probes: 1 << probe})
+	if c := len(l.chunks); c == 0 || len(l.chunks[c-1]) == cap(l.chunks[c-1]) {
+		l.chunks = append(l.chunks, make([]svProbe, 0, min(8<<(2*c), 256)))
+	}
+	c := len(l.chunks) - 1
+	l.chunks[c] = append(l.chunks[c], svProbe{first: t, packets: uint32(packets), lastSec: int32(w.sec - t/1e9), sk: sk, probes: 1 << probe})
+	l.n++
 	l.minSec = min(l.minSec, w.sec)
 	return true
 }
+
+func fitsInt32(x int64) bool { return x >= math.MinInt32 && x <= math.MaxInt32 }
 
 // holds reports whether the log may go on standing for s's services at w
 // with a probe to host: one host only, and no key of its sets old enough
 // to leave them.
 func (s *source) holds(w instant, host [16]byte) bool {
-	if len(s.lazy.entries) == 0 {
+	if s.lazy.n == 0 {
 		return s.targets.len() == 0 || s.targets.len() == 1 && s.targets.keys[0] == host
 	}
 	return w.longCut < s.lazy.minSec && s.targets.keys[0] == host
@@ -98,18 +116,20 @@ func (s *source) materialize() {
 	if !l.on {
 		return
 	}
-	if len(l.entries) > 0 {
+	if l.n > 0 {
 		host, _ := s.targets.at(0)
-		for _, e := range l.entries {
-			sv, added := s.services.put(e.sk)
-			if added {
-				sv.first, sv.one, sv.oneValid = e.first, host, true
+		for _, c := range l.chunks {
+			for _, e := range c {
+				sv, added := s.services.put(e.sk)
+				if added {
+					sv.first, sv.one, sv.oneValid = e.first, host, true
+				}
+				sv.probes |= e.probes
+				sv.packets += uint64(e.packets)
+				// svSeeInline's state after the latest see: the host
+				// valid, in the short window, seen at that probe's second.
+				sv.oneSec, sv.shortCount = e.first/1e9+int64(e.lastSec), 1
 			}
-			sv.probes |= e.probes
-			sv.packets += e.packets
-			// svSeeInline's state after the latest see: the host valid,
-			// in the short window, seen at that probe's second.
-			sv.oneSec, sv.shortCount = e.lastSec, 1
 		}
 	}
 	*l = lazyLog{}

@@ -187,3 +187,28 @@ func randomStream(r *rand.Rand) []Event {
 	}
 	return evs
 }
+
+// TestLogProbeBounds: what an entry's fields cannot hold is refused (the
+// caller builds the services), and a merge that would overflow a count
+// starts an entry of its own.
+func TestLogProbeBounds(t *testing.T) {
+	w := instant{sec: 100}
+	var l lazyLog
+	if l.logProbe(80, ProbeSYN, 1<<32, 100e9, w) {
+		t.Fatal("a count past 32 bits was logged")
+	}
+	if !l.logProbe(80, ProbeSYN, 1<<32-1, 100e9, w) || !l.logProbe(80, ProbeSYN, 1, 100e9, w) || l.n != 2 {
+		t.Fatalf("%d entries, want the second probe in an entry of its own", l.n)
+	}
+	if l.logProbe(80, ProbeSYN, 1, 100e9, instant{sec: 100 + 1<<32}) {
+		t.Fatal("a second past 32 bits from the entry's was logged")
+	}
+	for i := l.n; i < lazyMaxEntries; i++ {
+		if !l.logProbe(uint32(i), ProbeSYN, 1, 100e9, w) {
+			t.Fatalf("entry %d refused below the bound", i)
+		}
+	}
+	if l.logProbe(1<<20, ProbeSYN, 1, 100e9, w) || !l.logProbe(lazyMaxEntries-1, ProbeSYN, 1, 100e9, w) {
+		t.Fatal("a full log took a new entry, or refused a merge")
+	}
+}
