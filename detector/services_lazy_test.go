@@ -19,13 +19,13 @@ import (
 // table order. The streams mix what builds the services from a log: a
 // second host after many ports of one, credit, gaps past the long window,
 // events out of order, runs past the log's bound, evasion marks and every
-// probe kind; small thresholds make sweeps, floods and prefix alerts
-// common.
+// probe kind; three sources share a /24. Small thresholds make sweeps,
+// floods and prefix alerts common.
 func TestHeldServicesChangeNothing(t *testing.T) {
 	defer func() { holdServices = true }()
 	for seed := range uint64(120) {
 		r := rand.New(rand.NewPCG(seed, 7))
-		evs := randomStream(r)
+		evs := randomStream(r, seed%3 == 0)
 		cfg := Config{}
 		if seed%2 == 1 {
 			cfg.Thresholds = Thresholds{PortScanPorts: 5, FullScanPorts: 12, SweepHosts: 3, FloodSYNs: 40, FloodRate: 5}
@@ -104,7 +104,8 @@ func alertJSON(t *testing.T, as []Alert) []string {
 
 // randomStream is a few sources probing a few hosts in runs, as scanners
 // do, with clients' credited connections and answered UDP among them.
-func randomStream(r *rand.Rand) []Event {
+// With oneHost, the /24's sources probe one host, mostly.
+func randomStream(r *rand.Rand, oneHost bool) []Event {
 	srcs := []netip.Addr{
 		netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("198.51.100.8"),
 		netip.MustParseAddr("198.51.100.9"), netip.MustParseAddr("192.0.2.33"),
@@ -128,12 +129,15 @@ func randomStream(r *rand.Rand) []Event {
 		if si < 2 && r.IntN(10) > 0 {
 			host = hs[si] // a vertical scanner of one host, mostly
 		}
+		if oneHost && si < 3 && r.IntN(20) > 0 {
+			host = hs[0]
+		}
 		// A run: one host's ports, or one port over hosts.
 		n := 1 + r.IntN(80)
 		if r.IntN(10) == 0 {
 			n = 2100 + r.IntN(300) // past the log's bound
 		}
-		sweep := r.IntN(4) == 0 && host != hs[si%len(hs)]
+		sweep := r.IntN(4) == 0 && host != hs[si%len(hs)] && !oneHost
 		port := uint16(1 + r.IntN(200))
 		kind := [...]Kind{KindSYN, KindSYN, KindSYN, KindUDP, KindOther}[r.IntN(5)]
 		for i := range n {
