@@ -101,6 +101,8 @@ type prefixState struct {
 	judgedHost [16]byte
 	judgedPort uint16
 	judgedSec  int64
+
+	lazy prefixLazy // services held back, one host so far (prefix_lazy.go)
 }
 
 // prefixSet is keys probed by any member, and those whose handshake a
@@ -143,7 +145,7 @@ func (d *Default) prefixFor(k prefixKey, src netip.Addr, t int64) *prefixState {
 		bits = prefixBits4
 	}
 	pf, _ := src.Prefix(bits)
-	p := &prefixState{key: k, judgedSec: -1, members: map[netip.Addr]struct{}{}}
+	p := &prefixState{key: k, judgedSec: -1, members: map[netip.Addr]struct{}{}, lazy: prefixLazy{on: holdServices && d.th.SweepHosts >= 2}}
 	p.src = source{addr: pf.Addr(), first: t, prefix: p}
 	d.prefixes[k] = p
 	d.lastPrefix = p
@@ -183,7 +185,7 @@ func prefixRank(a, b *prefixState) int {
 	for _, c := range [...][2]int{
 		{min(len(a.src.eps), 1), min(len(b.src.eps), 1)},
 		{min(len(a.members), 1), min(len(b.members), 1)},
-		{a.targets.len() + a.services.len(), b.targets.len() + b.services.len()},
+		{a.targets.len() + a.serviceCount(), b.targets.len() + b.serviceCount()},
 	} {
 		if c[0] != c[1] {
 			return cmp.Compare(c[0], c[1])
@@ -247,6 +249,9 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 	if w.sec == p.judgedSec && port == p.judgedPort && host == p.judgedHost {
 		return
 	}
+	if p.lazy.on && !p.holds(w, host) {
+		p.materialize() // before a second host: the log's is at 0
+	}
 	tg := p.lastTg
 	if tg == nil || p.lastHost != host {
 		if tg = p.targets.get(host); tg == nil {
@@ -258,21 +263,14 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 		}
 		p.lastHost, p.lastTg = host, tg
 	}
-	tg.keys.see(w, port, &p.src.budget)
+	keys, _ := tg.keys.see(w, port, &p.src.budget)
 	tg.done.age(w)
-	sv := p.lastSv
-	if sv == nil || p.lastPort != port {
-		if sv = p.services.get(port); sv == nil {
-			if p.services.len() >= maxPrefixServices {
-				return
-			}
-			sv, _ = p.services.put(port)
-			sv.first = t
-		}
-		p.lastPort, p.lastSv = port, sv
+	var sv *prefixSet[[16]byte, addrHash]
+	if p.lazy.on {
+		p.lazySee(port, keys, w, t)
+	} else if sv = p.prefixService(host, port, w, t); sv == nil {
+		return // the services' cap
 	}
-	sv.keys.see(w, host, &p.src.budget)
-	sv.done.age(w)
 	if len(p.members)+p.oneProbe < 2 {
 		return
 	}
@@ -285,12 +283,31 @@ func (d *Default) prefixSee(p *prefixState, host [16]byte, port uint16, w instan
 			d.report(&p.src, episodeKey{kind: epDistributed, host: host}, LabelDistributed, n, win, t)
 		}
 	}
-	if t >= sv.alone {
+	if sv != nil && t >= sv.alone { // a held-back service's one host is no sweep
 		if n, win := d.prefixFailedHosts(sv); n >= d.th.SweepHosts &&
 			!d.aloneMemo(p, &sv.alone, false, host, port, failed(sv.keys.long(), sv.done.long()), t) {
 			d.report(&p.src, episodeKey{kind: epDistributed, port: 1<<17 | uint32(port)}, LabelDistributed, n, win, t)
 		}
 	}
+}
+
+// prefixService is prefixSee's service half: port's host set sees host.
+// It returns the service, or nil when the services are at their cap.
+func (p *prefixState) prefixService(host [16]byte, port uint16, w instant, t int64) *prefixSet[[16]byte, addrHash] {
+	sv := p.lastSv
+	if sv == nil || p.lastPort != port {
+		if sv = p.services.get(port); sv == nil {
+			if p.services.len() >= maxPrefixServices {
+				return nil
+			}
+			sv, _ = p.services.put(port)
+			sv.first = t
+		}
+		p.lastPort, p.lastSv = port, sv
+	}
+	sv.keys.see(w, host, &p.src.budget)
+	sv.done.age(w)
+	return sv
 }
 
 // aloneMemo is memberAlone, remembered for a tenth of a short window.
@@ -360,6 +377,7 @@ func (d *Default) prefixCompletion(src netip.Addr, dst [16]byte, port uint16, w 
 }
 
 func (d *Default) prefixDone(p *prefixState, dst [16]byte, port uint16, w instant) {
+	p.materialize() // a credited host of a service: its own set
 	if tg := p.targets.get(dst); tg != nil {
 		tg.done.see(w, port, &p.src.budget)
 	}

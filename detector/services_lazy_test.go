@@ -10,13 +10,13 @@ import (
 )
 
 // TestHeldServicesChangeNothing runs random event streams through the
-// default rules twice in lockstep, with services held back
-// (services_lazy.go) and kept from the first probe, and requires the same
-// alerts, byte for byte (compared sorted: closeQuiet walks a map, so
-// alerts closed together come in any order); the same key budget and
-// service count for every source throughout; and at the end, services
-// built from each log equal to those kept, field for field, in the same
-// table order. The streams mix what builds the services from a log: a
+// default rules twice in lockstep, with services held back (sources'
+// services_lazy.go, prefixes' prefix_lazy.go) and kept from the first
+// probe, and requires the same alerts, byte for byte (compared sorted:
+// closeQuiet walks a map, so alerts closed together come in any order);
+// the same key budget and service count for every source and prefix
+// throughout; and at the end, services built from each log equal to those
+// kept, field for field, in the same table order. The streams mix what builds the services from a log: a
 // second host after many ports of one, credit, gaps past the long window,
 // events out of order, runs past the log's bound, evasion marks and every
 // probe kind; three sources share a /24. Small thresholds make sweeps,
@@ -57,6 +57,7 @@ func TestHeldServicesChangeNothing(t *testing.T) {
 				}
 			}
 		}
+		samePrefixServices(t, seed, dh, dk)
 		held, kept = append(held, alertJSON(t, dh.Flush())...), append(kept, alertJSON(t, dk.Flush())...)
 		slices.Sort(held)
 		slices.Sort(kept)
@@ -83,6 +84,57 @@ func sameState(t *testing.T, seed uint64, i int, dh, dk *Default) {
 			t.Fatalf("seed %d, event %d, source %s: held back budget %+v, %d services; kept %+v, %d", seed, i, a, s.budget, s.serviceCount(), k.budget, k.services.len())
 		}
 	}
+	if len(dh.prefixes) != len(dk.prefixes) {
+		t.Fatalf("seed %d, event %d: %d prefixes held back, %d kept", seed, i, len(dh.prefixes), len(dk.prefixes))
+	}
+	for key, p := range dh.prefixes {
+		k := dk.prefixes[key]
+		if k == nil || p.src.budget != k.src.budget || p.serviceCount() != k.services.len() {
+			t.Fatalf("seed %d, event %d, prefix %s: held back budget %+v, %d services; kept %+v, %d", seed, i, p.src.addr, p.src.budget, p.serviceCount(), k.src.budget, k.services.len())
+		}
+	}
+}
+
+// samePrefixServices builds each prefix's services from its log and
+// compares them with those kept.
+func samePrefixServices(t *testing.T, seed uint64, dh, dk *Default) {
+	t.Helper()
+	for key, p := range dh.prefixes {
+		p.materialize()
+		k := dk.prefixes[key]
+		if !slices.Equal(p.services.keys, k.services.keys) {
+			t.Fatalf("seed %d: prefix %s built services %v, kept %v", seed, p.src.addr, p.services.keys, k.services.keys)
+		}
+		for i := range p.services.len() {
+			a, b := p.services.val(i), k.services.val(i)
+			if a.first != b.first || a.alone != b.alone || !sameTiers(&a.keys, &b.keys) || !sameTiers(&a.done, &b.done) {
+				t.Fatalf("seed %d: prefix %s service %d built %+v, kept %+v", seed, p.src.addr, p.services.keys[i], *a, *b)
+			}
+		}
+	}
+}
+
+// sameTiers compares two host sets' contents (not their pointers).
+func sameTiers(a, b *hostTiers) bool {
+	x, y := *a, *b
+	x.more, y.more = nil, nil
+	if x != y || (a.more == nil) != (b.more == nil) {
+		return false
+	}
+	if a.more == nil {
+		return true
+	}
+	m, n := a.more, b.more
+	if !slices.Equal(m.last.keys, n.last.keys) || !slices.Equal(m.keys, n.keys) || !slices.Equal(m.runs, n.runs) ||
+		m.shortRun != n.shortRun || m.shortKey != n.shortKey || (m.over == nil) != (n.over == nil) {
+		return false
+	}
+	for i := range m.last.len() {
+		if *m.last.val(i) != *n.last.val(i) {
+			return false
+		}
+	}
+	return true
 }
 
 func withAlerts(t *testing.T, cfg Config, out *[]string) Config {

@@ -275,3 +275,11 @@ type (
 	portTiers = tieredSet[uint16, portHash]
 	hostTiers = tieredSet[[16]byte, addrHash]
 )
+
+// lastSec is the second k was last seen; k is in the set.
+func (s *tieredSet[K, H]) lastSec(k K) int64 {
+	if s.more == nil {
+		return s.oneSec
+	}
+	return *s.more.last.get(k)
+}
