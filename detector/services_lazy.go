@@ -28,21 +28,25 @@ import "math"
 // else reads services without building them first (completion, recount,
 // serviceCount; memberAlone's count of one host cannot decide).
 
-// lazyMaxEntries bounds a source's log (24 bytes an entry): well below
+// lazyMaxEntries bounds a source's log (16 bytes an entry): well below
 // maxServices and maxExactKeys, so no set it stands for is capped or
 // sketched while it stands.
 const lazyMaxEntries = 2048
 
 // svProbe is a run of probes to one service key while services are held
 // back: what service keeps but its host set, whose one host is the
-// target's. 24 bytes.
+// target's. 16 bytes: a scan's log is written once and read once, and its
+// cost is the memory it fills. What a run cannot hold (more packets, a
+// later second, an earlier one out of order) starts an entry of its own;
+// a service is the sum of its entries.
 type svProbe struct {
-	first   int64 // Unix ns of the run's first probe
-	packets uint32
-	lastSec int32 // second of its latest probe (the host set's oneSec), from first's
-	sk      uint32
-	probes  uint16
+	first   int64  // Unix ns of the run's first probe
+	key     uint32 // service key, and the run's probes (bit per Probe) from bit 17
+	packets uint16
+	lastSec uint16 // second of its latest probe (the host set's oneSec), from first's
 }
+
+const svProbeShift = 17 // serviceKey uses 17 bits
 
 // lazyLog is a source's held-back services.
 type lazyLog struct {
@@ -65,21 +69,22 @@ func (d *Default) lazyFor() lazyLog { return lazyLog{on: holdServices && d.th.Sw
 var holdServices = true
 
 // logProbe records a probe of service sk at w in s's log; false when the
-// log cannot take it (full, or a count or time past an entry's fields):
-// the caller builds the services and goes on with them.
+// log cannot take it (full, or more packets than an entry holds): the
+// caller builds the services and goes on with them.
 func (l *lazyLog) logProbe(sk uint32, probe Probe, packets uint64, t int64, w instant) bool {
+	l.minSec = min(l.minSec, w.sec)
 	if l.n > 0 {
 		last := l.chunks[len(l.chunks)-1]
 		e := &last[len(last)-1]
-		if e.sk == sk && uint64(e.packets)+packets <= math.MaxUint32 && fitsInt32(w.sec-e.first/1e9) {
-			e.packets += uint32(packets)
-			e.probes |= 1 << probe
-			e.lastSec = int32(w.sec - e.first/1e9)
-			l.minSec = min(l.minSec, w.sec)
+		d := w.sec - e.first/1e9
+		if e.key&(1<<svProbeShift-1) == sk && uint64(e.packets)+packets <= math.MaxUint16 && d >= 0 && d <= math.MaxUint16 {
+			e.packets += uint16(packets)
+			e.key |= 1 << (svProbeShift + probe)
+			e.lastSec = uint16(d)
 			return true
 		}
 	}
-	if l.n >= lazyMaxEntries || packets > math.MaxUint32 || !fitsInt32(w.sec-t/1e9) {
+	if l.n >= lazyMaxEntries || packets > math.MaxUint16 {
 		return false
 	}
 	if l.n == 0 {
@@ -89,13 +94,11 @@ func (l *lazyLog) logProbe(sk uint32, probe Probe, packets uint64, t int64, w in
 		l.chunks = append(l.chunks, make([]svProbe, 0, min(8<<(2*c), 256)))
 	}
 	c := len(l.chunks) - 1
-	l.chunks[c] = append(l.chunks[c], svProbe{first: t, packets: uint32(packets), lastSec: int32(w.sec - t/1e9), sk: sk, probes: 1 << probe})
+	// w.sec is t's second: lastSec starts at 0.
+	l.chunks[c] = append(l.chunks[c], svProbe{first: t, key: sk | 1<<(svProbeShift+probe), packets: uint16(packets)})
 	l.n++
-	l.minSec = min(l.minSec, w.sec)
 	return true
 }
-
-func fitsInt32(x int64) bool { return x >= math.MinInt32 && x <= math.MaxInt32 }
 
 // holds reports whether the log may go on standing for s's services at w
 // with a probe to host: one host only, and no key of its sets old enough
@@ -120,11 +123,11 @@ func (s *source) materialize() {
 		host, _ := s.targets.at(0)
 		for _, c := range l.chunks {
 			for _, e := range c {
-				sv, added := s.services.put(e.sk)
+				sv, added := s.services.put(e.key & (1<<svProbeShift - 1))
 				if added {
 					sv.first, sv.one, sv.oneValid = e.first, host, true
 				}
-				sv.probes |= e.probes
+				sv.probes |= uint16(e.key >> svProbeShift)
 				sv.packets += uint64(e.packets)
 				// svSeeInline's state after the latest see: the host
 				// valid, in the short window, seen at that probe's second.

@@ -244,27 +244,33 @@ func randomStream(r *rand.Rand, oneHost bool) []Event {
 	return evs
 }
 
-// TestLogProbeBounds: what an entry's fields cannot hold is refused (the
-// caller builds the services), and a merge that would overflow a count
-// starts an entry of its own.
+// TestLogProbeBounds: a count an entry cannot hold is refused (the caller
+// builds the services); a run whose count or second an entry cannot take
+// starts an entry of its own; a full log takes merges only.
 func TestLogProbeBounds(t *testing.T) {
 	w := instant{sec: 100}
 	var l lazyLog
-	if l.logProbe(80, ProbeSYN, 1<<32, 100e9, w) {
-		t.Fatal("a count past 32 bits was logged")
+	if l.logProbe(80, ProbeSYN, 1<<16, 100e9, w) {
+		t.Fatal("a count past 16 bits was logged")
 	}
-	if !l.logProbe(80, ProbeSYN, 1<<32-1, 100e9, w) || !l.logProbe(80, ProbeSYN, 1, 100e9, w) || l.n != 2 {
+	if !l.logProbe(80, ProbeSYN, 1<<16-1, 100e9, w) || !l.logProbe(80, ProbeSYN, 1, 100e9, w) || l.n != 2 {
 		t.Fatalf("%d entries, want the second probe in an entry of its own", l.n)
 	}
-	if l.logProbe(80, ProbeSYN, 1, 100e9, instant{sec: 100 + 1<<32}) {
-		t.Fatal("a second past 32 bits from the entry's was logged")
+	for i, sec := range []int64{100 + 1<<16, 99, 98} { // too late, then out of order twice
+		if !l.logProbe(80, ProbeSYN, 1, sec*1e9, instant{sec: sec}) || l.n != 3+i {
+			t.Fatalf("second %d: %d entries, want %d", sec, l.n, 3+i)
+		}
 	}
 	for i := l.n; i < lazyMaxEntries; i++ {
 		if !l.logProbe(uint32(i), ProbeSYN, 1, 100e9, w) {
 			t.Fatalf("entry %d refused below the bound", i)
 		}
 	}
-	if l.logProbe(1<<20, ProbeSYN, 1, 100e9, w) || !l.logProbe(lazyMaxEntries-1, ProbeSYN, 1, 100e9, w) {
+	if l.logProbe(1<<16, ProbeUDP, 1, 100e9, w) || !l.logProbe(lazyMaxEntries-1, ProbeFIN, 1, 100e9, w) {
 		t.Fatal("a full log took a new entry, or refused a merge")
+	}
+	last := l.chunks[len(l.chunks)-1]
+	if e := last[len(last)-1]; e.key != lazyMaxEntries-1|(1<<ProbeSYN|1<<ProbeFIN)<<svProbeShift || e.packets != 2 {
+		t.Fatalf("merged entry %+v", e)
 	}
 }
