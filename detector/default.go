@@ -394,11 +394,20 @@ func (d *Default) judgeVertical(s *source, host [16]byte, tg *target, udp bool, 
 	if n >= d.th.FullScanPorts {
 		label = LabelFullNetworkScan
 	}
-	key := episodeKey{kind: epVertical, host: host}
+	key, ix := episodeKey{kind: epVertical, host: host}, 0
 	if udp {
-		key.kind = epVerticalUDP
+		key.kind, ix = epVerticalUDP, 1
 	}
-	d.report(s, key, label, n, window, t)
+	if ep := tg.ep[ix]; ep != nil && label == ep.label && n < 10*ep.alerted {
+		// What report does with a size that sends no alert, without
+		// finding the episode: a scan passes here on every probe.
+		if n > ep.max {
+			ep.max, ep.lastGrow = n, t
+		}
+		ep.active = max(ep.active, t)
+		return
+	}
+	tg.ep[ix] = d.report(s, key, label, n, window, t)
 }
 
 // verticalPorts is a target's count of failed ports in the short window,

@@ -218,6 +218,9 @@ type target struct {
 	udpDone *portTiers
 	probes  uint16 // bit per Probe seen
 	packets uint64 // probes since the target was first seen
+	// Its open vertical episodes, TCP and UDP, as report last returned
+	// them (judgeVertical); dropEpisode clears them.
+	ep [2]*episode
 }
 
 // synPorts is the set of ports the source sent a SYN to.

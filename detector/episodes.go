@@ -57,8 +57,9 @@ func episodeID(src netip.Addr, k episodeKey, first int64) string {
 }
 
 // report feeds an episode's current label and size in; it alerts when the
-// episode is new, escalates, or has grown tenfold since its last alert.
-func (d *Default) report(s *source, k episodeKey, label string, size int, window time.Duration, now int64) {
+// episode is new, escalates, or has grown tenfold since its last alert. It
+// returns the episode.
+func (d *Default) report(s *source, k episodeKey, label string, size int, window time.Duration, now int64) *episode {
 	ep := s.episode(k)
 	status := ""
 	switch {
@@ -86,7 +87,7 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 	}
 	ep.active = max(ep.active, now)
 	if status == "" {
-		return
+		return ep
 	}
 	// An episode's label never steps down.
 	if status == StatusNew || label != ep.label && labelRank[label] > labelRank[ep.label] {
@@ -103,6 +104,7 @@ func (d *Default) report(s *source, k episodeKey, label string, size int, window
 	}
 	ep.sent = a
 	d.send(s, a)
+	return ep
 }
 
 // closeQuiet ends the episodes of s that have been quiet for a short
@@ -143,6 +145,11 @@ func (s *source) episode(k episodeKey) *episode {
 // dropEpisode forgets s's episode k.
 func (s *source) dropEpisode(k episodeKey) {
 	delete(s.eps, k)
+	if k.kind == epVertical || k.kind == epVerticalUDP {
+		if tg := s.targets.get(k.host); tg != nil {
+			tg.ep[k.kind-epVertical] = nil
+		}
+	}
 	if s.lastEpKey == k {
 		s.lastEp = nil
 	}
