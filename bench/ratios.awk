@@ -5,7 +5,7 @@
 	for (i = 1; i <= NF; i++) {
 		if ($i == "pkts/s" || $i == "ns/pkt") v[name, ++n[name]] = $(i-1)
 		# Memory figures are kept under the metric's unit as well.
-		if ($i == "B/source" || $i == "B/pair" || $i == "MB/1M-spoofed" || $i == "MB-peak-RSS") { u = name " " $i; v[u, ++n[u]] = $(i-1) }
+		if ($i == "B/source" || $i == "B/pair" || $i == "B/vertical-pair" || $i == "MB/1M-spoofed" || $i == "MB-peak-RSS") { u = name " " $i; v[u, ++n[u]] = $(i-1) }
 	}
 }
 function median(name,   a, k, i, j, t) {
@@ -26,7 +26,7 @@ END {
 	if (dr > 0 && t > 0) printf "time default / tcpdump  = %.2fx (goal <= 2)\n", t/dr
 	if (r > 0 && t > 0) printf "time seed / tcpdump     = %.2fx (goal <= 1)\n", t/r
 	m = "BenchmarkDefaultMemory"
-	if (n[m " B/source"] > 0) printf "\ndefault rules memory: %.0f B per one-probe source, %.0f B per (source, host, port) pair, %.1f MB live heap after 1 M spoofed sources\n", median(m " B/source"), median(m " B/pair"), median(m " MB/1M-spoofed")
+	if (n[m " B/source"] > 0) printf "\ndefault rules memory: %.0f B per one-probe source, %.0f B per (source, host, port) pair (%.0f B scanning one host), %.1f MB live heap after 1 M spoofed sources\n", median(m " B/source"), median(m " B/pair"), median(m " B/vertical-pair"), median(m " MB/1M-spoofed")
 	m = "BenchmarkDefaultSpoofedMillionRSS MB-peak-RSS"
 	if (n[m] > 0) printf "1 M spoofed one-SYN sources, default rules: peak RSS %.1f MB (goal <= 128)\n", median(m)
 	f = median("BenchmarkXDP/floor")

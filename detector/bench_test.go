@@ -66,12 +66,13 @@ func heapAfterGC() int64 {
 
 // BenchmarkDefaultMemory reports what the default rules hold: bytes per
 // one-probe source (a spoofed SYN each, all on probation), bytes per
-// (source, host, port) pair of promoted scanners, and the live heap after
+// (source, host, port) pair of promoted scanners over several hosts and of
+// vertical scanners of one host (services held back), and the live heap after
 // a million spoofed one-SYN sources at the default caps (the issue's
 // flood). Live heap, not RSS: the process's RSS is about this times
 // (1 + GOGC/100) at the collector's peak.
 func BenchmarkDefaultMemory(b *testing.B) {
-	var perSource, perPair, flood float64
+	var perSource, perPair, perVertical, flood float64
 	for b.Loop() {
 		const sources = 200_000
 		base := heapAfterGC()
@@ -103,6 +104,22 @@ func BenchmarkDefaultMemory(b *testing.B) {
 		perPair = float64(heapAfterGC()-base) / float64(n)
 		runtime.KeepAlive(d)
 
+		// 200 scanners, each 1000 ports of one host.
+		base = heapAfterGC()
+		d = NewDefault(Config{})
+		ev.Dst = netip.MustParseAddr("203.0.113.10")
+		n = 0
+		for s := 0; s < scanners; s++ {
+			ev.Src = netip.AddrFrom4([4]byte{198, 18, byte(s >> 8), byte(s)})
+			for p := 0; p < 1000; p++ {
+				ev.Time, ev.DstPort = t0.Add(time.Duration(n)*time.Microsecond), uint16(p+1)
+				d.Observe(&ev)
+				n++
+			}
+		}
+		perVertical = float64(heapAfterGC()-base) / float64(n)
+		runtime.KeepAlive(d)
+
 		const million = 1_000_000
 		base = heapAfterGC()
 		d = NewDefault(Config{})
@@ -116,6 +133,7 @@ func BenchmarkDefaultMemory(b *testing.B) {
 	}
 	b.ReportMetric(perSource, "B/source")
 	b.ReportMetric(perPair, "B/pair")
+	b.ReportMetric(perVertical, "B/vertical-pair")
 	b.ReportMetric(flood, "MB/1M-spoofed")
 }
 
