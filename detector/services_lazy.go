@@ -53,7 +53,7 @@ type lazyLog struct {
 	on bool // services held back: entries stand for them
 	// The entries in chunks of 8, 32, 128 and then 256: appended to
 	// without copying (append's growth copied a thousand-port scan's log
-	// six times over, 73 KB allocated for 32 KB held), and a source with
+	// six times over, more than twice what it held), and a source with
 	// a probe or two holds one small chunk.
 	chunks [][]svProbe
 	n      int
