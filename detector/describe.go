@@ -110,9 +110,16 @@ func probeType(bits uint16, udp bool) string {
 
 // decoys finds nmap -D companions: other sources that began probing the
 // same host within the same two seconds with a similar number of ports.
+//
+// It looks at the maxDecoyWalk sources touched most recently, not at every
+// source held: nmap sends each probe from every decoy in turn, so a decoy
+// was touched a few events before the alert. A walk of every source made
+// each new episode cost MaxSources steps, and a spoofer who keeps 100,000
+// sources alive could make each of a scan's alerts cost milliseconds.
 func (d *Default) decoys(s *source, host [16]byte, tg *target) []netip.Addr {
 	var out []netip.Addr
-	for o := d.lru.head; o != nil && len(out) < 16; o = o.next {
+	walked := 0
+	for o := d.lru.head; o != nil && len(out) < 16 && walked < maxDecoyWalk; o, walked = o.next, walked+1 {
 		// A source last active before the window began no probing in it
 		// (a target's first probe is never after its source's last).
 		if o == s || o.last < tg.first-2e9 {
@@ -130,6 +137,10 @@ func (d *Default) decoys(s *source, host [16]byte, tg *target) []netip.Addr {
 	slices.SortFunc(out, netip.Addr.Compare)
 	return out
 }
+
+// maxDecoyWalk bounds decoys' walk: far more sources than a busy sensor
+// touches between a decoy's probe and the real source's.
+const maxDecoyWalk = 4096
 
 func abs(x int64) int64 {
 	if x < 0 {
