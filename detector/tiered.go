@@ -1,6 +1,9 @@
 package detector
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // tieredSet counts distinct keys over two sliding windows at once, a short
 // one (the scan window) and a long one (low-and-slow scans), with one table
@@ -23,7 +26,11 @@ type tieredSet[K comparable, H keyHasher[K]] struct {
 
 // tieredMore is a set's state past its first key.
 type tieredMore[K comparable, H keyHasher[K]] struct {
-	last denseMap[K, int64, H] // second each key was last seen
+	// The second each key was last seen, less base: 4 bytes a key, not 8.
+	// A scanner's set is fresh memory on every probe, and its bytes are
+	// most of what a probe costs (make bench's B/vertical-pair).
+	last denseMap[K, int32, H]
+	base int64 // the second the set got its table; int32 spans 68 years
 	// Sightings in arrival order, as their keys and runs of sightings that
 	// share a second (a scan puts hundreds in each): 2 bytes a port
 	// sighting, not a 16-byte (second, key) bucket. runs[shortRun:] (and
@@ -73,21 +80,29 @@ func (s *tieredSet[K, H]) add(sec int64, k K, shortFrom int64) {
 			return
 		}
 		// A second key: move the inline one into the table.
-		m = &tieredMore[K, H]{}
+		m = &tieredMore[K, H]{base: sec}
 		v, _ := m.last.put(s.one)
-		*v = s.oneSec
+		*v = m.rel(s.oneSec)
 		m.sighted(s.oneSec, s.one)
 		s.more, s.oneValid = m, false
 	}
 	v, added := m.last.put(k)
-	if !added && *v == sec {
+	rel := m.rel(sec)
+	if !added && *v == rel {
 		return
 	}
-	if added || *v < shortFrom {
+	if added || *v < m.rel(shortFrom) {
 		s.shortCount++
 	}
-	*v = sec
+	*v = rel
 	m.sighted(sec, k)
+}
+
+// rel is second sec as the table stores it. Replay takes a capture's
+// stamps as they are, so one 68 years from the rest saturates rather than
+// wraps: it can only blur its own source's counts.
+func (m *tieredMore[K, H]) rel(sec int64) int32 {
+	return int32(min(max(sec-m.base, math.MinInt32), math.MaxInt32))
 }
 
 // secRun is a run of n consecutive sightings at second sec.
@@ -123,8 +138,9 @@ func (s *tieredSet[K, H]) expire(shortCut, longCut int64) {
 	}
 	for m.shortRun < len(m.runs) && m.runs[m.shortRun].sec <= shortCut {
 		r := m.runs[m.shortRun]
+		rel := m.rel(r.sec)
 		for _, k := range m.keys[m.shortKey : m.shortKey+int(r.n)] {
-			if v := m.last.get(k); v != nil && *v == r.sec {
+			if v := m.last.get(k); v != nil && *v == rel {
 				s.shortCount--
 			}
 		}
@@ -134,8 +150,9 @@ func (s *tieredSet[K, H]) expire(shortCut, longCut int64) {
 	i, j := 0, 0
 	for i < len(m.runs) && m.runs[i].sec <= longCut {
 		r := m.runs[i]
+		rel := m.rel(r.sec)
 		for _, k := range m.keys[j : j+int(r.n)] {
-			if v := m.last.get(k); v != nil && *v == r.sec {
+			if v := m.last.get(k); v != nil && *v == rel {
 				m.last.del(k)
 			}
 		}
@@ -281,5 +298,5 @@ func (s *tieredSet[K, H]) lastSec(k K) int64 {
 	if s.more == nil {
 		return s.oneSec
 	}
-	return *s.more.last.get(k)
+	return s.more.base + int64(*s.more.last.get(k))
 }
