@@ -25,8 +25,13 @@ import (
 // Every key it holds is chosen by whoever sends the packets, so the hash
 // is keyed by hashSeed, drawn at start: nobody can aim keys at one probe
 // chain without knowing it.
+//
+// A table holds at most maxDenseEntries: its index slots are 2 bytes, not
+// 4. Every table the rules keep is capped far below (the asserts below):
+// a scanner's port set is fresh memory on every probe, and its index was a
+// fifth of its bytes.
 type denseMap[K comparable, V any, H keyHasher[K]] struct {
-	idx  []uint32 // slot: 0 empty, else 1 + position in keys and vals; len a power of two
+	idx  []uint16 // slot: 0 empty, else 1 + position in keys and vals; len a power of two
 	keys []K
 	vals []V   // positions below denseChunk
 	more [][]V // past them: more[c] has length denseChunk<<c
@@ -34,6 +39,19 @@ type denseMap[K comparable, V any, H keyHasher[K]] struct {
 	// use, so it needs no upkeep: runs of one key skip the hash.
 	hint int
 }
+
+// maxDenseEntries is what a denseMap can index.
+const maxDenseEntries = 1<<16 - 1
+
+// Compile-time asserts: each cap on a table is within maxDenseEntries (a
+// negative array length does not compile).
+var (
+	_ [maxDenseEntries - maxTargets]struct{}
+	_ [maxDenseEntries - maxServices]struct{}
+	_ [maxDenseEntries - maxExactKeys]struct{}
+	_ [maxDenseEntries - maxPrefixTargets]struct{}
+	_ [maxDenseEntries - maxPrefixServices]struct{}
+)
 
 // keyHasher hashes one key type with hashSeed; a zero-size type
 // parameter, so a map carries no function pointer.
@@ -135,13 +153,13 @@ func (m *denseMap[K, V, H]) put(k K) (v *V, added bool) {
 		m.more = append(m.more, make([]V, denseChunk<<len(m.more))) // zero
 	}
 	m.keys = append(m.keys, k)
-	m.idx[slot] = uint32(n + 1)
+	m.idx[slot] = uint16(n + 1)
 	return m.val(n), true
 }
 
 func (m *denseMap[K, V, H]) grow() {
 	n := max(2*len(m.idx), 4)
-	m.idx = make([]uint32, n)
+	m.idx = make([]uint16, n)
 	var h H
 	mask := uint64(n - 1)
 	for p, k := range m.keys {
@@ -149,7 +167,7 @@ func (m *denseMap[K, V, H]) grow() {
 		for m.idx[i] != 0 {
 			i = (i + 1) & mask
 		}
-		m.idx[i] = uint32(p + 1)
+		m.idx[i] = uint16(p + 1)
 	}
 }
 
@@ -165,7 +183,7 @@ func (m *denseMap[K, V, H]) del(k K) {
 	if p != last {
 		ls, _ := m.find(m.keys[last])
 		m.keys[p], *m.val(p) = m.keys[last], *m.val(last)
-		m.idx[ls] = uint32(p + 1)
+		m.idx[ls] = uint16(p + 1)
 	}
 	var zeroK K
 	var zeroV V
