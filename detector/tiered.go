@@ -37,7 +37,14 @@ type tieredMore[K comparable, H keyHasher[K]] struct {
 	// keys[shortKey:]) are those the short window has not aged out, all of
 	// them those the long window has not: the long window's cut is never
 	// past the short one's.
+	//
+	// While mirror is set, every key has been sighted once and none has
+	// been deleted, so the queue's keys are last's keys in dense order and
+	// keys is nil (queue reads them there): a scan of new keys, the common
+	// set, does not store each key twice. The first re-sighting or
+	// expiry copies them out.
 	keys     []K
+	mirror   bool
 	runs     []secRun
 	shortRun int
 	shortKey int
@@ -80,10 +87,10 @@ func (s *tieredSet[K, H]) add(sec int64, k K, shortFrom int64) {
 			return
 		}
 		// A second key: move the inline one into the table.
-		m = &tieredMore[K, H]{base: sec}
+		m = &tieredMore[K, H]{base: sec, mirror: true}
 		v, _ := m.last.put(s.one)
 		*v = m.rel(s.oneSec)
-		m.sighted(s.oneSec, s.one)
+		m.sighted(s.oneSec, s.one, true)
 		s.more, s.oneValid = m, false
 	}
 	v, added := m.last.put(k)
@@ -95,7 +102,7 @@ func (s *tieredSet[K, H]) add(sec int64, k K, shortFrom int64) {
 		s.shortCount++
 	}
 	*v = rel
-	m.sighted(sec, k)
+	m.sighted(sec, k, added)
 }
 
 // rel is second sec as the table stores it. Replay takes a capture's
@@ -114,13 +121,33 @@ type secRun struct {
 // sighted queues a sighting of k at sec, in the newest run if that has
 // the same second and is still in the short window (so that the heads
 // stay at run boundaries, where they were with one bucket a sighting).
-func (m *tieredMore[K, H]) sighted(sec int64, k K) {
-	m.keys = append(m.keys, k)
+// added: k was just put in last, as its newest key.
+func (m *tieredMore[K, H]) sighted(sec int64, k K, added bool) {
+	if m.mirror && !added {
+		m.unmirror()
+	}
+	if !m.mirror {
+		m.keys = append(m.keys, k)
+	}
 	if n := len(m.runs); n > m.shortRun && m.runs[n-1].sec == sec {
 		m.runs[n-1].n++
 		return
 	}
 	m.runs = append(m.runs, secRun{sec, 1})
+}
+
+// queue is the sightings' keys, oldest first.
+func (m *tieredMore[K, H]) queue() []K {
+	if m.mirror {
+		return m.last.keys
+	}
+	return m.keys
+}
+
+// unmirror copies the queue's keys out of last, before a sighting or a
+// deletion makes the two differ.
+func (m *tieredMore[K, H]) unmirror() {
+	m.keys, m.mirror = slices.Clone(m.last.keys), false
 }
 
 // expire ages out sightings at or before the cutoffs.
@@ -139,7 +166,7 @@ func (s *tieredSet[K, H]) expire(shortCut, longCut int64) {
 	for m.shortRun < len(m.runs) && m.runs[m.shortRun].sec <= shortCut {
 		r := m.runs[m.shortRun]
 		rel := m.rel(r.sec)
-		for _, k := range m.keys[m.shortKey : m.shortKey+int(r.n)] {
+		for _, k := range m.queue()[m.shortKey : m.shortKey+int(r.n)] {
 			if v := m.last.get(k); v != nil && *v == rel {
 				s.shortCount--
 			}
@@ -148,6 +175,9 @@ func (s *tieredSet[K, H]) expire(shortCut, longCut int64) {
 		m.shortRun++
 	}
 	i, j := 0, 0
+	if m.mirror && len(m.runs) > 0 && m.runs[0].sec <= longCut {
+		m.unmirror() // del below reorders last's keys
+	}
 	for i < len(m.runs) && m.runs[i].sec <= longCut {
 		r := m.runs[i]
 		rel := m.rel(r.sec)
