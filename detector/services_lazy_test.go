@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestHeldServicesChangeNothing runs random event streams through the
@@ -248,29 +249,58 @@ func randomStream(r *rand.Rand, oneHost bool) []Event {
 // builds the services); a run whose count or second an entry cannot take
 // starts an entry of its own; a full log takes merges only.
 func TestLogProbeBounds(t *testing.T) {
-	w := instant{sec: 100}
+	const b = 1_000_000 // the log's first second
+	w := instant{sec: b}
 	var l lazyLog
-	if l.logProbe(80, ProbeSYN, 1<<16, 100e9, w) {
-		t.Fatal("a count past 16 bits was logged")
+	if l.logProbe(80, ProbeSYN, 1<<8, b*1e9, w) {
+		t.Fatal("a count past 8 bits was logged")
 	}
-	if !l.logProbe(80, ProbeSYN, 1<<16-1, 100e9, w) || !l.logProbe(80, ProbeSYN, 1, 100e9, w) || l.n != 2 {
+	if !l.logProbe(80, ProbeSYN, 1<<8-1, b*1e9+7, w) || !l.logProbe(80, ProbeSYN, 1, b*1e9, w) || l.n != 2 {
 		t.Fatalf("%d entries, want the second probe in an entry of its own", l.n)
 	}
-	for i, sec := range []int64{100 + 1<<16, 99, 98} { // too late, then out of order twice
+	if e := l.chunks[0][0]; l.first(&e) != b*1e9+7 {
+		t.Fatalf("first entry's time %d, want %d", l.first(&e), int64(b*1e9+7))
+	}
+	for i, sec := range []int64{b + 1<<8, b - 1, b - 2} { // too late for the run, then out of order twice
 		if !l.logProbe(80, ProbeSYN, 1, sec*1e9, instant{sec: sec}) || l.n != 3+i {
 			t.Fatalf("second %d: %d entries, want %d", sec, l.n, 3+i)
 		}
 	}
+	if !l.logProbe(80, ProbeSYN, 1, (b-1)*1e9, instant{sec: b - 1}) || l.n != 5 {
+		t.Fatalf("%d entries: a probe of the run's port a second later was not merged", l.n)
+	}
+	// Seconds an entry cannot hold, from the log's first, and a stamp
+	// before 1970: refused, so the caller builds the services.
+	for _, sec := range []int64{b + 1<<15, b - 1<<15 - 1} {
+		if l.logProbe(81, ProbeSYN, 1, sec*1e9, instant{sec: sec}) {
+			t.Fatalf("second %d logged, %d from the log's first", sec, sec-b)
+		}
+	}
+	if l.logProbe(81, ProbeSYN, 1, -1, instant{sec: 0}) {
+		t.Fatal("a stamp before 1970 was logged")
+	}
+	for _, sec := range []int64{b + 1<<15 - 1, b - 1<<15} {
+		if !l.logProbe(82, ProbeSYN, 1, sec*1e9+5, instant{sec: sec}) {
+			t.Fatalf("second %d refused, %d from the log's first", sec, sec-b)
+		}
+		last := l.chunks[len(l.chunks)-1]
+		if e := last[len(last)-1]; l.first(&e) != sec*1e9+5 {
+			t.Fatalf("second %d: entry's time %d", sec, l.first(&e))
+		}
+	}
 	for i := l.n; i < lazyMaxEntries; i++ {
-		if !l.logProbe(uint32(i), ProbeSYN, 1, 100e9, w) {
+		if !l.logProbe(uint32(i), ProbeSYN, 1, b*1e9, w) {
 			t.Fatalf("entry %d refused below the bound", i)
 		}
 	}
-	if l.logProbe(1<<16, ProbeUDP, 1, 100e9, w) || !l.logProbe(lazyMaxEntries-1, ProbeFIN, 1, 100e9, w) {
+	if l.logProbe(1<<16, ProbeUDP, 1, b*1e9, w) || !l.logProbe(lazyMaxEntries-1, ProbeFIN, 1, b*1e9, w) {
 		t.Fatal("a full log took a new entry, or refused a merge")
 	}
 	last := l.chunks[len(l.chunks)-1]
 	if e := last[len(last)-1]; e.key != lazyMaxEntries-1|(1<<ProbeSYN|1<<ProbeFIN)<<svProbeShift || e.packets != 2 {
 		t.Fatalf("merged entry %+v", e)
+	}
+	if unsafe.Sizeof(svProbe{}) != 12 {
+		t.Fatalf("an entry is %d bytes, want 12", unsafe.Sizeof(svProbe{}))
 	}
 }
