@@ -65,20 +65,44 @@ static __always_inline __u8 credit_mark(__u64 now)
 	return 0x80 | ((now >> CREDIT_EPOCH_SHIFT) & 0x7f);
 }
 
+// The mark of the coarse clock, cached with the jiffy it was read in:
+// mark << 56 | jiffies (low 56 bits). The coarse clock only moves at a
+// tick, as jiffies do, so within one jiffy every read gives the same
+// mark; bpf_jiffies64 is one load the verifier inlines, where the coarse
+// clock is a helper call (3 ns of an established ACK's 13, measured).
+// The tick bumps jiffies just before the coarse clock, so a mark read in
+// that gap is a tick late: an epoch (34 s) may start one tick later than
+// by a direct read. One 64-bit word, so no CPU reads a torn pair; a
+// race between CPUs only writes the same pair twice. Its initial 0
+// never matches: jiffies start at 2^32 - 300 HZ and reach 2^56 after
+// millions of years.
+#define CREDIT_CLOCK_JIFFIES ((1ull << 56) - 1)
+static __u64 credit_clock;
+
+static __always_inline __u8 credit_mark_now(void)
+{
+	__u64 j = bpf_jiffies64() & CREDIT_CLOCK_JIFFIES;
+	__u64 c = *(volatile __u64 *)&credit_clock;
+	if ((c & CREDIT_CLOCK_JIFFIES) == j)
+		return c >> 56;
+	__u8 m = credit_mark(bpf_ktime_get_coarse_ns());
+	*(volatile __u64 *)&credit_clock = (__u64)m << 56 | j;
+	return m;
+}
+
 static __always_inline int slot_live(const struct conn_slot *s, __u8 mark)
 {
 	return (s->epoch & 0x80) && ((__u8)(mark - s->epoch) & 0x7f) <= 1;
 }
 
-// conn_touch is the slot of (src, dst, port, proto) in use at now: one
-// last used before the previous epoch starts over empty
+// conn_touch is the slot of (src, dst, port, proto) in use at mark m:
+// one last used before the previous epoch starts over empty
 // (credit.Table.touch).
-static __always_inline struct conn_slot *conn_touch(const __u8 *src, const __u8 *dst, __u16 port, __u8 proto, int v6, __u64 now)
+static __always_inline struct conn_slot *conn_touch(const __u8 *src, const __u8 *dst, __u16 port, __u8 proto, int v6, __u8 m)
 {
 	struct conn_slot *s = conn_slot(src, dst, port, proto, v6);
 	if (!s)
 		return 0;
-	__u8 m = credit_mark(now);
 	if (!slot_live(s, m))
 		__builtin_memset(s, 0, sizeof(*s));
 	s->epoch = m;
@@ -88,7 +112,7 @@ static __always_inline struct conn_slot *conn_touch(const __u8 *src, const __u8 
 // credit_syn arms the connection a counted SYN opens (credit.Table.SYN).
 static __always_inline void credit_syn(const struct pkt *p, __u64 now)
 {
-	struct conn_slot *s = conn_touch(p->saddr, p->daddr, p->dport, IPPROTO_TCP, p->v6, now);
+	struct conn_slot *s = conn_touch(p->saddr, p->daddr, p->dport, IPPROTO_TCP, p->v6, credit_mark(now));
 	if (s && s->armed < 255)
 		s->armed++;
 }
@@ -98,9 +122,9 @@ static __always_inline void credit_syn(const struct pkt *p, __u64 now)
 // SYN of its own, only the answer, and without this every ACK a
 // timestamp-less server sends on the host's connections would look like
 // an ACK probe.
-static __always_inline void credit_answer(const struct pkt *p, __u64 now)
+static __always_inline void credit_answer(const struct pkt *p)
 {
-	conn_touch(p->daddr, p->saddr, p->sport, IPPROTO_TCP, p->v6, now);
+	conn_touch(p->daddr, p->saddr, p->sport, IPPROTO_TCP, p->v6, credit_mark_now());
 }
 
 // credit_udp_probe counts a counted UDP probe: its first, and every
@@ -108,7 +132,7 @@ static __always_inline void credit_answer(const struct pkt *p, __u64 now)
 // (credit.Table.Probe).
 static __always_inline void credit_udp_probe(const struct pkt *p, __u64 now)
 {
-	struct conn_slot *s = conn_touch(p->saddr, p->daddr, p->dport, IPPROTO_UDP, p->v6, now);
+	struct conn_slot *s = conn_touch(p->saddr, p->daddr, p->dport, IPPROTO_UDP, p->v6, credit_mark(now));
 	if (!s)
 		return;
 	s->aux++;
@@ -198,7 +222,7 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 	if (!s)
 		return SEG_NONE;
 	if (s->epoch) {
-		m = credit_mark(bpf_ktime_get_coarse_ns());
+		m = credit_mark_now();
 		est = slot_live(s, m);
 	}
 	if (est) {
@@ -236,7 +260,7 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 		if (!r)
 			return out;
 		if (r->epoch && !m)
-			m = credit_mark(bpf_ktime_get_coarse_ns());
+			m = credit_mark_now();
 		if (!r->epoch || !slot_live(r, m))
 			out |= SEG_PROBE;
 	}
@@ -248,7 +272,7 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 static __always_inline struct conn_slot *reply_slot(const struct pkt *p)
 {
 	struct conn_slot *r = conn_slot(p->daddr, p->saddr, p->sport, IPPROTO_UDP, p->v6);
-	if (!r || !r->armed || !slot_live(r, credit_mark(bpf_ktime_get_coarse_ns())))
+	if (!r || !r->armed || !slot_live(r, credit_mark_now()))
 		return 0;
 	return r;
 }

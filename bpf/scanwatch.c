@@ -496,7 +496,7 @@ static __always_inline void judge(struct xdp_md *ctx, struct pkt *p, __u8 evasio
 static __always_inline int tcp_segment(struct xdp_md *ctx, struct pkt *p)
 {
 	if (p->flags & TH_SYN) {
-		credit_answer(p, bpf_ktime_get_coarse_ns());
+		credit_answer(p);
 		return 0;
 	}
 	int out = credit_segment(ctx, p);
