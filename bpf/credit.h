@@ -212,58 +212,73 @@ enum {
 // only where the outcome depends on it (a credit, a new ACK base, a
 // probe), so an established connection's ACKs are never summed. The
 // clock is read only once a slot is found in use: most slots are empty,
-// and an empty slot is no live connection at any time.
+// and an empty slot is no live connection at any time. The commonest
+// segments leave first, having done all they can: an established
+// connection's ACK with nothing to credit refreshes its slot, and a
+// segment on no live connection that is not a bare ACK (data, options)
+// can be no probe, so its payload is not even measured.
 static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *p)
 {
-	__u32 payload = payload_len(ctx, p);
 	int out = SEG_NONE, est = 0;
 	__u8 m = 0;
 	struct conn_slot *s = conn_slot(p->saddr, p->daddr, p->dport, IPPROTO_TCP, p->v6);
 	if (!s)
 		return SEG_NONE;
-	if (s->epoch) {
+	// The commonest segment of all, tested before the clock is read: an
+	// ACK of a connection with nothing armed, without payload (an IP
+	// length that leaves only the TCP header; never so when the length
+	// is unknown), only refreshes its live slot.
+	if (s->epoch && !s->armed && p->l4_len == 20 + p->opt_len) {
+		m = credit_mark_now();
+		if (slot_live(s, m)) {
+			s->epoch = m;
+			return SEG_NONE;
+		}
+	} else if (s->epoch) {
 		m = credit_mark_now();
 		est = slot_live(s, m);
 	}
-	if (est) {
-		if (payload)
-			pair_talked(p, m);
-		if (s->armed) {
-			if (payload) {
-				out = SEG_CREDIT;
-			} else {
-				// Replay checks the sum of every segment of this shape.
-				if (!(p->flags & (TH_PSH | TH_URG)) && !verify(ctx, p))
-					return SEG_NONE; // the host drops it, and so does replay
-				__be32 ack_be;
-				if (bpf_xdp_load_bytes(ctx, p->l4_off + 8, &ack_be, 4))
-					return SEG_NONE;
-				__u32 ack = bpf_ntohl(ack_be);
-				if (s->ack_base == 0 || s->aux != p->sport) {
-					s->ack_base = ack;
-					s->aux = p->sport;
-				} else if ((__s32)(ack - s->ack_base) >= 2 && pair_talks(p, m)) {
-					// Past the handshake's ack and a FIN's: the server sent
-					// data, to a client that talks to it.
-					out = SEG_CREDIT;
-				}
-			}
-			if (out == SEG_CREDIT) {
-				s->armed--;
-				s->ack_base = 0;
-			}
-		}
-		s->epoch = m;
-	}
-	if (!est && bare_ack(p, payload)) {
+	if (!est) {
+		if (p->opt_len || !bare_ack(p, payload_len(ctx, p)))
+			return SEG_NONE;
 		struct conn_slot *r = conn_slot(p->daddr, p->saddr, p->sport, IPPROTO_TCP, p->v6);
 		if (!r)
-			return out;
+			return SEG_NONE;
 		if (r->epoch && !m)
 			m = credit_mark_now();
 		if (!r->epoch || !slot_live(r, m))
-			out |= SEG_PROBE;
+			return SEG_PROBE;
+		return SEG_NONE;
 	}
+	__u32 payload = payload_len(ctx, p);
+	if (payload)
+		pair_talked(p, m);
+	if (s->armed) {
+		if (payload) {
+			out = SEG_CREDIT;
+		} else {
+			// Replay checks the sum of every segment of this shape.
+			if (!(p->flags & (TH_PSH | TH_URG)) && !verify(ctx, p))
+				return SEG_NONE; // the host drops it, and so does replay
+			__be32 ack_be;
+			if (bpf_xdp_load_bytes(ctx, p->l4_off + 8, &ack_be, 4))
+				return SEG_NONE;
+			__u32 ack = bpf_ntohl(ack_be);
+			if (s->ack_base == 0 || s->aux != p->sport) {
+				s->ack_base = ack;
+				s->aux = p->sport;
+			} else if ((__s32)(ack - s->ack_base) >= 2 && pair_talks(p, m)) {
+				// Past the handshake's ack and a FIN's: the server sent
+				// data, to a client that talks to it.
+				out = SEG_CREDIT;
+			}
+		}
+		if (out == SEG_CREDIT) {
+			s->armed--;
+			s->ack_base = 0;
+		}
+	}
+	s->epoch = m;
 	return out;
 }
 
