@@ -66,7 +66,7 @@ static __always_inline __u8 credit_mark(__u64 now)
 }
 
 // The mark of the coarse clock, cached with the jiffy it was read in:
-// mark << 56 | jiffies (low 56 bits). The coarse clock only moves at a
+// jiffies << 8 | mark. The coarse clock only moves at a
 // tick, as jiffies do, so within one jiffy every read gives the same
 // mark; bpf_jiffies64 is one load the verifier inlines, where the coarse
 // clock is a helper call (3 ns of an established ACK's 13, measured).
@@ -74,19 +74,19 @@ static __always_inline __u8 credit_mark(__u64 now)
 // that gap is a tick late: an epoch (34 s) may start one tick later than
 // by a direct read. One 64-bit word, so no CPU reads a torn pair; a
 // race between CPUs only writes the same pair twice. Its initial 0
-// never matches: jiffies start at 2^32 - 300 HZ and reach 2^56 after
-// millions of years.
-#define CREDIT_CLOCK_JIFFIES ((1ull << 56) - 1)
+// never matches (jiffies start at 2^32 - 300 HZ), and the shifted
+// jiffies lose nothing for millions of years (2^56 ticks), so the test
+// needs no mask constant.
 static __u64 credit_clock;
 
 static __always_inline __u8 credit_mark_now(void)
 {
-	__u64 j = bpf_jiffies64() & CREDIT_CLOCK_JIFFIES;
+	__u64 j = bpf_jiffies64();
 	__u64 c = *(volatile __u64 *)&credit_clock;
-	if ((c & CREDIT_CLOCK_JIFFIES) == j)
-		return c >> 56;
+	if (c >> 8 == j)
+		return c;
 	__u8 m = credit_mark(bpf_ktime_get_coarse_ns());
-	*(volatile __u64 *)&credit_clock = (__u64)m << 56 | j;
+	*(volatile __u64 *)&credit_clock = j << 8 | m;
 	return m;
 }
 
