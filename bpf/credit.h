@@ -228,7 +228,7 @@ static __always_inline int credit_segment(struct xdp_md *ctx, const struct pkt *
 	// ACK of a connection with nothing armed, without payload (an IP
 	// length that leaves only the TCP header; never so when the length
 	// is unknown), only refreshes its live slot.
-	if (s->epoch && !s->armed && p->l4_len == 20 + p->opt_len) {
+	if (__builtin_expect(s->epoch && !s->armed && p->l4_len == 20 + p->opt_len, 1)) {
 		m = credit_mark_now();
 		if (slot_live(s, m)) {
 			s->epoch = m;
