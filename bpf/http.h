@@ -174,10 +174,12 @@ static __always_inline struct http_client *http_admit(const struct http_key *key
 // (a constant), into dst; 0 if that fails (a multi-buffer frame cut
 // short). The barrier keeps clang from folding the bound into an earlier
 // test, where the verifier would no longer see it on the helper's
-// length register.
+// length register. 64 bits wide, so that the bound covers the whole
+// register: a 32-bit compare left its upper half unknown once clang
+// spilled it (seen when the counters became one struct).
 static __always_inline __u32 http_copy(struct xdp_md *ctx, __u32 off, __u8 *dst, __u32 plen, const __u32 room)
 {
-	__u32 n = plen;
+	__u64 n = plen;
 	asm volatile("" : "+r"(n));
 	if (n > room)
 		n = room;

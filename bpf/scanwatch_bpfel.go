@@ -42,6 +42,12 @@ type ScanwatchConnSlot struct {
 	Armed   uint8
 }
 
+type ScanwatchCounterSet struct {
+	_       structs.HostLayout
+	Cnt     [29]uint64
+	Actions [5]uint64
+}
+
 type ScanwatchEvent struct {
 	_       structs.HostLayout
 	Saddr   [16]uint8
@@ -195,7 +201,6 @@ const (
 	ScanwatchMapHttpClients      = "http_clients"
 	ScanwatchMapHttpCpu          = "http_cpu"
 	ScanwatchMapProbeScratch     = "probe_scratch"
-	ScanwatchMapXdpActions       = "xdp_actions"
 	ScanwatchProgScanwatchEgress = "scanwatch_egress"
 	ScanwatchProgScanwatchXdp    = "scanwatch_xdp"
 	ScanwatchProgTcPassFloor     = "tc_pass_floor"
@@ -267,7 +272,6 @@ type ScanwatchMapSpecs struct {
 	HttpClients  *ebpf.MapSpec `ebpf:"http_clients"`
 	HttpCpu      *ebpf.MapSpec `ebpf:"http_cpu"`
 	ProbeScratch *ebpf.MapSpec `ebpf:"probe_scratch"`
-	XdpActions   *ebpf.MapSpec `ebpf:"xdp_actions"`
 }
 
 // ScanwatchVariableSpecs contains global variables before they are loaded into the kernel.
@@ -309,7 +313,6 @@ type ScanwatchMaps struct {
 	HttpClients  *ebpf.Map `ebpf:"http_clients"`
 	HttpCpu      *ebpf.Map `ebpf:"http_cpu"`
 	ProbeScratch *ebpf.Map `ebpf:"probe_scratch"`
-	XdpActions   *ebpf.Map `ebpf:"xdp_actions"`
 }
 
 func (m *ScanwatchMaps) Close() error {
@@ -324,7 +327,6 @@ func (m *ScanwatchMaps) Close() error {
 		m.HttpClients,
 		m.HttpCpu,
 		m.ProbeScratch,
-		m.XdpActions,
 	)
 }
 

@@ -104,7 +104,7 @@ func describe(s capSet) string {
 // probeMapRead does what the sweep and a scrape do: a per-CPU lookup and
 // a batch lookup. It reports false on a permission error.
 func (l *Live) probeMapRead() (bool, error) {
-	var per []uint64
+	var per []bpf.ScanwatchCounterSet
 	err := l.Objs.Counters.Lookup(uint32(0), &per)
 	if err == nil {
 		keys := make([]bpf.ScanwatchFlowKey, 16)

@@ -3,7 +3,7 @@ package sensor
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf"
+	"github.com/scanwatch/scanwatch/bpf"
 )
 
 // Kernel counter indexes; keep in step with enum counter in bpf/scanwatch.c.
@@ -52,29 +52,25 @@ type Counters struct {
 	Actions [5]uint64 // per XDP action: aborted, drop, pass, tx, redirect
 }
 
-// ReadCounters sums the per-CPU counters; cheap enough for every scrape.
+// ReadCounters sums the per-CPU counters; cheap enough for every scrape:
+// one lookup returns every CPU's whole set.
 func (o *Objects) ReadCounters() (Counters, error) {
 	var c Counters
-	if err := sumPerCPU(o.Counters, c.Values[:]); err != nil {
+	var per []bpf.ScanwatchCounterSet
+	if err := o.Counters.Lookup(uint32(0), &per); err != nil {
 		return c, fmt.Errorf("reading counters: %w", err)
 	}
-	if err := sumPerCPU(o.XdpActions, c.Actions[:]); err != nil {
-		return c, fmt.Errorf("reading XDP action counters: %w", err)
+	for i := range per {
+		for j, v := range per[i].Cnt {
+			c.Values[j] += v
+		}
+		for j, v := range per[i].Actions {
+			c.Actions[j] += v
+		}
 	}
 	return c, nil
 }
 
-func sumPerCPU(m *ebpf.Map, out []uint64) error {
-	var per []uint64
-	for i := range out {
-		if err := m.Lookup(uint32(i), &per); err != nil {
-			return err
-		}
-		var s uint64
-		for _, v := range per {
-			s += v
-		}
-		out[i] = s
-	}
-	return nil
-}
+// The kernel's set holds exactly the counters named here: the build
+// fails when enum counter and the constants above differ in number.
+var _ [cntMax]uint64 = bpf.ScanwatchCounterSet{}.Cnt
