@@ -19,9 +19,10 @@ type ProgramConfig struct {
 	// ReportEvery: a known flow sends its cumulative SYN count every
 	// ReportEvery SYNs. A power of two; 0 means the default, 128.
 	ReportEvery uint32
-	// WakeupBytes: the kernel wakes the ring reader once this much data
-	// waits; below it, the reader's FlushInterval timer collects records.
-	// 0 means the default, 64 KiB.
+	// WakeupBytes: the kernel wakes the ring reader each time the data
+	// waiting grows past another multiple of it (and on every record
+	// once the ring is half full); below it, the reader's FlushInterval
+	// timer collects records. A power of two; 0 means the default, 64 KiB.
 	WakeupBytes uint32
 	// NoUDPProbes keeps UDP on the counters-only path: UDP scans go
 	// unseen live, and UDP costs what a TCP ACK costs.
@@ -64,8 +65,8 @@ const (
 	BenchNewTarget                  // one source to ever new hosts: a sweep
 )
 
-// DefaultWakeupBytes is about 800 records: a burst wakes the reader a few
-// hundred times a second at most, instead of once per record.
+// DefaultWakeupBytes is about 900 flow records: a burst wakes the reader
+// once per 64 KiB it writes, instead of once per record.
 const DefaultWakeupBytes = 64 << 10
 
 // DefaultReportEvery keeps a single-port flood under 0.01 ring records per
@@ -91,6 +92,9 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	}
 	if cfg.ReportEvery&(cfg.ReportEvery-1) != 0 {
 		return nil, fmt.Errorf("report interval %d is not a power of two", cfg.ReportEvery)
+	}
+	if cfg.WakeupBytes&(cfg.WakeupBytes-1) != 0 {
+		return nil, fmt.Errorf("ring wakeup size %d is not a power of two", cfg.WakeupBytes)
 	}
 	if cfg.CreditKeys == (credit.Keys{}) {
 		cfg.CreditKeys = credit.RandomKeys()
