@@ -182,7 +182,7 @@ struct {
 struct event {
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u64 ts_ns;   // bpf_ktime_get_ns
+	__u64 ts_ns;   // a new entry: bpf_ktime_get_ns (its first_ns); else the coarse clock
 	__u64 count;   // cumulative SYNs of this flow, this one included
 	__u16 sport;
 	__u16 dport;
@@ -365,13 +365,20 @@ struct {
 // (its checksum judged already): a first sight (admit.h), or an insert.
 static __always_inline void flow_new(struct probe_scratch *sc, const struct pkt *p, __u8 probe, __u8 evasion)
 {
-	__u64 now = bpf_ktime_get_ns();
-	if (cfg.admission && first_sight(&sc->key) &&
-	    report(&sc->key, p, now, 1, RECORD_FIRST_SIGHT, evasion)) {
-		count(CNT_FIRST_SIGHT);
-		credit_armed(p, probe, now);
-		return;
+	if (cfg.admission && first_sight(&sc->key)) {
+		// A first sight's time only stamps its event, as a repeat's
+		// does: the coarse clock, which on this VM is 25 ns cheaper
+		// than bpf_ktime_get_ns (syn_new 126 -> 100 ns without a
+		// reader). An entry's first_ns below tells its instances
+		// apart (sensor/flows.go), so it keeps the fine clock.
+		__u64 now = bpf_ktime_get_coarse_ns();
+		if (report(&sc->key, p, now, 1, RECORD_FIRST_SIGHT, evasion)) {
+			count(CNT_FIRST_SIGHT);
+			credit_armed(p, probe, now);
+			return;
+		}
 	}
+	__u64 now = bpf_ktime_get_ns();
 	struct flow_value *nv = &sc->nv;
 	__builtin_memset(nv, 0, sizeof(*nv));
 	nv->count = 1;
