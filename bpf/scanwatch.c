@@ -24,9 +24,9 @@ struct config {
 	// A flow already known reports its cumulative count every report_every
 	// SYNs (a power of two): a flood costs one record per report_every SYNs.
 	__u32 report_every;
-	// Wake the reader only once this many bytes wait in the ring; user
-	// space also polls on a short timer. A wakeup per record costs more
-	// than everything else on the new-flow path together.
+	// Wake the reader each time another this many bytes wait in the ring
+	// (ring_flags); user space also polls on a short timer. A wakeup per
+	// record costs more than everything else on the new-flow path together.
 	__u32 wakeup_bytes;
 	// Count UDP datagrams as probes (nmap -sU). Costs UDP the same flow
 	// lookup as a SYN; 0 keeps UDP on the counters-only fast path.
@@ -64,7 +64,7 @@ struct config {
 
 volatile const struct config cfg = {
 	.report_every = 128,
-	.wakeup_bytes = 65536,
+	.wakeup_bytes = 1 << 20,
 	.udp_probes = 1,
 	.bench_fresh_keys = 0,
 	.admission = 1,
