@@ -198,6 +198,31 @@ struct event {
 	__u8 pad[1];
 };
 
+// An IPv4 flow's record: struct event with only the addresses' last four
+// bytes (the rest of a v4-mapped address is constant), 40 bytes instead
+// of 64. A spoofed IPv4 flood writes one per SYN, and a smaller record
+// costs less to write and less to hand to the reader's CPU (syn_new
+// 214 -> 196 ns in BenchmarkXDP; 126 -> 112 with no reader). User space
+// tells the two apart by their size (sensor/record.go).
+struct event4 {
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u64 ts_ns;
+	__u64 count;
+	__u16 sport;
+	__u16 dport;
+	__u16 window;
+	__u16 ip_id;
+	__u8 ttl;
+	__u8 flags;
+	__u8 mss_only;
+	__u8 is_new;
+	__u8 opt_len;
+	__u8 probe;
+	__u8 evasion;
+	__u8 pad[1];
+};
+
 // What a record says of its flow's instance in the map.
 enum record_new {
 	RECORD_KNOWN = 0,       // a repeat: count is the instance's so far
@@ -205,8 +230,9 @@ enum record_new {
 	RECORD_FIRST_SIGHT = 2, // one probe of a flow not in the map (admit.h)
 };
 
-// Forces struct event into BTF for bpf2go's -type.
+// Forces struct event and event4 into BTF for bpf2go's -type.
 const struct event *unused_event __attribute__((unused));
+const struct event4 *unused_event4 __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -263,36 +289,60 @@ static __always_inline __u64 ring_flags(__u64 size)
 	return BPF_RB_NO_WAKEUP;
 }
 
+// fill_record writes what both record layouts hold past the addresses.
+#define fill_record(e)                                      \
+	do {                                                \
+		(e)->ts_ns = now;                           \
+		(e)->count = cnt;                           \
+		(e)->sport = p->sport;                      \
+		(e)->dport = key->dport;                    \
+		(e)->window = p->window;                    \
+		(e)->ip_id = p->ip_id;                      \
+		(e)->ttl = p->ttl;                          \
+		(e)->flags = p->flags;                      \
+		(e)->mss_only = p->mss_only;                \
+		(e)->is_new = is_new;                       \
+		(e)->opt_len = p->opt_len;                  \
+		(e)->probe = key->probe;                    \
+		(e)->evasion = evasion;                     \
+		(e)->pad[0] = 0;                            \
+	} while (0)
+
 // report puts a flow record in the ring; 0 when the ring is full.
 static __always_inline int report(const struct flow_key *key, const struct pkt *p, __u64 now, __u64 cnt, __u8 is_new, __u8 evasion)
 {
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		// A full ring must not blind the detector silently: count it. The
-		// flow is in the map (a first sight goes there when its record
-		// fails), so user space's sweep still finds it.
-		count(CNT_RINGBUF_DROPS);
-		return 0;
+	void *rec;
+	__u32 size;
+	// A flow key holds its packet's addresses (flow_key_of), so the
+	// packet's family is the key's.
+	if (p->v6) {
+		struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e)
+			goto full;
+		__builtin_memcpy(e->saddr, key->saddr, 16);
+		__builtin_memcpy(e->daddr, key->daddr, 16);
+		fill_record(e);
+		rec = e;
+		size = sizeof(*e);
+	} else {
+		struct event4 *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e)
+			goto full;
+		__builtin_memcpy(e->saddr, key->saddr + 12, 4);
+		__builtin_memcpy(e->daddr, key->daddr + 12, 4);
+		fill_record(e);
+		rec = e;
+		size = sizeof(*e);
 	}
-	__builtin_memcpy(e->saddr, key->saddr, 16);
-	__builtin_memcpy(e->daddr, key->daddr, 16);
-	e->ts_ns = now;
-	e->count = cnt;
-	e->sport = p->sport;
-	e->dport = key->dport;
-	e->window = p->window;
-	e->ip_id = p->ip_id;
-	e->ttl = p->ttl;
-	e->flags = p->flags;
-	e->mss_only = p->mss_only;
-	e->is_new = is_new;
-	e->opt_len = p->opt_len;
-	e->probe = key->probe;
-	e->evasion = evasion;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, ring_flags(sizeof(*e)));
+	bpf_ringbuf_submit(rec, ring_flags(size));
 	count(CNT_RINGBUF_EVENTS);
 	return 1;
+full:
+	// A full ring must not blind the detector silently: count it. The
+	// flow is in the map (a first sight goes there when its record
+	// fails), so user space's sweep still finds it.
+	count(CNT_RINGBUF_DROPS);
+	return 0;
 }
 
 #include "csum.h"

@@ -46,7 +46,7 @@ func TestPrivilegedXDPRingWakeups(t *testing.T) {
 		}
 	}
 	syn := packettest.BuildEth(t, packettest.PktOpts{Flags: "S", Dport: 22})
-	const footprint = 8 + recordSize // a record's share of the ring
+	const footprint = 8 + record4Size // an IPv4 flow record's share of the ring
 	var wakeups, pacing int
 	for waiting := 0; waiting+footprint <= ring; waiting += footprint {
 		if _, err := objs.ScanwatchXdp.Run(&ebpf.RunOptions{Data: syn}); err != nil {
