@@ -68,6 +68,26 @@ type ScanwatchEvent struct {
 	Pad     [1]uint8
 }
 
+type ScanwatchEvent4 struct {
+	_       structs.HostLayout
+	Saddr   [4]uint8
+	Daddr   [4]uint8
+	TsNs    uint64
+	Count   uint64
+	Sport   uint16
+	Dport   uint16
+	Window  uint16
+	IpId    uint16
+	Ttl     uint8
+	Flags   uint8
+	MssOnly uint8
+	IsNew   uint8
+	OptLen  uint8
+	Probe   uint8
+	Evasion uint8
+	Pad     [1]uint8
+}
+
 type ScanwatchFlowKey struct {
 	_     structs.HostLayout
 	Saddr [16]uint8
@@ -207,6 +227,7 @@ const (
 	ScanwatchProgXdpPassFloor    = "xdp_pass_floor"
 	ScanwatchVarCfg              = "cfg"
 	ScanwatchVarUnusedEvent      = "unused_event"
+	ScanwatchVarUnusedEvent4     = "unused_event4"
 	ScanwatchVarUnusedHttpEvent  = "unused_http_event"
 )
 
@@ -280,6 +301,7 @@ type ScanwatchMapSpecs struct {
 type ScanwatchVariableSpecs struct {
 	Cfg             *ebpf.VariableSpec `ebpf:"cfg"`
 	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedEvent4    *ebpf.VariableSpec `ebpf:"unused_event4"`
 	UnusedHttpEvent *ebpf.VariableSpec `ebpf:"unused_http_event"`
 }
 
@@ -336,6 +358,7 @@ func (m *ScanwatchMaps) Close() error {
 type ScanwatchVariables struct {
 	Cfg             *ebpf.Variable `ebpf:"cfg"`
 	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
+	UnusedEvent4    *ebpf.Variable `ebpf:"unused_event4"`
 	UnusedHttpEvent *ebpf.Variable `ebpf:"unused_http_event"`
 }
 

@@ -15,11 +15,18 @@ import (
 	"github.com/scanwatch/scanwatch/internal/httpwire"
 )
 
-// The reader tells records apart by size alone: the three must differ,
+// The reader tells records apart by size alone: the four must differ,
 // and the C's status prefix must be the Go side's.
 func TestRingRecordSizesDiffer(t *testing.T) {
-	if recordSize == httpRecordSize || recordSize == httpResponseSize || httpRecordSize == httpResponseSize {
-		t.Fatalf("ring record sizes collide: flow %d, HTTP request %d, response %d", recordSize, httpRecordSize, httpResponseSize)
+	sizes := map[int]string{}
+	for _, r := range []struct {
+		name string
+		size int
+	}{{"flow", recordSize}, {"IPv4 flow", record4Size}, {"HTTP request", httpRecordSize}, {"HTTP response", httpResponseSize}} {
+		if other, ok := sizes[r.size]; ok {
+			t.Fatalf("ring record sizes collide: %s and %s records are both %d bytes", other, r.name, r.size)
+		}
+		sizes[r.size] = r.name
 	}
 	if httpRecordSize-httpRecordHead != httpwire.PrefixBytes {
 		t.Fatalf("struct http_event holds %d bytes of data, httpwire reads %d", httpRecordSize-httpRecordHead, httpwire.PrefixBytes)
@@ -79,11 +86,12 @@ func TestHTTPRecordToEvent(t *testing.T) {
 			copy(r.Data[:], "BREW / HTCPCP/1.0\r\n")
 			return encodeHTTP(t, r, httpRecordSize)
 		}(),
-		"copy failed (0 bytes)":     func() []byte { r := req; r.Copied = 0; return encodeHTTP(t, r, httpRecordSize) }(),
-		"more data than it holds":   func() []byte { r := resp; r.Copied = 17; return encodeHTTP(t, r, httpResponseSize) }(),
-		"a response marked request": func() []byte { r := resp; r.IsResponse = 0; return encodeHTTP(t, r, httpResponseSize) }(),
-		"a flow record's size":      make([]byte, recordSize),
-		"cut short":                 encodeHTTP(t, req, httpRecordSize)[:httpRecordSize-1],
+		"copy failed (0 bytes)":      func() []byte { r := req; r.Copied = 0; return encodeHTTP(t, r, httpRecordSize) }(),
+		"more data than it holds":    func() []byte { r := resp; r.Copied = 17; return encodeHTTP(t, r, httpResponseSize) }(),
+		"a response marked request":  func() []byte { r := resp; r.IsResponse = 0; return encodeHTTP(t, r, httpResponseSize) }(),
+		"a flow record's size":       make([]byte, recordSize),
+		"an IPv4 flow record's size": make([]byte, record4Size),
+		"cut short":                  encodeHTTP(t, req, httpRecordSize)[:httpRecordSize-1],
 	} {
 		if httpEvent(b, clock, &ev) {
 			t.Errorf("%s: an event %+v", name, ev)
