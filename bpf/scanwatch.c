@@ -367,10 +367,11 @@ static __always_inline void flow_key_of(const struct pkt *p, __u8 probe, struct 
 	}
 	key->probe = probe;
 	if (cfg.bench_fresh_keys) {
-		// The v4-mapped prefix's first word: 2^32 distinct keys.
+		// The address's last word, its IPv4 part: 2^32 distinct keys
+		// that stay v4-mapped, so a 40-byte IPv4 record carries them.
 		static __u32 seq;
 		__u32 n = __sync_fetch_and_add(&seq, 1);
-		__builtin_memcpy(cfg.bench_fresh_keys == BENCH_NEW_SOURCE ? key->saddr : key->daddr, &n, 4);
+		__builtin_memcpy((cfg.bench_fresh_keys == BENCH_NEW_SOURCE ? key->saddr : key->daddr) + 12, &n, 4);
 	}
 }
 
