@@ -584,7 +584,7 @@ static __always_inline void judge(struct xdp_md *ctx, struct pkt *p, __u8 evasio
 // tcp_segment follows a whole TCP segment with ACK and without RST, not a
 // probe by its flags: a SYN-ACK marks its connection live; anything else
 // may earn its connection a credit or be an ACK probe (credit.h). Inline:
-// a call costs the ACK fast path 2 ns of its 17 (BenchmarkXDP/ack).
+// a call cost the ACK fast path 2 ns of its 17 when measured (BenchmarkXDP/ack).
 static __always_inline int tcp_segment(struct xdp_md *ctx, struct pkt *p)
 {
 	if (p->flags & TH_SYN) {
