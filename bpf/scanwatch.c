@@ -281,6 +281,11 @@ static __always_inline __u64 ring_flags(__u64 size)
 {
 	__u64 bytes = 8 + ((size + 7) & ~7ULL); // what it takes of the ring
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	// wakeup_bytes is at most half the ring (LoadProgram), so the
+	// half-full rule below is never skipped here. avail includes records
+	// other CPUs reserved meanwhile, so two records at once can both miss
+	// a crossing; the next one, half full, or the reader's flush timer
+	// collects them.
 	if (avail < cfg.wakeup_bytes)
 		return BPF_RB_NO_WAKEUP;
 	if ((avail ^ (avail - bytes)) >= cfg.wakeup_bytes ||

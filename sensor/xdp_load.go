@@ -22,7 +22,8 @@ type ProgramConfig struct {
 	// WakeupBytes: the kernel wakes the ring reader each time the data
 	// waiting grows past another multiple of it (and on every record
 	// once the ring is half full); below it, the reader's FlushInterval
-	// timer collects records. A power of two; 0 means the default, 1 MiB.
+	// timer collects records. A power of two; 0 means the default, 1 MiB;
+	// at most half the ring (a larger step is lowered to that).
 	WakeupBytes uint32
 	// NoUDPProbes keeps UDP on the counters-only path: UDP scans go
 	// unseen live, and UDP costs what a TCP ACK costs.
@@ -119,6 +120,15 @@ func LoadProgram(cfg ProgramConfig) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The program wakes the reader on every record once half the ring
+	// waits, but tests that only after less than WakeupBytes waits: a
+	// step past half the ring would skip that rule, and a ring the step
+	// does not fit would never be woken (a small RingBytes, as tests use).
+	ring := spec.Maps["events"].MaxEntries
+	if cfg.RingBytes > 0 {
+		ring = cfg.RingBytes
+	}
+	vars.WakeupBytes = min(vars.WakeupBytes, max(ring/2, 1))
 	if err := spec.Variables[bpf.ScanwatchVarCfg].Set(vars); err != nil {
 		return nil, fmt.Errorf("setting the program's config: %w", err)
 	}
